@@ -1,0 +1,1 @@
+"""Operations: benchmarks and deployment material (not installed)."""

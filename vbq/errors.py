@@ -1,0 +1,186 @@
+"""The one error tree of vbq.
+
+Every exception vbq raises on purpose derives from :class:`VbqError`. The tree is shallow on
+purpose (httpx's ``_exceptions.py`` is the model)::
+
+    VbqError
+    ├── ConfigError                  settings or CLI options are wrong
+    ├── SpecError                    a job spec broke a rule (names the field and the rule)
+    ├── EventError                   a Pub/Sub event could not be parsed or is invalid
+    ├── StoreError                   the job store refused an operation
+    │   ├── NotFoundError            no such submission
+    │   ├── IdempotencyConflictError same idempotency key, different spec
+    │   ├── StateConflictError       compare-and-set lost: the record changed underneath
+    │   └── TenantAccessError        the record belongs to another tenant
+    ├── VertexError                  the Vertex AI REST API answered with an error
+    │   ├── VertexRetryableError     429/500/502/503/504, timeouts, connection errors before send
+    │   ├── VertexAmbiguousError     the request may have been applied (create sent, no answer)
+    │   └── VertexPermanentError     400/401/403/404/409 and other final refusals
+    ├── PubSubError                  publishing or subscribing failed
+    └── HandlerError                 a subscriber handler failed (the message is nacked)
+
+``retryable`` is a property of the class: callers ask ``err.retryable`` instead of matching
+status codes. :class:`VertexAmbiguousError` is retryable only after reconciliation (list by
+the submission label before creating again), so it says ``retryable = True`` and
+``ambiguous = True``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "EventError",
+    "HandlerError",
+    "IdempotencyConflictError",
+    "NotFoundError",
+    "PubSubError",
+    "SpecError",
+    "StateConflictError",
+    "StoreError",
+    "TenantAccessError",
+    "VbqError",
+    "VertexAmbiguousError",
+    "VertexError",
+    "VertexPermanentError",
+    "VertexRetryableError",
+]
+
+
+class VbqError(Exception):
+    """Root of every error vbq raises on purpose."""
+
+    retryable: bool = False
+    ambiguous: bool = False
+
+
+class ConfigError(VbqError):
+    """A setting (environment variable, CLI option, rule file) is missing or invalid."""
+
+
+class SpecError(VbqError, ValueError):
+    """A job spec broke a rule.
+
+    Args:
+        errors: one ``{"field": ..., "rule": ..., "message": ...}`` dict per broken rule;
+            ``field`` is the SDK's parameter name (``gcs_source``, ``labels.team``).
+    """
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+    @property
+    def fields(self) -> list[str]:
+        """The names of the fields that broke a rule, in order."""
+        return [e["field"] for e in self.errors]
+
+    @classmethod
+    def single(cls, field: str, rule: str, message: str) -> SpecError:
+        """Build an error for exactly one broken rule."""
+        return cls([{"field": field, "rule": rule, "message": message}])
+
+
+class EventError(VbqError, ValueError):
+    """A job event message could not be parsed or failed validation."""
+
+
+class StoreError(VbqError):
+    """The job store refused an operation."""
+
+
+class NotFoundError(StoreError, KeyError):
+    """No submission with that id (or visible to that tenant)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+class IdempotencyConflictError(StoreError):
+    """The idempotency key is already bound to a submission with a different spec."""
+
+    def __init__(self, key: str, submission_id: str) -> None:
+        self.key = key
+        self.submission_id = submission_id
+        super().__init__(
+            f"idempotency_key {key!r} is already used by submission {submission_id} "
+            "with a different spec"
+        )
+
+
+class StateConflictError(StoreError):
+    """A compare-and-set lost: the record was not in the expected state."""
+
+    def __init__(self, submission_id: str, expected: Any, actual: Any) -> None:
+        self.submission_id = submission_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"submission {submission_id}: expected state {expected}, found {actual}")
+
+
+class TenantAccessError(StoreError):
+    """The caller's tenant may not see or change this submission."""
+
+
+class VertexError(VbqError):
+    """The Vertex AI REST API answered with an error, or could not be reached.
+
+    Attributes:
+        status_code: HTTP status (0 when no response arrived).
+        status: Google's canonical status name (``RESOURCE_EXHAUSTED``), when known.
+        message: Google's error message, verbatim.
+        retry_after_s: the server's ``Retry-After`` in seconds, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 0,
+        status: str = "",
+        retry_after_s: float | None = None,
+        method: str = "",
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.status = status
+        self.retry_after_s = retry_after_s
+        self.method = method
+        prefix = f"{method}: " if method else ""
+        code = f"{status_code} {status}".strip()
+        super().__init__(
+            f"{prefix}{code}: {message}" if code and code != "0" else f"{prefix}{message}"
+        )
+
+
+class VertexRetryableError(VertexError):
+    """Transient: 429, 500, 502, 503, 504, timeouts, connection errors. Retry with backoff."""
+
+    retryable = True
+
+
+class VertexAmbiguousError(VertexError):
+    """The request may have been applied (a create whose body was sent but got no answer).
+
+    Reconcile (list by the submission label) before sending it again.
+    """
+
+    retryable = True
+    ambiguous = True
+
+
+class VertexPermanentError(VertexError):
+    """A final refusal (400, 401, 403, 404, 409, ...): retrying cannot help."""
+
+
+class PubSubError(VbqError):
+    """Publishing to or pulling from Pub/Sub failed."""
+
+    retryable = True
+
+
+class HandlerError(VbqError):
+    """A subscriber handler raised; the message is nacked and redelivered."""
+
+    retryable = True

@@ -1,0 +1,263 @@
+"""Settings, built once from the environment.
+
+``Settings.from_env()`` reads every ``VBQ_*`` variable (and Google's own ``PUBSUB_EMULATOR_HOST``
+and ``STORAGE_EMULATOR_HOST``, honoured exactly as Google's clients honour them) into one frozen
+object. Nothing else in vbq reads ``os.environ`` for configuration.
+
+Credentials are never settings: vbq uses Application Default Credentials through google-auth.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from vbq.errors import ConfigError
+from vbq.redaction import redact_url
+
+__all__ = ["Settings"]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting of vbq, with units in the names.
+
+    Build it with :meth:`from_env`; override single values in tests with :meth:`replace`.
+    """
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Job store, rate limits, slots, outbox and inbox (``VBQ_REDIS_URL``)."""
+    broker_url: str = ""
+    """Celery broker (``VBQ_BROKER_URL``); empty means the Redis URL."""
+    project: str = ""
+    """Default Google Cloud project (``VBQ_PROJECT``)."""
+    location: str = "us-central1"
+    """Default Vertex AI region (``VBQ_LOCATION``)."""
+    vertex_endpoint: str = ""
+    """Vertex base URL (``VBQ_VERTEX_ENDPOINT``); empty means Google's regional host.
+    Setting it (an emulator) switches to anonymous credentials."""
+    events_topic: str = "vbq-job-events"
+    """Topic id (or ``projects/P/topics/T``) that job events go to (``VBQ_EVENTS_TOPIC``)."""
+    events_subscription: str = "vbq-job-events-sub"
+    """Subscription id that ``vbq subscribe`` pulls (``VBQ_EVENTS_SUBSCRIPTION``)."""
+    dead_letter_topic: str = "vbq-dead-letter"
+    """Topic for malformed messages (``VBQ_DEAD_LETTER_TOPIC``)."""
+    event_types: tuple[str, ...] = ()
+    """Which event types to publish (``VBQ_EVENT_TYPES``, comma separated); empty = all."""
+    pubsub_emulator_host: str = ""
+    """Google's ``PUBSUB_EMULATOR_HOST``, as Google's client reads it."""
+    storage_emulator_host: str = ""
+    """Google's ``STORAGE_EMULATOR_HOST``, as Google's client reads it."""
+
+    create_rate_per_min: float = 60.0
+    """Global create calls per minute per (project, location) (``VBQ_CREATE_RATE_PER_MIN``)."""
+    create_burst: int = 5
+    """Create calls allowed above the steady rate at once (``VBQ_CREATE_BURST``)."""
+    read_rate_per_min: float = 600.0
+    """Global get/list calls per minute per (project, location) (``VBQ_READ_RATE_PER_MIN``)."""
+    read_burst: int = 20
+    """Read calls allowed above the steady rate at once (``VBQ_READ_BURST``)."""
+    max_in_flight: int = 100
+    """Unfinished Vertex jobs per (project, location) (``VBQ_MAX_IN_FLIGHT``)."""
+    max_in_flight_per_model: int = 0
+    """Unfinished jobs per model; 0 = no per-model cap (``VBQ_MAX_IN_FLIGHT_PER_MODEL``)."""
+    max_attempts: int = 8
+    """Create attempts per submission before it is REJECTED (``VBQ_MAX_ATTEMPTS``)."""
+    retry_base_s: float = 1.0
+    """First backoff step in seconds; doubles per attempt, full jitter (``VBQ_RETRY_BASE_S``)."""
+    retry_max_s: float = 300.0
+    """Longest backoff in seconds (``VBQ_RETRY_MAX_S``)."""
+    visibility_timeout_s: int = 3600
+    """Broker visibility timeout in seconds; no delay is ever scheduled beyond half of it
+    (``VBQ_VISIBILITY_TIMEOUT_S``)."""
+    http_timeout_s: float = 30.0
+    """Timeout of one Vertex REST call in seconds (``VBQ_HTTP_TIMEOUT_S``)."""
+
+    poll_interval_s: float = 10.0
+    """Seconds between poll cycles when jobs change (``VBQ_POLL_INTERVAL_S``)."""
+    poll_max_interval_s: float = 60.0
+    """Longest interval after backing off while nothing changes (``VBQ_POLL_MAX_INTERVAL_S``)."""
+    poll_page_size: int = 100
+    """``pageSize`` of list calls (``VBQ_POLL_PAGE_SIZE``)."""
+    stale_after_s: float = 72 * 3600 + 3600
+    """Age in seconds after which an unfinished job raises ``job.stale`` once
+    (``VBQ_STALE_AFTER_S``; Gemini's 72 h queue limit plus a margin)."""
+
+    inbox_ttl_s: int = 7 * 24 * 3600
+    """How long a handled event id is remembered, in seconds (``VBQ_INBOX_TTL_S``)."""
+    subscriber_max_messages: int = 100
+    """Streaming-pull flow control: outstanding messages (``VBQ_SUBSCRIBER_MAX_MESSAGES``)."""
+    shutdown_grace_s: float = 30.0
+    """Seconds a role gets after SIGTERM to finish or hand back work (``VBQ_SHUTDOWN_GRACE_S``)."""
+
+    metrics_port: int = 0
+    """Port for ``/metrics``, ``/healthz``, ``/readyz``; 0 = off (``VBQ_METRICS_PORT``)."""
+    log_format: str = "auto"
+    """``json``, ``console`` or ``auto`` (console on a terminal) (``VBQ_LOG_FORMAT``)."""
+    log_level: str = "INFO"
+    """Minimum log level (``VBQ_LOG_LEVEL``)."""
+    api_keys_file: str = ""
+    """YAML or JSON file of hashed API keys for ``vbq api`` (``VBQ_API_KEYS_FILE``)."""
+    api_max_body_bytes: int = 1_048_576
+    """Largest HTTP API request body in bytes (``VBQ_API_MAX_BODY_BYTES``)."""
+
+    extra: Mapping[str, str] = field(default_factory=dict)
+    """Unrecognised ``VBQ_*`` variables, kept so ``vbq doctor`` can warn about typos."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default: ``os.environ``).
+
+        Raises:
+            ConfigError: a variable is present but malformed (names the variable).
+        """
+        e = os.environ if env is None else env
+        redis_url = e.get("VBQ_REDIS_URL", cls.redis_url).strip() or cls.redis_url
+        known = {f"VBQ_{f.name.upper()}" for f in fields(cls)}
+        settings = cls(
+            redis_url=redis_url,
+            broker_url=e.get("VBQ_BROKER_URL", "").strip() or redis_url,
+            project=e.get("VBQ_PROJECT", "").strip(),
+            location=e.get("VBQ_LOCATION", cls.location).strip() or cls.location,
+            vertex_endpoint=e.get("VBQ_VERTEX_ENDPOINT", "").strip().rstrip("/"),
+            events_topic=e.get("VBQ_EVENTS_TOPIC", cls.events_topic).strip() or cls.events_topic,
+            events_subscription=e.get("VBQ_EVENTS_SUBSCRIPTION", cls.events_subscription).strip()
+            or cls.events_subscription,
+            dead_letter_topic=e.get("VBQ_DEAD_LETTER_TOPIC", cls.dead_letter_topic).strip()
+            or cls.dead_letter_topic,
+            event_types=_list(e, "VBQ_EVENT_TYPES", ()),
+            pubsub_emulator_host=e.get("PUBSUB_EMULATOR_HOST", "").strip(),
+            storage_emulator_host=e.get("STORAGE_EMULATOR_HOST", "").strip(),
+            create_rate_per_min=_float(e, "VBQ_CREATE_RATE_PER_MIN", 60.0, minimum=0.001),
+            create_burst=_int(e, "VBQ_CREATE_BURST", 5),
+            read_rate_per_min=_float(e, "VBQ_READ_RATE_PER_MIN", 600.0, minimum=0.001),
+            read_burst=_int(e, "VBQ_READ_BURST", 20),
+            max_in_flight=_int(e, "VBQ_MAX_IN_FLIGHT", 100, minimum=1),
+            max_in_flight_per_model=_int(e, "VBQ_MAX_IN_FLIGHT_PER_MODEL", 0),
+            max_attempts=_int(e, "VBQ_MAX_ATTEMPTS", 8, minimum=1),
+            retry_base_s=_float(e, "VBQ_RETRY_BASE_S", 1.0),
+            retry_max_s=_float(e, "VBQ_RETRY_MAX_S", 300.0),
+            visibility_timeout_s=_int(e, "VBQ_VISIBILITY_TIMEOUT_S", 3600, minimum=10),
+            http_timeout_s=_float(e, "VBQ_HTTP_TIMEOUT_S", 30.0, minimum=0.1),
+            poll_interval_s=_float(e, "VBQ_POLL_INTERVAL_S", 10.0, minimum=0.01),
+            poll_max_interval_s=_float(e, "VBQ_POLL_MAX_INTERVAL_S", 60.0, minimum=0.01),
+            poll_page_size=_int(e, "VBQ_POLL_PAGE_SIZE", 100, minimum=1),
+            stale_after_s=_float(e, "VBQ_STALE_AFTER_S", 72 * 3600 + 3600),
+            inbox_ttl_s=_int(e, "VBQ_INBOX_TTL_S", 7 * 24 * 3600, minimum=1),
+            subscriber_max_messages=_int(e, "VBQ_SUBSCRIBER_MAX_MESSAGES", 100, minimum=1),
+            shutdown_grace_s=_float(e, "VBQ_SHUTDOWN_GRACE_S", 30.0),
+            metrics_port=_int(e, "VBQ_METRICS_PORT", 0),
+            log_format=e.get("VBQ_LOG_FORMAT", "auto").strip().lower() or "auto",
+            log_level=e.get("VBQ_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            api_keys_file=e.get("VBQ_API_KEYS_FILE", "").strip(),
+            api_max_body_bytes=_int(e, "VBQ_API_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            extra={
+                k: v
+                for k, v in e.items()
+                if k.startswith("VBQ_") and k not in known and k not in _ALSO_KNOWN
+            },
+        )
+        if settings.log_format not in {"auto", "json", "console"}:
+            raise ConfigError(
+                f"VBQ_LOG_FORMAT must be json, console or auto, got {settings.log_format!r}"
+            )
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed (tests, CLI options)."""
+        return replace(self, **changes)
+
+    @property
+    def uses_vertex_emulator(self) -> bool:
+        """True when ``VBQ_VERTEX_ENDPOINT`` points somewhere other than Google."""
+        return bool(self.vertex_endpoint) and "googleapis.com" not in self.vertex_endpoint
+
+    def vertex_base_url(self, location: str | None = None) -> str:
+        """Base URL of the Vertex REST API for ``location`` (no trailing slash)."""
+        if self.vertex_endpoint:
+            return self.vertex_endpoint
+        loc = location or self.location
+        host = (
+            "aiplatform.googleapis.com" if loc == "global" else f"{loc}-aiplatform.googleapis.com"
+        )
+        return f"https://{host}"
+
+    def events_topic_path(self) -> str:
+        """Full topic path ``projects/P/topics/T`` of the events topic."""
+        return _resource_path(self.events_topic, self.project, "topics")
+
+    def events_subscription_path(self) -> str:
+        """Full subscription path ``projects/P/subscriptions/S``."""
+        return _resource_path(self.events_subscription, self.project, "subscriptions")
+
+    def dead_letter_topic_path(self) -> str:
+        """Full topic path of the dead-letter topic."""
+        return _resource_path(self.dead_letter_topic, self.project, "topics")
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting as a dict, with passwords in URLs replaced by ``***``."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in {"redis_url", "broker_url"}:
+                value = redact_url(value)
+            out[f.name] = value
+        return out
+
+
+_ALSO_KNOWN = {"VBQ_EVENTS_SUBSCRIPTION", "VBQ_DEAD_LETTER_TOPIC"}
+
+
+def _resource_path(name: str, project: str, kind: str) -> str:
+    if name.startswith("projects/"):
+        return name
+    if not project:
+        raise ConfigError(f"VBQ_PROJECT is required to build the {kind} path of {name!r}")
+    return f"projects/{project}/{kind}/{name}"
