@@ -1,0 +1,205 @@
+"""The job event: what vbq publishes to Pub/Sub on every state change.
+
+Schema ``vbq.job-event/1`` (ARCHITECTURE.md § Event). The data is JSON; the attributes repeat
+the fields subscribers filter on; the ordering key is the submission id. ``event_id`` is
+deterministic, ``{submission_id}:{state}``, so a redelivered or re-published event is recognised
+and a handler runs once per event.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vbq.errors import EventError
+
+__all__ = [
+    "EVENT_SCHEMA",
+    "EVENT_TYPES",
+    "EventRequest",
+    "JobEvent",
+    "event_id_for",
+]
+
+EVENT_SCHEMA = "vbq.job-event/1"
+
+EVENT_TYPES: frozenset[str] = frozenset(
+    {
+        "job.submitted",
+        "job.queued",
+        "job.pending",
+        "job.running",
+        "job.cancelling",
+        "job.paused",
+        "job.updating",
+        "job.succeeded",
+        "job.partially_succeeded",
+        "job.failed",
+        "job.cancelled",
+        "job.expired",
+        "job.rejected",
+        "job.stale",
+        "job.retries_exhausted",
+    }
+)
+
+_MAX_EVENT_BYTES = 9 * 1024 * 1024  # Pub/Sub's limit is 10 MB per message
+
+
+def event_id_for(submission_id: str, state: str) -> str:
+    """The deterministic event id of ``submission_id`` entering ``state``."""
+    return f"{submission_id}:{state}"
+
+
+class EventRequest(BaseModel):
+    """What the submitter attached to the request: tenant, labels, metadata."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tenant: str = "default"
+    labels: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobEvent(BaseModel):
+    """One state change of one submission.
+
+    Attributes:
+        schema_: always ``vbq.job-event/1`` (``schema`` on the wire).
+        event_id: ``{submission_id}:{state}``; identical on every redelivery.
+        type: ``job.succeeded`` and friends (:data:`EVENT_TYPES`).
+        submission_id: the vbq submission.
+        state: the new submission state (``SUCCEEDED``).
+        previous_state: the state before the change (None for the first event).
+        occurred_at: when vbq recorded the change (UTC).
+        job: the Vertex ``BatchPredictionJob`` resource as returned by the API, or None when
+            no Vertex job exists (``job.rejected`` before create).
+        request: tenant, labels and metadata from the submission.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_: Literal["vbq.job-event/1"] = Field(default="vbq.job-event/1", alias="schema")
+    event_id: str = Field(min_length=3, max_length=512)
+    type: str
+    submission_id: str = Field(min_length=1, max_length=128)
+    state: str = Field(min_length=1, max_length=64)
+    previous_state: str | None = None
+    occurred_at: datetime
+    job: dict[str, Any] | None = None
+    request: EventRequest = Field(default_factory=EventRequest)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {value!r}")
+        return value
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("occurred_at must carry a timezone")
+        return value.astimezone(UTC)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        type: str,
+        submission_id: str,
+        state: str,
+        previous_state: str | None,
+        job: dict[str, Any] | None = None,
+        tenant: str = "default",
+        labels: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        occurred_at: datetime | None = None,
+        event_state: str | None = None,
+    ) -> JobEvent:
+        """Build an event with its deterministic id.
+
+        ``event_state`` overrides the state used in the id (``STALE`` for ``job.stale``, so a
+        warning never shares an id with a transition).
+        """
+        try:
+            return cls(
+                event_id=event_id_for(submission_id, event_state or state),
+                type=type,
+                submission_id=submission_id,
+                state=state,
+                previous_state=previous_state,
+                occurred_at=occurred_at or datetime.now(UTC),
+                job=job,
+                request=EventRequest(
+                    tenant=tenant, labels=dict(labels or {}), metadata=dict(metadata or {})
+                ),
+            )
+        except ValidationError as exc:
+            raise EventError(f"invalid event: {_first_error(exc)}") from None
+
+    # -- wire -----------------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        """The message data: compact JSON, ``schema`` first."""
+        return self.model_dump_json(by_alias=True)
+
+    def to_bytes(self) -> bytes:
+        """The message data as UTF-8 bytes."""
+        return self.to_json().encode()
+
+    def attributes(self) -> dict[str, str]:
+        """Pub/Sub attributes subscribers can filter on."""
+        return {
+            "event_type": self.type,
+            "state": self.state,
+            "submission_id": self.submission_id,
+            "tenant": self.request.tenant,
+            "event_id": self.event_id,
+            "schema": EVENT_SCHEMA,
+        }
+
+    @property
+    def ordering_key(self) -> str:
+        """Pub/Sub ordering key: events of one submission arrive in order."""
+        return self.submission_id
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> JobEvent:
+        """Parse message data.
+
+        Raises:
+            EventError: not JSON, wrong schema, or a field breaks its rule (names it).
+        """
+        if isinstance(data, bytes | bytearray):
+            if len(data) > _MAX_EVENT_BYTES:
+                raise EventError(f"event is {len(data)} bytes, over {_MAX_EVENT_BYTES}")
+            try:
+                text = bytes(data).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise EventError(f"event data is not UTF-8: {exc.reason}") from None
+        else:
+            text = data
+        try:
+            raw = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise EventError(f"event data is not JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise EventError("event data must be a JSON object")
+        schema = raw.get("schema")
+        if schema != EVENT_SCHEMA:
+            raise EventError(f"schema: expected {EVENT_SCHEMA!r}, got {schema!r}")
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            raise EventError(f"invalid event: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "event"
+    return f"{where}: {err.get('msg', 'invalid')}"
