@@ -1,0 +1,6 @@
+"""The HTTP API of vbq (``vbq api``): FastAPI app, API-key auth, problem details, limits."""
+
+from producers.api.auth import ApiKeyRing, generate_api_key, hash_api_key
+from producers.api.problems import ProblemError
+
+__all__ = ["ApiKeyRing", "ProblemError", "generate_api_key", "hash_api_key"]

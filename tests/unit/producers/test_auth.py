@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from producers.api.auth import (
+    ApiKeyRing,
+    generate_api_key,
+    hash_api_key,
+    key_file_line,
+)
+from vbq.errors import ConfigError
+
+
+def test_generated_keys_are_prefixed_base62_and_unique() -> None:
+    keys = {generate_api_key() for _ in range(200)}
+    assert len(keys) == 200
+    for key in keys:
+        assert re.fullmatch(r"vbq_[A-Za-z0-9]{32}", key), key
+
+
+def test_hash_is_sha256_hex_of_the_key() -> None:
+    key = generate_api_key()
+    assert hash_api_key(key) == hashlib.sha256(key.encode()).hexdigest()
+    assert hash_api_key(key) != hash_api_key(key + "x")
+
+
+def test_ring_maps_keys_to_tenants_and_refuses_others() -> None:
+    a, b = generate_api_key(), generate_api_key()
+    ring = ApiKeyRing.from_mapping({hash_api_key(a): "team-a", hash_api_key(b): "team-b"})
+    assert ring.tenant_for(a) == "team-a"
+    assert ring.tenant_for(b) == "team-b"
+    assert ring.tenant_for(generate_api_key()) is None
+    assert ring.tenant_for("") is None
+    assert ring.tenant_for(None) is None
+    # The stored hash itself is not a key.
+    assert ring.tenant_for(hash_api_key(a)) is None
+
+
+def test_ring_compares_every_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = [generate_api_key() for _ in range(5)]
+    ring = ApiKeyRing.from_mapping({hash_api_key(k): f"t{i}" for i, k in enumerate(keys)})
+    calls: list[int] = []
+    import hmac
+
+    real = hmac.compare_digest
+
+    def counting(x: bytes, y: bytes) -> bool:
+        calls.append(1)
+        return real(x, y)
+
+    monkeypatch.setattr("producers.api.auth.hmac.compare_digest", counting)
+    assert ring.tenant_for(keys[0]) == "t0"
+    assert len(calls) == 5  # no early exit on the first entry
+
+
+def test_key_file_line_loads_back_as_yaml(tmp_path: Path) -> None:
+    key = generate_api_key()
+    path = tmp_path / "keys.yaml"
+    path.write_text("# keys\n" + key_file_line(key, "team-x") + "\n")
+    assert ApiKeyRing.from_file(path).tenant_for(key) == "team-x"
+
+
+def test_json_file_and_keys_section(tmp_path: Path) -> None:
+    key = generate_api_key()
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps({"keys": {hash_api_key(key): "t1"}}))
+    ring = ApiKeyRing.from_file(path)
+    assert len(ring) == 1
+    assert ring.tenant_for(key) == "t1"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not-a-hash: team\n",
+        f"{'a' * 64}: Bad Tenant\n",
+        "- just\n- a list\n",
+        "{unclosed: [\n",
+    ],
+)
+def test_bad_key_files_are_config_errors(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError):
+        ApiKeyRing.from_file(path)
+
+
+def test_missing_key_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        ApiKeyRing.from_file(tmp_path / "nope.yaml")
