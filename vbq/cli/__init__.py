@@ -14,7 +14,7 @@ from vbq import __version__
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 
-COMMAND_MODULES: tuple[str, ...] = ("vbq.cli.emulator",)
+COMMAND_MODULES: tuple[str, ...] = ("vbq.cli.emulator", "vbq.cli.worker")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

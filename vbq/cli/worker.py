@@ -1,0 +1,71 @@
+"""``vbq worker``: run a Celery worker for the vbq queues, with structlog configured."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+__all__ = ["register", "worker"]
+
+_POOLS = ("prefork", "solo", "threads")
+
+
+@click.command()
+@click.option(
+    "--queues",
+    "-Q",
+    default="",
+    help="Comma-separated queues to consume (default: all vbq queues).",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes or threads (default: Celery's, the number of CPUs).",
+)
+@click.option("--pool", type=click.Choice(_POOLS), default="prefork", show_default=True)
+@click.option("--hostname", "-n", default="", help="Node name (default: vbq-<pid>@<host>).")
+def worker(queues: str, concurrency: int | None, pool: str, hostname: str) -> None:
+    """Consume vbq's Celery queues (submit, cancel, poll, maintenance)."""
+    from celery.signals import setup_logging
+
+    from vbq.errors import ConfigError
+    from vbq.logs import configure_logging
+    from vbq.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+
+    # Celery would otherwise install its own handlers over ours (and skip redaction).
+    @setup_logging.connect(weak=False)
+    def _keep_structlog(**_: Any) -> None:
+        return None
+
+    from workers.celery_app import QUEUES, app
+
+    chosen = [q.strip() for q in (queues or ",".join(QUEUES)).split(",") if q.strip()]
+    argv = [
+        "worker",
+        f"--queues={','.join(chosen)}",
+        f"--pool={pool}",
+        f"--loglevel={settings.log_level}",
+        f"--hostname={hostname or f'vbq-{os.getpid()}@%h'}",
+        # No broadcast chatter between workers: vbq coordinates through Redis, not Celery.
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+    if concurrency is not None:
+        argv.append(f"--concurrency={concurrency}")
+    app.worker_main(argv)
+
+
+def register(group: click.Group) -> None:
+    """Attach ``vbq worker`` to the root group."""
+    group.add_command(worker)
