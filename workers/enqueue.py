@@ -1,0 +1,95 @@
+"""Publishing submit and cancel messages (what producers and the tasks themselves call).
+
+Messages are sent by task name (``send_task``), so publishing needs neither the task code nor
+the store: an API process only needs the broker and the vbq Redis (for the due marks the
+sweeper reads, see :mod:`workers.sweeper`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import redis
+from celery import Celery
+
+from vbq.settings import Settings
+from workers.celery_app import QUEUE_CANCEL, QUEUE_SUBMIT
+from workers.retry import capped
+from workers.sweeper import DueIndex
+
+__all__ = ["TASK_CANCEL", "TASK_SUBMIT", "TASK_SWEEP", "Enqueuer"]
+
+TASK_SUBMIT = "vbq.submit"
+TASK_CANCEL = "vbq.cancel"
+TASK_SWEEP = "vbq.sweep"
+
+
+class Enqueuer:
+    """Publishes ``vbq.submit`` and ``vbq.cancel`` messages.
+
+    Args:
+        celery_app: the app whose broker receives the messages.
+        redis_client: the vbq Redis, for the ``vbq:submit:due`` marks.
+        settings: ``visibility_timeout_s`` caps every countdown at half of it.
+    """
+
+    def __init__(self, *, celery_app: Celery, redis_client: redis.Redis, settings: Settings):
+        self.app = celery_app
+        self.due = DueIndex(redis_client)
+        self.settings = settings
+
+    def submit(self, submission_id: str, *, countdown_s: float = 0.0) -> None:
+        """Publish one ``vbq.submit`` message; it runs after ``countdown_s`` seconds.
+
+        Raises:
+            redis.RedisError: the vbq Redis is unreachable (nothing was published).
+            kombu.exceptions.OperationalError: the broker is unreachable.
+        """
+        countdown_s = capped(self.settings, countdown_s)
+        # Mark before publishing: if the publish fails, the sweeper re-enqueues it later.
+        self.due.mark([submission_id], time.time() + countdown_s)
+        self.app.send_task(
+            TASK_SUBMIT, args=[submission_id], countdown=countdown_s or None, queue=QUEUE_SUBMIT
+        )
+
+    def submit_many(self, submission_ids: Iterable[str]) -> int:
+        """Publish one ``vbq.submit`` message per id over one broker connection.
+
+        Returns:
+            How many messages were published.
+
+        Raises:
+            redis.RedisError: the vbq Redis is unreachable (nothing was published).
+            kombu.exceptions.OperationalError: the broker is unreachable.
+        """
+        ids = list(submission_ids)
+        if not ids:
+            return 0
+        self.due.mark(ids, time.time())
+        with self.app.producer_or_acquire() as producer:
+            for sid in ids:
+                self.app.send_task(TASK_SUBMIT, args=[sid], queue=QUEUE_SUBMIT, producer=producer)
+        return len(ids)
+
+    def cancel(self, submission_id: str, *, countdown_s: float = 0.0, attempt: int = 0) -> None:
+        """Publish one ``vbq.cancel`` message.
+
+        Raises:
+            kombu.exceptions.OperationalError: the broker is unreachable.
+        """
+        self.app.send_task(
+            TASK_CANCEL,
+            args=[submission_id],
+            kwargs={"attempt": attempt},
+            countdown=capped(self.settings, countdown_s) or None,
+            queue=QUEUE_CANCEL,
+        )
+
+    def sweep(self) -> None:
+        """Publish one ``vbq.sweep`` message (beat does this on a schedule).
+
+        Raises:
+            kombu.exceptions.OperationalError: the broker is unreachable.
+        """
+        self.app.send_task(TASK_SWEEP)

@@ -1,0 +1,401 @@
+"""Submit one submission to Vertex AI, exactly once: the logic behind the ``vbq.submit`` task.
+
+Celery-free: :meth:`Submitter.run` does one attempt and returns an :class:`Outcome` that says
+whether to run again later (and when). The task in :mod:`workers.tasks` only turns a ``retry``
+outcome into a re-scheduled message, so no worker thread ever sleeps.
+
+One attempt, in order:
+
+1. Load the record. Anything but ACCEPTED or SUBMITTING is a no-op (a redelivered message).
+2. Take the per-submission lock (``vbq:lock:submit:{id}``), so that two copies of the message
+   (a redelivery racing a sweeper re-enqueue) never both create.
+3. **Reconcile** when the record says SUBMITTING: a create may have reached Google without an
+   answer (a timeout, a killed worker), so list by label ``vbq-submission=<id>`` first (a read
+   token) and adopt a job found instead of creating another.
+4. Honour a cancel request (``vbq:cancel:{id}``) before anything is sent.
+5. In-flight slot (short lease), then a global create token; if either is unavailable, come
+   back later (not a failed attempt).
+6. Budget: ``attempts >= max_attempts`` → REJECTED with the last error and ``job.rejected``.
+7. CAS to SUBMITTING (counting the attempt), check the cancel flag again, create the job with
+   the submission label, then CAS SUBMITTING → SUBMITTED with ``job.submitted`` in the outbox.
+   A cancel that arrived during the create is honoured by cancelling the new job on Vertex.
+
+Ordering the slot and the token *before* the CAS keeps a waiting submission in ACCEPTED, so
+a SUBMITTING record always means "a create may have been sent" and only those pay a list call.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis
+
+from vbq.errors import (
+    NotFoundError,
+    SpecError,
+    StateConflictError,
+    VertexAmbiguousError,
+    VertexError,
+    VertexPermanentError,
+    VertexRetryableError,
+)
+from vbq.events import JobEvent
+from vbq.logs import bind_job, get_logger
+from vbq.settings import Settings
+from vbq.spec import SUBMISSION_LABEL, with_submission_label
+from vbq.states import SubmissionState, event_type_for
+from workers.cancel import cancel_requested
+from workers.ports import Limiter, SlotPool, Store, Vertex
+from workers.retry import backoff_s, capped, granted
+
+__all__ = ["SUBMISSION_LABEL", "Outcome", "Submitter", "label_filter"]
+
+_log = get_logger("vbq.workers.submit")
+
+_S = SubmissionState
+_OPEN = (_S.ACCEPTED, _S.SUBMITTING)
+
+# Compare-and-delete: release the lock only if we still own it.
+_UNLOCK = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What one attempt did.
+
+    Attributes:
+        action: ``submitted`` (created now), ``adopted`` (found by label), ``noop`` (nothing to
+            do), ``retry`` (run again in ``countdown_s`` seconds), ``rejected``, ``cancelled``.
+        countdown_s: for ``retry``: seconds until the next attempt (already capped at half the
+            visibility timeout).
+        reason: why (``rate_limited``, ``no_slot``, ``locked``, the error text, ...).
+        job_name: the Vertex job, when one exists.
+    """
+
+    action: Literal["submitted", "adopted", "noop", "retry", "rejected", "cancelled"]
+    countdown_s: float = 0.0
+    reason: str = ""
+    job_name: str | None = None
+
+    @property
+    def final(self) -> bool:
+        """True when no further attempt is needed."""
+        return self.action != "retry"
+
+
+def label_filter(submission_id: str) -> str:
+    """The Vertex list filter that finds the job of ``submission_id``."""
+    return f'labels.{SUBMISSION_LABEL}="{submission_id}"'
+
+
+class Submitter:
+    """Runs submit attempts against a store, a Vertex client and the global limits.
+
+    Args:
+        store: the job store.
+        vertex: the Vertex REST client.
+        limiter: the global rate limiter (``create`` and ``read`` kinds).
+        slots: the in-flight caps.
+        redis_client: Redis for the per-submission lock, the cancel flag and the backlog size.
+        settings: retry budget, backoff, visibility timeout, default project and location.
+        rng: randomness for jitter (tests pass a seeded one).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        vertex: Vertex,
+        limiter: Limiter,
+        slots: SlotPool,
+        redis_client: redis.Redis,
+        settings: Settings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.vertex = vertex
+        self.limiter = limiter
+        self.slots = slots
+        self.redis = redis_client
+        self.settings = settings
+        self.rng = rng or random.Random()
+
+    # -- entry point ---------------------------------------------------------------------------
+
+    def run(self, submission_id: str) -> Outcome:
+        """Make one attempt to get ``submission_id`` onto Vertex.
+
+        Raises:
+            redis.RedisError: the store is unreachable (the caller retries the message).
+        """
+        with bind_job(submission_id):
+            try:
+                rec = self.store.get(submission_id)
+            except NotFoundError:
+                _log.warning("submit.unknown_submission")
+                return Outcome(action="noop", reason="not_found")
+            if rec.state not in _OPEN:
+                return Outcome(action="noop", reason=f"state {rec.state}", job_name=rec.job_name)
+            token = uuid.uuid4().hex
+            lock_key = f"vbq:lock:submit:{submission_id}"
+            if not self.redis.set(lock_key, token, nx=True, px=int(self._lock_lease_s() * 1000)):
+                return self._retry(self.rng.uniform(1.0, 3.0), "locked")
+            try:
+                return self._run_locked(submission_id)
+            finally:
+                self.redis.eval(_UNLOCK, 1, lock_key, token)
+
+    # -- one attempt under the lock --------------------------------------------------------------
+
+    def _run_locked(self, submission_id: str) -> Outcome:
+        rec = self.store.get(submission_id)  # again: it may have moved while we took the lock
+        if rec.state not in _OPEN:
+            return Outcome(action="noop", reason=f"state {rec.state}", job_name=rec.job_name)
+        try:
+            req = rec.spec.resolve(
+                default_project=self.settings.project, default_location=self.settings.location
+            )
+        except SpecError as exc:
+            return self._reject(rec, f"invalid spec: {exc}", error=None)
+        project, location, model = req.project, req.location, rec.model or req.model
+
+        if rec.state == _S.SUBMITTING:
+            decision = self.limiter.try_acquire("read", project, location)
+            if not decision.allowed:
+                return self._retry(self._token_wait_s(decision.retry_after_s), "read_rate_limited")
+            try:
+                found = self._find_job(req.parent, submission_id)
+            except VertexError as exc:
+                return self._retry(
+                    backoff_s(self.settings, rec.attempts, exc, rng=self.rng), f"list: {exc}"
+                )
+            if found is not None:
+                return self._adopt(rec, found, project, location, model)
+
+        if cancel_requested(self.redis, submission_id):
+            return self._cancel_before_create(rec, project, location, model)
+
+        if rec.attempts >= self.settings.max_attempts:
+            self.slots.release(submission_id, project, location, model)
+            return self._reject(rec, rec.last_error or "retry budget exhausted", error=None)
+
+        lease_s = self._lock_lease_s()
+        if not granted(self.slots.try_take(submission_id, project, location, model, lease_s)):
+            wait = self.rng.uniform(0.5, 1.5) * max(1.0, self.settings.poll_interval_s)
+            return self._retry(wait, "no_slot")
+        decision = self.limiter.try_acquire("create", project, location)
+        if not decision.allowed:
+            self.slots.release(submission_id, project, location, model)
+            return self._retry(self._token_wait_s(decision.retry_after_s), "rate_limited")
+
+        try:
+            rec = self._mark_submitting(rec)
+        except StateConflictError:
+            self.slots.release(submission_id, project, location, model)
+            return Outcome(action="noop", reason="state changed")
+        if cancel_requested(self.redis, submission_id):
+            return self._cancel_before_create(rec, project, location, model)
+
+        body = with_submission_label(req.body, submission_id)
+        try:
+            job = self.vertex.create_batch_prediction_job(
+                req.parent, body, api_version=req.api_version, timeout_s=req.timeout_s
+            )
+        except VertexAmbiguousError as exc:
+            # The job may exist: keep the slot and reconcile (list by label) on the next run.
+            _log.warning("submit.ambiguous", error=str(exc), attempt=rec.attempts)
+            self._note_error(rec, exc)
+            return self._retry(backoff_s(self.settings, 0, exc, rng=self.rng), f"ambiguous: {exc}")
+        except VertexRetryableError as exc:
+            self.slots.release(submission_id, project, location, model)
+            self._note_error(rec, exc)
+            if rec.attempts >= self.settings.max_attempts:
+                return self._reject(rec, _error_text(exc), error=exc)
+            _log.info("submit.retryable", error=str(exc), attempt=rec.attempts)
+            return self._retry(backoff_s(self.settings, rec.attempts, exc, rng=self.rng), str(exc))
+        except VertexPermanentError as exc:
+            self.slots.release(submission_id, project, location, model)
+            return self._reject(rec, _error_text(exc), error=exc)
+        return self._record_submitted(rec, job, project, location, model, action="submitted")
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _find_job(self, parent: str, submission_id: str) -> dict[str, Any] | None:
+        page = self.vertex.list_batch_prediction_jobs(parent, filter=label_filter(submission_id))
+        jobs = [
+            j
+            for j in _jobs_of(page)
+            if (j.get("labels") or {}).get(SUBMISSION_LABEL) == submission_id
+        ]
+        if not jobs:
+            return None
+        jobs.sort(key=lambda j: (str(j.get("createTime", "")), str(j.get("name", ""))))
+        if len(jobs) > 1:
+            _log.error("submit.duplicate_jobs_found", jobs=[j.get("name") for j in jobs])
+        return jobs[0]
+
+    def _adopt(
+        self, rec: Any, job: dict[str, Any], project: str, location: str, model: str | None
+    ) -> Outcome:
+        _log.info("submit.adopted", job_name=job.get("name"))
+        return self._record_submitted(rec, job, project, location, model, action="adopted")
+
+    def _record_submitted(
+        self,
+        rec: Any,
+        job: dict[str, Any],
+        project: str,
+        location: str,
+        model: str | None,
+        *,
+        action: Literal["submitted", "adopted"],
+    ) -> Outcome:
+        name = str(job.get("name", ""))
+        if cancel_requested(self.redis, rec.id):
+            # A cancel raced the create: the job exists now, so cancel it on Vertex; the poller
+            # mirrors CANCELLING/CANCELLED into the record.
+            self._cancel_on_vertex(name)
+        event = self._event(rec, _S.SUBMITTED, job=job)
+        try:
+            self.store.transition(
+                rec.id,
+                expected={_S.SUBMITTING},
+                new_state=_S.SUBMITTED,
+                updates={"job_name": name, "job": job},
+                event=event,
+            )
+        except StateConflictError:
+            current = self.store.get(rec.id)
+            _log.warning("submit.transition_lost", state=str(current.state))
+            return Outcome(action="noop", reason=f"state {current.state}", job_name=name)
+        self._hold_slot(rec.id, project, location, model)
+        _log.info("submit.submitted", job_name=name, via=action, attempts=rec.attempts)
+        return Outcome(action=action, job_name=name)
+
+    def _mark_submitting(self, rec: Any) -> Any:
+        if rec.state == _S.ACCEPTED:
+            rec = self.store.transition(
+                rec.id, expected={_S.ACCEPTED}, new_state=_S.SUBMITTING, updates={}, event=None
+            )
+        # Counted before the create is sent, so a crash mid-create still uses up the budget.
+        return self.store.record_attempt(rec.id, rec.last_error, expected={_S.SUBMITTING})
+
+    def _note_error(self, rec: Any, exc: VertexError) -> None:
+        try:
+            self.store.touch(
+                rec.id, expected={_S.SUBMITTING}, updates={"last_error": _error_text(exc)}
+            )
+        except StateConflictError:
+            pass
+
+    def _reject(self, rec: Any, message: str, *, error: VertexError | None) -> Outcome:
+        detail: dict[str, Any] = {"message": message}
+        if error is not None:
+            detail.update(code=error.status_code, status=error.status)
+        # No Vertex job exists, so the event's `job` carries only Google's error, shaped like
+        # the `error` field of a BatchPredictionJob (docs/contracts.md § Events from submit).
+        event = self._event(rec, _S.REJECTED, job={"error": detail})
+        try:
+            self.store.transition(
+                rec.id,
+                expected=set(_OPEN),
+                new_state=_S.REJECTED,
+                updates={"last_error": message},
+                event=event,
+            )
+        except StateConflictError:
+            return Outcome(action="noop", reason="state changed")
+        _log.warning("submit.rejected", error=message, attempts=rec.attempts)
+        return Outcome(action="rejected", reason=message)
+
+    def _cancel_before_create(
+        self, rec: Any, project: str, location: str, model: str | None
+    ) -> Outcome:
+        self.slots.release(rec.id, project, location, model)
+        try:
+            self.store.transition(
+                rec.id,
+                expected=set(_OPEN),
+                new_state=_S.CANCELLED,
+                updates={},
+                event=self._event(rec, _S.CANCELLED, job=None),
+            )
+        except StateConflictError:
+            return Outcome(action="noop", reason="state changed")
+        _log.info("submit.cancelled_before_create")
+        return Outcome(action="cancelled", reason="cancel requested")
+
+    def _cancel_on_vertex(self, name: str) -> None:
+        try:
+            self.vertex.cancel_batch_prediction_job(name)
+        except VertexError as exc:
+            # The cancel task retries; here we only make the race window as small as we can.
+            _log.warning("submit.cancel_after_create_failed", job_name=name, error=str(exc))
+
+    def _hold_slot(
+        self, submission_id: str, project: str, location: str, model: str | None
+    ) -> None:
+        hold = getattr(self.slots, "hold", None)
+        if hold is not None:
+            hold(submission_id, project, location, model)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _event(self, rec: Any, state: SubmissionState, *, job: dict[str, Any] | None) -> JobEvent:
+        etype = event_type_for(state)
+        assert etype is not None
+        return JobEvent.create(
+            type=etype,
+            submission_id=rec.id,
+            state=state.value,
+            previous_state=str(rec.state),
+            job=job,
+            tenant=rec.tenant,
+            labels=dict(rec.labels or {}),
+            metadata=dict(rec.metadata or {}),
+        )
+
+    def _retry(self, countdown_s: float, reason: str) -> Outcome:
+        return Outcome(
+            action="retry", countdown_s=capped(self.settings, countdown_s), reason=reason
+        )
+
+    def _token_wait_s(self, retry_after_s: float) -> float:
+        """Wait for a rate-limit token: the limiter's hint plus a spread sized to the backlog.
+
+        Every waiting submission that came back exactly at ``retry_after_s`` would stampede;
+        spreading the waiters uniformly over ``backlog / rate`` seconds makes them arrive at
+        about twice the allowed rate in total, enough to use every token without busy-looping.
+        """
+        rate_per_s = self.settings.create_rate_per_min / 60.0
+        try:
+            backlog = int(self.redis.zcard(f"vbq:idx:state:{_S.ACCEPTED.value}"))
+        except redis.RedisError:
+            backlog = 1
+        spread_s = max(0.05, backlog / max(rate_per_s, 1e-6))
+        return max(0.0, retry_after_s) + self.rng.uniform(0.0, spread_s)
+
+    def _lock_lease_s(self) -> float:
+        # Covers one list + one create + two store calls, each bounded by the HTTP timeout.
+        return 3 * self.settings.http_timeout_s + 30.0
+
+
+def _error_text(exc: VertexError) -> str:
+    return exc.message or str(exc)
+
+
+def _jobs_of(page: Any) -> Iterable[dict[str, Any]]:
+    if isinstance(page, dict):
+        return list(page.get("batchPredictionJobs") or [])
+    jobs = getattr(page, "jobs", None)
+    if jobs is None:
+        jobs = getattr(page, "items", None)
+    if jobs is None and isinstance(page, tuple):
+        jobs = page[0]
+    return list(jobs or [])

@@ -1,0 +1,179 @@
+"""Find submissions whose submit message was lost and enqueue them again (``vbq.sweep``).
+
+A submit message can vanish: the producer died between storing the record and publishing, or a
+worker holding a delayed (ETA) message was killed and the broker only restores it after the
+visibility timeout. Every scheduled submit message is therefore noted in the zset
+``vbq:submit:due`` (member = submission id, score = epoch seconds when it should run) by
+:mod:`workers.tasks`, and the sweeper re-enqueues:
+
+* ACCEPTED records older than ``accepted_age_s`` (60 s) whose due mark is missing or more than
+  ``grace_s`` (60 s) in the past;
+* SUBMITTING records not updated for ``visibility_timeout_s`` whose due mark is just as old.
+
+Enqueueing too often is harmless: the submit task is idempotent and serialised per submission.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import redis
+
+from vbq.logs import get_logger
+from vbq.settings import Settings
+from vbq.states import SubmissionState
+
+__all__ = ["DUE_KEY", "DueIndex", "SweepReport", "Sweeper"]
+
+DUE_KEY = "vbq:submit:due"
+"""zset: submission id → epoch seconds when its next submit message is due."""
+
+_log = get_logger("vbq.workers.sweeper")
+# Marks this much older than their due time belong to long-finished work: drop them.
+_FORGET_AFTER_S = 7 * 24 * 3600
+
+
+class DueIndex:
+    """When each submission's next submit message is due (``vbq:submit:due``).
+
+    Args:
+        redis_client: the vbq Redis.
+    """
+
+    def __init__(self, redis_client: redis.Redis) -> None:
+        self.redis = redis_client
+
+    def mark(self, submission_ids: Iterable[str], due_at: float) -> None:
+        """Note that a submit message for each id is due at ``due_at`` (epoch seconds).
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        mapping = {sid: due_at for sid in submission_ids}
+        if mapping:
+            self.redis.zadd(DUE_KEY, mapping)  # type: ignore[arg-type]
+
+    def clear(self, submission_id: str) -> None:
+        """Forget ``submission_id``: it needs no more submit messages.
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        self.redis.zrem(DUE_KEY, submission_id)
+
+    def due_at(self, submission_ids: Sequence[str]) -> list[float | None]:
+        """The due time of each id (None when none is noted), in order.
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        if not submission_ids:
+            return []
+        scores = self.redis.zmscore(DUE_KEY, list(submission_ids))
+        return [None if s is None else float(s) for s in scores]
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one sweep re-enqueued.
+
+    Attributes:
+        accepted: ACCEPTED submission ids enqueued again.
+        submitting: SUBMITTING submission ids enqueued again.
+    """
+
+    accepted: tuple[str, ...] = ()
+    submitting: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """How many submissions were enqueued again."""
+        return len(self.accepted) + len(self.submitting)
+
+
+class Sweeper:
+    """Re-enqueues stale ACCEPTED and SUBMITTING submissions.
+
+    Args:
+        redis_client: the vbq Redis (reads the state indexes and records directly).
+        settings: ``visibility_timeout_s`` bounds how long a SUBMITTING record may sit still.
+        enqueue: publishes one submit message per id (``workers.tasks.enqueue_submit_many``).
+        accepted_age_s: an ACCEPTED record younger than this (seconds) is left alone.
+        grace_s: a due mark at most this many seconds in the past still counts as pending.
+        batch: most records looked at per state and sweep.
+        clock: epoch seconds (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        *,
+        redis_client: redis.Redis,
+        settings: Settings,
+        enqueue: Callable[[list[str]], object],
+        accepted_age_s: float = 60.0,
+        grace_s: float = 60.0,
+        batch: int = 1000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis_client
+        self.settings = settings
+        self.enqueue = enqueue
+        self.accepted_age_s = accepted_age_s
+        self.grace_s = grace_s
+        self.batch = batch
+        self.clock = clock
+        self.due = DueIndex(redis_client)
+
+    def sweep(self) -> SweepReport:
+        """Run one sweep.
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        now = self.clock()
+        accepted = self._stale_accepted(now)
+        submitting = self._stale_submitting(now)
+        stale = [*accepted, *submitting]
+        if stale:
+            # Mark first: if publishing fails half-way, the next sweep still sees them as
+            # overdue after the grace period and tries again.
+            self.due.mark(stale, now)
+            self.enqueue(stale)
+            _log.warning("sweep.reenqueued", accepted=len(accepted), submitting=len(submitting))
+        self.redis.zremrangebyscore(DUE_KEY, "-inf", now - _FORGET_AFTER_S)
+        return SweepReport(accepted=tuple(accepted), submitting=tuple(submitting))
+
+    def _candidates(self, state: SubmissionState, created_before: float) -> list[str]:
+        raw = self.redis.zrangebyscore(
+            f"vbq:idx:state:{state.value}", "-inf", created_before, start=0, num=self.batch
+        )
+        return [r.decode() if isinstance(r, bytes) else str(r) for r in raw]
+
+    def _overdue(self, ids: list[str], now: float, grace_s: float) -> list[str]:
+        return [
+            sid
+            for sid, due in zip(ids, self.due.due_at(ids), strict=True)
+            if due is None or due < now - grace_s
+        ]
+
+    def _stale_accepted(self, now: float) -> list[str]:
+        ids = self._candidates(SubmissionState.ACCEPTED, now - self.accepted_age_s)
+        return self._overdue(ids, now, self.grace_s)
+
+    def _stale_submitting(self, now: float) -> list[str]:
+        quiet_s = float(self.settings.visibility_timeout_s)
+        ids = self._candidates(SubmissionState.SUBMITTING, now - quiet_s)
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for sid in ids:
+            pipe.hget(f"vbq:sub:{sid}", "updated_at")
+        updated = pipe.execute()
+        quiet = [
+            sid
+            for sid, upd in zip(ids, updated, strict=True)
+            if upd is not None and float(upd) < now - quiet_s
+        ]
+        return self._overdue(quiet, now, max(self.grace_s, quiet_s))
