@@ -1,0 +1,78 @@
+-- Change one submission atomically: compare-and-set on its state, field updates, version and
+-- updated_at, state-index move, in-flight index, finished_at, and the outbox event.
+--
+-- KEYS[1] record hash vbq:sub:{id}; KEYS[2] outbox stream vbq:outbox
+-- ARGV[1] id, ARGV[2] key prefix ("vbq:"), ARGV[3] new state ("" keeps the state),
+-- ARGV[4] "1" when the new state is in flight at Vertex (SUBMITTED and later, unfinished),
+-- ARGV[5] "1" when the new state is finished, ARGV[6] event JSON ("" for none),
+-- ARGV[7] "1" to add one to attempts, ARGV[8] n = number of expected states (0 = any),
+-- ARGV[9 .. 8+n] expected states, ARGV[9+n ..] field/value pairs to set.
+--
+-- Returns {"ok", HGETALL} | {"missing"} | {"conflict", actual state}.
+
+local sub = KEYS[1]
+local id, prefix, new = ARGV[1], ARGV[2], ARGV[3]
+local nexp = tonumber(ARGV[8])
+
+local cur = redis.call('HGET', sub, 'state')
+if not cur then
+  return {'missing'}
+end
+if nexp > 0 then
+  local ok = false
+  for i = 9, 8 + nexp do
+    if ARGV[i] == cur then
+      ok = true
+      break
+    end
+  end
+  if not ok then
+    return {'conflict', cur}
+  end
+end
+
+local t = redis.call('TIME')
+local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+
+local pairs_ = {}
+for i = 9 + nexp, #ARGV do
+  pairs_[#pairs_ + 1] = ARGV[i]
+end
+if #pairs_ > 0 then
+  redis.call('HSET', sub, unpack(pairs_))
+end
+if ARGV[7] == '1' then
+  redis.call('HINCRBY', sub, 'attempts', 1)
+end
+redis.call('HINCRBY', sub, 'version', 1)
+redis.call('HSET', sub, 'updated_at', now)
+
+if new ~= '' and new ~= cur then
+  local created = redis.call('HGET', sub, 'created_at')
+  redis.call('ZREM', prefix .. 'idx:state:' .. cur, id)
+  redis.call('ZADD', prefix .. 'idx:state:' .. new, created, id)
+  redis.call('HSET', sub, 'state', new)
+end
+
+local loc = redis.call('HMGET', sub, 'project', 'location', 'job_name', 'submitted_at', 'finished_at')
+local inflight = prefix .. 'inflight:' .. (loc[1] or '') .. ':' .. (loc[2] or '')
+if ARGV[4] == '1' then
+  local submitted = loc[4]
+  if not submitted or submitted == '' then
+    submitted = now
+    redis.call('HSET', sub, 'submitted_at', now)
+  end
+  if loc[3] and loc[3] ~= '' then
+    redis.call('ZADD', inflight, submitted, id)
+  end
+end
+if ARGV[5] == '1' then
+  redis.call('ZREM', inflight, id)
+  if not loc[5] or loc[5] == '' then
+    redis.call('HSET', sub, 'finished_at', now)
+  end
+end
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[2], '*', 'event', ARGV[6])
+end
+return {'ok', redis.call('HGETALL', sub)}

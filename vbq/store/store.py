@@ -1,0 +1,484 @@
+"""The job store: submissions in Redis, changed only through atomic Lua scripts.
+
+Keys (docs/contracts.md § Job store): ``vbq:sub:{id}`` (hash), ``vbq:idem:{tenant}:{key}``,
+the listing zsets ``vbq:idx:all``, ``vbq:idx:state:{STATE}``, ``vbq:idx:tenant:{tenant}`` and
+``vbq:idx:label:{key}:{value}`` (score = ``created_at``), the poller's work list
+``vbq:inflight:{project}:{location}`` (score = ``submitted_at``) and the outbox stream
+``vbq:outbox``.
+
+Every write is one Lua call, so a state change, its index moves and its outbox event are
+applied together or not at all, and every time comes from the Redis server's clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import redis as redis_lib
+
+from vbq.errors import IdempotencyConflictError, NotFoundError, StateConflictError, StoreError
+from vbq.events import JobEvent
+from vbq.settings import Settings
+from vbq.states import FINISHED_SUBMISSION_STATES, SubmissionState
+from vbq.store.paging import decode_token, encode_token, scan_newest_first
+from vbq.store.records import (
+    NewSubmission,
+    SubmissionRecord,
+    decode_record,
+    encode_updates,
+    flat_pairs,
+    submission_id_for,
+)
+from vbq.store.scripts import load_script
+from vbq.store.spec_protocol import SpecLoader, default_spec_loader
+
+__all__ = ["IN_FLIGHT_STATES", "JobStore"]
+
+PREFIX = "vbq:"
+OUTBOX_KEY = f"{PREFIX}outbox"
+
+IN_FLIGHT_STATES: frozenset[SubmissionState] = frozenset(
+    {
+        SubmissionState.SUBMITTED,
+        SubmissionState.QUEUED,
+        SubmissionState.PENDING,
+        SubmissionState.RUNNING,
+        SubmissionState.CANCELLING,
+        SubmissionState.PAUSED,
+        SubmissionState.UPDATING,
+    }
+)
+"""States of a submission whose Vertex job exists and has not finished."""
+
+# ``JobStore.list`` shadows the builtin inside the class body, where annotations resolve.
+_Records = list[SubmissionRecord]
+
+_CREATE_CHUNK = 500
+_MAX_PAGE_SIZE = 1000
+
+
+def sub_key(submission_id: str) -> str:
+    """Redis key of a submission's hash."""
+    return f"{PREFIX}sub:{submission_id}"
+
+
+def inflight_key(project: str, location: str) -> str:
+    """Redis key of the unfinished-jobs zset of (project, location)."""
+    return f"{PREFIX}inflight:{project}:{location}"
+
+
+class JobStore:
+    """Submissions in Redis (docs/contracts.md § Job store).
+
+    Args:
+        redis: a ``redis.Redis`` client (``decode_responses`` either way).
+        settings: supplies the default project and location used to resolve specs.
+        spec_loader: parses stored spec JSON (default: ``vbq.spec.JobSpec.from_json``).
+    """
+
+    def __init__(
+        self,
+        redis: redis_lib.Redis,
+        *,
+        settings: Settings,
+        spec_loader: SpecLoader | None = None,
+    ) -> None:
+        self.redis = redis
+        self.settings = settings
+        self._load_spec = spec_loader or default_spec_loader
+        self._create = redis.register_script(load_script("create.lua"))
+        self._update = redis.register_script(load_script("update.lua"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> JobStore:
+        """A store on ``settings.redis_url`` with its own connection pool."""
+        client = redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
+        return cls(client, settings=settings, **kwargs)
+
+    # -- create -------------------------------------------------------------------------------
+
+    def _create_args(self, item: NewSubmission) -> tuple[str, list[str], list[str]]:
+        spec = item.spec
+        req = spec.resolve(
+            default_project=self.settings.project, default_location=self.settings.location
+        )
+        sid = submission_id_for(item.tenant, item.idempotency_key)
+        keys = [sub_key(sid)]
+        if item.idempotency_key is not None:
+            keys.append(f"{PREFIX}idem:{item.tenant}:{item.idempotency_key}")
+        labels = dict(spec.labels or {})
+        label_suffixes = [f"{k}:{v}" for k, v in sorted(labels.items())]
+        fields = [
+            "spec",
+            spec.to_json(),
+            "labels",
+            json.dumps(labels, separators=(",", ":"), sort_keys=True),
+            "metadata",
+            json.dumps(dict(item.metadata or {}), separators=(",", ":")),
+            "idempotency_key",
+            item.idempotency_key or "",
+            "project",
+            req.project,
+            "location",
+            req.location,
+            "model",
+            req.model or "",
+        ]
+        args = [
+            sid,
+            spec.fingerprint(),
+            item.tenant,
+            PREFIX,
+            str(len(label_suffixes)),
+            *label_suffixes,
+            *fields,
+        ]
+        return sid, keys, args
+
+    def _create_result(
+        self, item: NewSubmission, sid: str, args: list[str], reply: Any
+    ) -> tuple[SubmissionRecord, bool]:
+        status = _text(reply[0])
+        if status == "created":
+            now = float(_text(reply[1]))
+            first = 5 + int(args[4])
+            req_fields = dict(zip(args[first::2], args[first + 1 :: 2], strict=True))
+            rec = SubmissionRecord(
+                id=sid,
+                state=SubmissionState.ACCEPTED,
+                spec=item.spec,
+                tenant=item.tenant,
+                labels=json.loads(req_fields["labels"]),
+                metadata=dict(item.metadata or {}),
+                idempotency_key=item.idempotency_key,
+                project=req_fields["project"],
+                location=req_fields["location"],
+                model=req_fields["model"] or None,
+                created_at=now,
+                updated_at=now,
+            )
+            return rec, True
+        if status == "exists":
+            return decode_record(flat_pairs(reply[1]), spec_loader=self._load_spec), False
+        if status == "conflict":
+            raise IdempotencyConflictError(item.idempotency_key or "", _text(reply[1]))
+        raise StoreError(f"unexpected create reply {reply!r}")
+
+    def create(self, new: NewSubmission) -> tuple[SubmissionRecord, bool]:
+        """Store a new submission in state ACCEPTED, in one atomic Lua call.
+
+        Returns:
+            ``(record, created)``: ``created`` is False when the idempotency key was already
+            bound to a submission with the same spec fingerprint (the existing record).
+
+        Raises:
+            IdempotencyConflictError: the key is bound to a submission with another spec.
+            SpecError: the spec cannot be resolved (no project, ...).
+        """
+        sid, keys, args = self._create_args(new)
+        reply = self._create(keys=keys, args=args)
+        return self._create_result(new, sid, args, reply)
+
+    def create_many(
+        self, items: Iterable[NewSubmission], *, return_exceptions: bool = False
+    ) -> list[tuple[SubmissionRecord, bool] | IdempotencyConflictError]:
+        """Create many submissions, pipelined 500 scripts per round trip.
+
+        Each item has exactly the semantics of :meth:`create`; items are independent (one
+        conflict does not stop the others from being stored).
+
+        Args:
+            items: the submissions, in order.
+            return_exceptions: put an item's :class:`IdempotencyConflictError` in its place in
+                the result instead of raising it after the whole batch was written.
+
+        Returns:
+            One ``(record, created)`` (or error, see ``return_exceptions``) per item, in order.
+
+        Raises:
+            IdempotencyConflictError: the first conflict, when ``return_exceptions`` is False.
+        """
+        out: list[tuple[SubmissionRecord, bool] | IdempotencyConflictError] = []
+        batch = list(items)
+        for start in range(0, len(batch), _CREATE_CHUNK):
+            chunk = batch[start : start + _CREATE_CHUNK]
+            prepared = [self._create_args(item) for item in chunk]
+            pipe = self.redis.pipeline(transaction=False)
+            for _, keys, args in prepared:
+                self._create(keys=keys, args=args, client=pipe)
+            replies = pipe.execute()
+            for item, (sid, _, args), reply in zip(chunk, prepared, replies, strict=True):
+                try:
+                    out.append(self._create_result(item, sid, args, reply))
+                except IdempotencyConflictError as exc:
+                    out.append(exc)
+        if not return_exceptions:
+            for result in out:
+                if isinstance(result, IdempotencyConflictError):
+                    raise result
+        return out
+
+    # -- read ---------------------------------------------------------------------------------
+
+    def get(self, submission_id: str, tenant: str | None = None) -> SubmissionRecord:
+        """The record of ``submission_id``.
+
+        Args:
+            tenant: when given, a record of another tenant is reported as not found (its
+                existence is never revealed).
+
+        Raises:
+            NotFoundError: no such submission (or not visible to ``tenant``).
+        """
+        raw = self.redis.hgetall(sub_key(submission_id))
+        if not raw:
+            raise NotFoundError(f"submission {submission_id} not found")
+        rec = decode_record(raw, spec_loader=self._load_spec)
+        if tenant is not None and rec.tenant != tenant:
+            raise NotFoundError(f"submission {submission_id} not found")
+        return rec
+
+    def get_many(self, submission_ids: Sequence[str]) -> list[SubmissionRecord]:
+        """Records of the ids that exist, in the given order (missing ids are left out)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for sid in submission_ids:
+            pipe.hgetall(sub_key(sid))
+        return [decode_record(raw, spec_loader=self._load_spec) for raw in pipe.execute() if raw]
+
+    def list(
+        self,
+        tenant: str | None = None,
+        state: SubmissionState | str | None = None,
+        label: tuple[str, str] | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> tuple[list[SubmissionRecord], str | None]:
+        """One page of submissions, newest first.
+
+        Filters combine with AND. The page token is opaque; pages stay consistent while new
+        submissions arrive (they sort before the cursor).
+
+        Args:
+            tenant: only this tenant's submissions.
+            state: only submissions currently in this state.
+            label: only submissions whose spec carries label ``key=value``.
+            page_size: 1..1000 records per page.
+            page_token: the token returned with the previous page.
+
+        Returns:
+            ``(records, next_page_token)``; the token is None on the last page.
+
+        Raises:
+            StoreError: page_size out of range or a malformed page token.
+        """
+        if not 1 <= page_size <= _MAX_PAGE_SIZE:
+            raise StoreError(f"page_size must be 1..{_MAX_PAGE_SIZE}, got {page_size}")
+        state_name = SubmissionState(state).value if state is not None else None
+        # Scan the most selective index; check the other filters on the records.
+        if label is not None:
+            index = f"{PREFIX}idx:label:{label[0]}:{label[1]}"
+        elif state_name is not None:
+            index = f"{PREFIX}idx:state:{state_name}"
+        elif tenant is not None:
+            index = f"{PREFIX}idx:tenant:{tenant}"
+        else:
+            index = f"{PREFIX}idx:all"
+        after = decode_token(page_token) if page_token else None
+        chunk = min(max(page_size + 1, 50), 500)
+        page: list[SubmissionRecord] = []
+        cursors = scan_newest_first(self.redis, index, after=after, chunk=chunk)
+        pending: list[tuple[float, str]] = []
+        last: tuple[float, str] | None = None
+
+        def matches(rec: SubmissionRecord) -> bool:
+            if tenant is not None and rec.tenant != tenant:
+                return False
+            if state_name is not None and rec.state.value != state_name:
+                return False
+            return label is None or rec.labels.get(label[0]) == label[1]
+
+        exhausted = False
+        while len(page) <= page_size and not exhausted:
+            pending = []
+            for cursor in cursors:
+                pending.append(cursor)
+                if len(pending) >= chunk:
+                    break
+            else:
+                exhausted = True
+            by_id = {rec.id: rec for rec in self.get_many([m for _, m in pending])}
+            for cursor in pending:
+                rec = by_id.get(cursor[1])
+                if rec is None or not matches(rec):
+                    continue
+                if len(page) == page_size:
+                    # One more match exists: the page is full and a next page exists.
+                    assert last is not None
+                    return page, encode_token(last)
+                page.append(rec)
+                last = cursor
+        return page, None
+
+    def unfinished(self, project: str, location: str) -> _Records:
+        """Submissions with a Vertex job in (project, location) that has not finished.
+
+        Oldest submission first (the ``vbq:inflight`` zset, score = ``submitted_at``).
+        """
+        ids = [_text(m) for m in self.redis.zrange(inflight_key(project, location), 0, -1)]
+        return self.get_many(ids)
+
+    def count_by_state(self) -> dict[SubmissionState, int]:
+        """How many submissions are in each state (states with none are left out)."""
+        pipe = self.redis.pipeline(transaction=False)
+        states = list(SubmissionState)
+        for st in states:
+            pipe.zcard(f"{PREFIX}idx:state:{st.value}")
+        return {st: int(n) for st, n in zip(states, pipe.execute(), strict=True) if n}
+
+    # -- change -------------------------------------------------------------------------------
+
+    def _update_call(
+        self,
+        submission_id: str,
+        *,
+        expected: Iterable[SubmissionState | str] | None,
+        new_state: SubmissionState | str | None,
+        updates: Mapping[str, Any] | None,
+        event: JobEvent | None,
+        incr_attempts: bool,
+    ) -> SubmissionRecord:
+        expected_names = sorted({SubmissionState(s).value for s in expected or ()})
+        if expected is not None and not expected_names:
+            raise StoreError("expected must name at least one state")
+        target = SubmissionState(new_state) if new_state is not None else None
+        pairs: list[str] = []
+        for name, value in encode_updates(updates).items():
+            pairs += [name, value]
+        args = [
+            submission_id,
+            PREFIX,
+            target.value if target is not None else "",
+            "1" if target in IN_FLIGHT_STATES else "0",
+            "1" if target in FINISHED_SUBMISSION_STATES else "0",
+            event.to_json() if event is not None else "",
+            "1" if incr_attempts else "0",
+            str(len(expected_names)),
+            *expected_names,
+            *pairs,
+        ]
+        reply = self._update(keys=[sub_key(submission_id), OUTBOX_KEY], args=args)
+        status = _text(reply[0])
+        if status == "ok":
+            return decode_record(flat_pairs(reply[1]), spec_loader=self._load_spec)
+        if status == "missing":
+            raise NotFoundError(f"submission {submission_id} not found")
+        if status == "conflict":
+            actual = SubmissionState(_text(reply[1]))
+            raise StateConflictError(submission_id, expected_names, actual)
+        raise StoreError(f"unexpected update reply {reply!r}")
+
+    def transition(
+        self,
+        submission_id: str,
+        *,
+        expected: Iterable[SubmissionState | str],
+        new_state: SubmissionState | str,
+        updates: Mapping[str, Any] | None = None,
+        event: JobEvent | None = None,
+    ) -> SubmissionRecord:
+        """Move a submission to ``new_state`` if it is in one of ``expected``: ONE Lua call.
+
+        Atomically: compare-and-set on the state, set ``updates`` (dicts such as ``job`` and
+        ``metadata`` are stored as JSON; None clears a field; ``submitted_at`` is accepted but
+        ignored, the store sets it from the Redis clock), bump ``version``, set
+        ``updated_at`` from Redis ``TIME``, move the state index, add the submission to
+        ``vbq:inflight:{project}:{location}`` when it enters SUBMITTED or a later unfinished
+        state with a ``job_name`` (``submitted_at`` is set on the first such state), remove it
+        and set ``finished_at`` on a finished state, and append ``event`` to ``vbq:outbox``.
+
+        The event's ``previous_state`` is the caller's: pass a single expected state when an
+        event depends on it.
+
+        Returns:
+            The record after the change.
+
+        Raises:
+            StateConflictError: the state is not in ``expected`` (carries the actual state).
+            NotFoundError: no such submission.
+            StoreError: ``expected`` is empty or an update names a field that cannot change.
+        """
+        return self._update_call(
+            submission_id,
+            expected=expected,
+            new_state=new_state,
+            updates=updates,
+            event=event,
+            incr_attempts=False,
+        )
+
+    def record_attempt(
+        self,
+        submission_id: str,
+        error: str | None = None,
+        *,
+        expected: Iterable[SubmissionState | str] | None = None,
+        new_state: SubmissionState | str | None = SubmissionState.SUBMITTING,
+    ) -> SubmissionRecord:
+        """Count one more create attempt, atomically (one Lua call, like :meth:`transition`).
+
+        The submit task calls it as an attempt starts: by default the submission also moves
+        to SUBMITTING (no event: SUBMITTING publishes none), so "attempt counted" and "create
+        may be in flight" are one step.
+
+        Args:
+            error: stored as ``last_error``; None keeps the previous one.
+            expected: when given, only if the state is one of these (compare-and-set).
+            new_state: the state to move to; None keeps the state.
+
+        Returns:
+            The record after the change (``attempts`` already incremented).
+
+        Raises:
+            StateConflictError: ``expected`` was given and the state is not in it.
+            NotFoundError: no such submission.
+        """
+        return self._update_call(
+            submission_id,
+            expected=expected,
+            new_state=new_state,
+            updates={"last_error": error} if error is not None else None,
+            event=None,
+            incr_attempts=True,
+        )
+
+    def touch(
+        self,
+        submission_id: str,
+        *,
+        expected: Iterable[SubmissionState | str] | None = None,
+        updates: Mapping[str, Any] | None = None,
+    ) -> SubmissionRecord:
+        """Bump ``updated_at`` and ``version`` (and set ``updates``) without a state change.
+
+        Raises:
+            StateConflictError: ``expected`` was given and the state is not in it.
+            NotFoundError: no such submission.
+        """
+        return self._update_call(
+            submission_id,
+            expected=expected,
+            new_state=None,
+            updates=updates,
+            event=None,
+            incr_attempts=False,
+        )
+
+    def close(self) -> None:
+        """Close the Redis connection pool."""
+        self.redis.close()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
