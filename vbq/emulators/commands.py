@@ -14,4 +14,8 @@ def attach(group: click.Group) -> None:
         group.add_command(module.command)
 
 
-_EMULATOR_COMMANDS: tuple[str, ...] = ()
+_EMULATOR_COMMANDS: tuple[str, ...] = (
+    "vbq.emulators.vertex.cli",
+    "vbq.emulators.gcs",
+    "vbq.emulators.pubsub.cli",
+)
