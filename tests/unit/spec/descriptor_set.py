@@ -1,0 +1,64 @@
+"""Rebuild ``vbq/spec/_descriptors.py`` from the installed google-cloud-aiplatform.
+
+vbq validates request bodies against Google's own message descriptors without depending on the
+(large) aiplatform package at run time: this script snapshots the descriptors of the v1 and
+v1beta1 ``BatchPredictionJob`` (with every file they import) into a base64 constant.
+
+Run ``.venv/bin/python -m tests.unit.spec.descriptor_set`` after upgrading the SDK; the unit test
+``test_descriptors_match_installed_sdk`` fails until the snapshot is refreshed.
+"""
+
+from __future__ import annotations
+
+import base64
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import descriptor_pb2
+
+TARGET = Path(__file__).resolve().parents[3] / "vbq" / "spec" / "_descriptors.py"
+
+
+def _closure(file_descriptor: Any, seen: dict[str, Any]) -> None:
+    if file_descriptor.name in seen:
+        return
+    for dependency in file_descriptor.dependencies:
+        _closure(dependency, seen)
+    seen[file_descriptor.name] = file_descriptor
+
+
+def build_descriptor_set() -> bytes:
+    """Serialized ``FileDescriptorSet`` of both BatchPredictionJob versions, dependencies first."""
+    from google.cloud.aiplatform_v1.types import BatchPredictionJob as JobV1
+    from google.cloud.aiplatform_v1beta1.types import BatchPredictionJob as JobV1beta1
+
+    seen: dict[str, Any] = {}
+    for job_type in (JobV1, JobV1beta1):
+        _closure(job_type.pb().DESCRIPTOR.file, seen)
+    file_set = descriptor_pb2.FileDescriptorSet()
+    for file_descriptor in seen.values():
+        proto = file_set.file.add()
+        proto.ParseFromString(file_descriptor.serialized_pb)
+    return file_set.SerializeToString(deterministic=True)
+
+
+def render_module(data: bytes) -> str:
+    """The text of ``vbq/spec/_descriptors.py`` holding ``data``."""
+    from google.cloud import aiplatform
+
+    encoded = base64.b64encode(data).decode("ascii")
+    lines = "\n".join(f'    "{chunk}"' for chunk in textwrap.wrap(encoded, 88))
+    return (
+        '"""Generated: Google\'s BatchPredictionJob descriptors (v1 and v1beta1).\n\n'
+        f"Snapshot of google-cloud-aiplatform {aiplatform.__version__}. Do not edit; rebuild with\n"
+        "``.venv/bin/python -m tests.unit.spec.descriptor_set``.\n"
+        '"""\n\n'
+        f'SDK_VERSION = "{aiplatform.__version__}"\n\n'
+        f"DESCRIPTOR_SET_B64 = (\n{lines}\n)\n"
+    )
+
+
+if __name__ == "__main__":
+    TARGET.write_text(render_module(build_descriptor_set()), encoding="utf-8")
+    print(f"wrote {TARGET}")

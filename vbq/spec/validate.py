@@ -1,0 +1,391 @@
+"""Check the keyword arguments of ``BatchPredictionJob.submit()`` and normalize them.
+
+:func:`validate` returns the canonical field values of a :class:`~vbq.spec.JobSpec` (only the
+ones that differ from their defaults) or raises one :class:`SpecError` listing every broken rule.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from vbq.errors import SpecError
+from vbq.spec import names
+from vbq.spec.labels import user_labels
+from vbq.spec.messages import message_dict
+from vbq.spec.monitoring import validate_monitoring
+from vbq.spec.problems import Problems, shown
+from vbq.spec.protos import accelerator_types
+from vbq.spec.uris import (
+    MAX_GCS_SOURCE_URIS,
+    bigquery_destination,
+    bigquery_source,
+    gcs_uri,
+)
+from vbq.spec.values import INT32_MAX, as_bool, as_int, as_seconds, as_str, as_text, json_value
+
+__all__ = [
+    "INPUT_FORMATS",
+    "OUTPUT_FORMATS",
+    "REJECTED_PARAMETERS",
+    "SDK_PARAMETERS",
+    "validate",
+]
+
+# The keyword parameters of BatchPredictionJob.create()/submit() (google-cloud-aiplatform).
+SDK_PARAMETERS: tuple[str, ...] = (
+    "job_display_name",
+    "model_name",
+    "instances_format",
+    "predictions_format",
+    "gcs_source",
+    "bigquery_source",
+    "gcs_destination_prefix",
+    "bigquery_destination_prefix",
+    "model_parameters",
+    "machine_type",
+    "accelerator_type",
+    "accelerator_count",
+    "starting_replica_count",
+    "max_replica_count",
+    "generate_explanation",
+    "explanation_metadata",
+    "explanation_parameters",
+    "labels",
+    "project",
+    "location",
+    "credentials",
+    "encryption_spec_key_name",
+    "sync",
+    "create_request_timeout",
+    "batch_size",
+    "model_monitoring_objective_config",
+    "model_monitoring_alert_config",
+    "analysis_instance_schema_uri",
+    "service_account",
+)
+# SDK parameters that have no meaning in a queue: refused with the reason.
+REJECTED_PARAMETERS: dict[str, str] = {
+    "credentials": "not accepted: workers use Application Default Credentials",
+    "sync": "not accepted: a queued job is always submitted asynchronously; use wait()",
+}
+# constants.BATCH_PREDICTION_INPUT_STORAGE_FORMATS / ..._OUTPUT_STORAGE_FORMATS of the SDK.
+INPUT_FORMATS = ("jsonl", "csv", "tf-record", "tf-record-gzip", "bigquery", "file-list")
+OUTPUT_FORMATS = ("jsonl", "csv", "bigquery")
+
+MAX_DISPLAY_NAME_CHARS = 128
+MAX_NAME_CHARS = 1024
+MAX_TIMEOUT_S = 3600.0
+_DEDICATED = (
+    "accelerator_type",
+    "accelerator_count",
+    "starting_replica_count",
+    "max_replica_count",
+)
+
+
+def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate SDK keyword arguments; return the canonical non-default field values.
+
+    Raises:
+        SpecError: one entry per broken rule, each naming the SDK parameter.
+    """
+    problems = Problems()
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            problems.add("spec", "type", f"parameter names must be strings, got {shown(key)}")
+        elif key not in SDK_PARAMETERS:
+            close = difflib.get_close_matches(key, SDK_PARAMETERS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.add(key, "unknown", f"unknown parameter of BatchPredictionJob.submit(){hint}")
+        elif key in REJECTED_PARAMETERS:
+            if value is not None:
+                problems.add(key, "not_accepted", REJECTED_PARAMETERS[key])
+        elif value is not None:
+            kwargs[key] = value
+    out: dict[str, Any] = {}
+    _names(problems, kwargs, out)
+    _io(problems, kwargs, out)
+    _compute(problems, kwargs, out)
+    _explanation(problems, kwargs, out)
+    _options(problems, kwargs, out)
+    objective, alert, schema_uri = validate_monitoring(problems, kwargs)
+    for name, value in (
+        ("model_monitoring_objective_config", objective),
+        ("model_monitoring_alert_config", alert),
+        ("analysis_instance_schema_uri", schema_uri),
+    ):
+        if value is not None:
+            out[name] = value
+    problems.raise_if_any()
+    return {name: value for name, value in out.items() if value is not None}
+
+
+def _names(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) -> None:
+    if "job_display_name" in kwargs:
+        out["job_display_name"] = as_text(
+            problems,
+            "job_display_name",
+            kwargs["job_display_name"],
+            max_chars=MAX_DISPLAY_NAME_CHARS,
+        )
+    if "project" in kwargs:
+        out["project"] = as_text(
+            problems,
+            "project",
+            kwargs["project"],
+            max_chars=100,
+            pattern=names.PROJECT_RE,
+            rule_hint="a project ID like 'my-project' or a project number",
+        )
+    if "location" in kwargs:
+        out["location"] = as_text(
+            problems,
+            "location",
+            kwargs["location"],
+            max_chars=64,
+            pattern=names.LOCATION_RE,
+            rule_hint="a region like 'us-central1'",
+        )
+    model = kwargs.get("model_name")
+    if model is None:
+        problems.add("model_name", "required", "is required")
+        return
+    # An aiplatform.Model stands for its versioned resource name, as in the SDK.
+    versioned = getattr(model, "versioned_resource_name", None)
+    if not isinstance(model, str) and isinstance(versioned, str):
+        model = versioned
+    text = as_text(problems, "model_name", model, max_chars=MAX_NAME_CHARS)
+    if text is None:
+        return
+    parsed = names.parse_model_name(text)
+    if parsed is None:
+        problems.add(
+            "model_name", "format", f"malformed {shown(text)}: {names.model_name_hint(text)}"
+        )
+        return
+    out["model_name"] = text
+    location = out.get("location")
+    if location and parsed.location and parsed.location != location:
+        problems.add(
+            "model_name",
+            "location_mismatch",
+            f"the model is in {parsed.location!r} but location is {location!r}; "
+            "a batch job runs in its model's region",
+        )
+
+
+def _format(
+    problems: Problems, kwargs: dict[str, Any], name: str, allowed: tuple[str, ...]
+) -> str | None:
+    if name not in kwargs:
+        return None
+    text = as_str(problems, name, kwargs[name])
+    if text is not None and text not in allowed:
+        problems.add(name, "choice", f"must be one of {', '.join(allowed)}; got {shown(text)}")
+        return None
+    return text
+
+
+def _io(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) -> None:
+    instances = _format(problems, kwargs, "instances_format", INPUT_FORMATS)
+    predictions = _format(problems, kwargs, "predictions_format", OUTPUT_FORMATS)
+    has_gcs, has_bq = "gcs_source" in kwargs, "bigquery_source" in kwargs
+    if has_gcs:
+        out["gcs_source"] = _gcs_sources(problems, kwargs["gcs_source"])
+    if has_bq:
+        out["bigquery_source"] = bigquery_source(
+            problems, "bigquery_source", kwargs["bigquery_source"]
+        )
+    if has_gcs == has_bq:
+        what = "both were given" if has_gcs else "neither was given"
+        for field in ("gcs_source", "bigquery_source") if has_gcs else ("gcs_source",):
+            problems.add(
+                field, "one_source", f"give exactly one of gcs_source or bigquery_source; {what}"
+            )
+    has_gcs_out = "gcs_destination_prefix" in kwargs
+    has_bq_out = "bigquery_destination_prefix" in kwargs
+    if has_gcs_out:
+        out["gcs_destination_prefix"] = gcs_uri(
+            problems, "gcs_destination_prefix", kwargs["gcs_destination_prefix"]
+        )
+    if has_bq_out:
+        out["bigquery_destination_prefix"] = bigquery_destination(
+            problems, "bigquery_destination_prefix", kwargs["bigquery_destination_prefix"]
+        )
+    if has_gcs_out == has_bq_out:
+        what = "both were given" if has_gcs_out else "neither was given"
+        fields = ("gcs_destination_prefix", "bigquery_destination_prefix")
+        for field in fields if has_gcs_out else fields[:1]:
+            problems.add(
+                field,
+                "one_destination",
+                "give exactly one of gcs_destination_prefix or bigquery_destination_prefix; "
+                + what,
+            )
+    # BigQuery input and output always use format "bigquery" (the SDK overrides the argument);
+    # an explicit other format is a contradiction, and "bigquery" with GCS cannot work.
+    out["instances_format"] = _paired_format(
+        problems, "instances_format", instances, bq=has_bq and not has_gcs, gcs=has_gcs
+    )
+    out["predictions_format"] = _paired_format(
+        problems,
+        "predictions_format",
+        predictions,
+        bq=has_bq_out and not has_gcs_out,
+        gcs=has_gcs_out,
+    )
+
+
+def _paired_format(
+    problems: Problems, name: str, given: str | None, *, bq: bool, gcs: bool
+) -> str | None:
+    if bq:
+        if given not in (None, "bigquery"):
+            problems.add(
+                name,
+                "bigquery_format",
+                f"must be 'bigquery' (or omitted) with BigQuery; got {given!r}",
+            )
+        return "bigquery"
+    if gcs and given == "bigquery":
+        problems.add(name, "bigquery_format", "'bigquery' needs a BigQuery source or destination")
+        return None
+    return None if given == "jsonl" else given
+
+
+def _gcs_sources(problems: Problems, value: object) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        uri = gcs_uri(problems, "gcs_source", value)
+        return None if uri is None else (uri,)
+    if not isinstance(value, list | tuple):
+        problems.add(
+            "gcs_source",
+            "type",
+            f"must be a gs:// URI or a list of them, got {type(value).__name__}",
+        )
+        return None
+    if not value:
+        problems.add("gcs_source", "empty", "must list at least one gs:// URI")
+        return None
+    if len(value) > MAX_GCS_SOURCE_URIS:
+        problems.add("gcs_source", "count", f"at most {MAX_GCS_SOURCE_URIS} URIs, got {len(value)}")
+        return None
+    uris = [gcs_uri(problems, f"gcs_source[{i}]", item) for i, item in enumerate(value)]
+    return None if any(uri is None for uri in uris) else tuple(u for u in uris if u is not None)
+
+
+def _compute(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) -> None:
+    if "machine_type" not in kwargs:
+        for name in (*_DEDICATED, "batch_size"):
+            if name in kwargs:
+                problems.add(
+                    name,
+                    "requires_machine_type",
+                    "only allowed with machine_type (the SDK would silently drop it)",
+                )
+        return
+    out["machine_type"] = as_text(
+        problems,
+        "machine_type",
+        kwargs["machine_type"],
+        max_chars=64,
+        pattern=names.MACHINE_TYPE_RE,
+        rule_hint="a Compute Engine machine type like 'n1-standard-4'",
+    )
+    if "accelerator_type" in kwargs:
+        accelerator = as_str(problems, "accelerator_type", kwargs["accelerator_type"])
+        if accelerator is not None and accelerator not in accelerator_types():
+            problems.add(
+                "accelerator_type",
+                "choice",
+                f"{shown(accelerator)} is not an AcceleratorType; one of "
+                + ", ".join(sorted(accelerator_types())),
+            )
+        else:
+            out["accelerator_type"] = accelerator
+    for name in ("accelerator_count", "starting_replica_count", "max_replica_count", "batch_size"):
+        if name in kwargs:
+            out[name] = as_int(problems, name, kwargs[name], minimum=1, maximum=INT32_MAX)
+    if "accelerator_count" in kwargs and "accelerator_type" not in kwargs:
+        problems.add("accelerator_count", "requires", "only allowed with accelerator_type")
+    starting, maximum = out.get("starting_replica_count"), out.get("max_replica_count")
+    if starting is not None and maximum is not None and maximum < starting:
+        problems.add(
+            "max_replica_count",
+            "range",
+            f"must be >= starting_replica_count ({starting}), got {maximum}",
+        )
+
+
+def _explanation(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) -> None:
+    generate = False
+    if "generate_explanation" in kwargs:
+        generate = bool(as_bool(problems, "generate_explanation", kwargs["generate_explanation"]))
+        out["generate_explanation"] = generate or None
+    for name, message in (
+        ("explanation_metadata", "ExplanationMetadata"),
+        ("explanation_parameters", "ExplanationParameters"),
+    ):
+        if name not in kwargs:
+            continue
+        out[name] = message_dict(problems, name, kwargs[name], message=message, api_version="v1")
+        if not generate and not problems.has("generate_explanation"):
+            problems.add(name, "requires", "only allowed with generate_explanation=True")
+
+
+def _options(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) -> None:
+    if "model_parameters" in kwargs:
+        # The SDK sends model_parameters only when truthy; keep the spec equal to what is sent.
+        out["model_parameters"] = (
+            json_value(problems, "model_parameters", kwargs["model_parameters"]) or None
+        )
+    if "labels" in kwargs:
+        out["labels"] = user_labels(problems, "labels", kwargs["labels"])
+    if "encryption_spec_key_name" in kwargs:
+        key = as_text(
+            problems,
+            "encryption_spec_key_name",
+            kwargs["encryption_spec_key_name"],
+            max_chars=MAX_NAME_CHARS,
+            pattern=names.KMS_KEY_RE,
+            rule_hint="projects/P/locations/L/keyRings/R/cryptoKeys/K",
+        )
+        out["encryption_spec_key_name"] = key
+        location = out.get("location")
+        match = names.KMS_KEY_RE.fullmatch(key) if key else None
+        if match and location and match["location"] != location:
+            problems.add(
+                "encryption_spec_key_name",
+                "location_mismatch",
+                f"the key is in {match['location']!r} but the job runs in {location!r}",
+            )
+    if "service_account" in kwargs:
+        out["service_account"] = as_text(
+            problems,
+            "service_account",
+            kwargs["service_account"],
+            max_chars=254,
+            pattern=names.SERVICE_ACCOUNT_RE,
+            rule_hint="a service account e-mail",
+        )
+    if "create_request_timeout" in kwargs:
+        out["create_request_timeout"] = as_seconds(
+            problems,
+            "create_request_timeout",
+            kwargs["create_request_timeout"],
+            maximum_s=MAX_TIMEOUT_S,
+        )
+
+
+def checked_kwargs(raw: object) -> Mapping[str, Any]:
+    """``raw`` as a mapping of parameters, for ``from_dict``.
+
+    Raises:
+        SpecError: ``raw`` is not a mapping (field ``spec``).
+    """
+    if not isinstance(raw, Mapping):
+        raise SpecError.single("spec", "type", f"must be a JSON object, got {type(raw).__name__}")
+    return raw
