@@ -1,1 +1,27 @@
-"""producers package."""
+"""Producers: put Vertex AI batch prediction jobs on the queue.
+
+```python
+from producers import Client
+
+client = Client.from_env()
+sub = client.submit(job_display_name="nightly", model_name="publishers/google/models/gemini-2.0",
+                    gcs_source="gs://b/in.jsonl", gcs_destination_prefix="gs://b/out",
+                    idempotency_key="nightly-2024-05-01")
+sub.wait(timeout_s=3600)
+```
+
+The HTTP API lives in :mod:`producers.api` (``vbq api``), the CLI in :mod:`vbq.cli.jobs`.
+"""
+
+from producers.batch import BatchResult, ItemError, ItemResult
+from producers.client import DEFAULT_BATCH_SIZE, Client
+from producers.submission import Submission
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "BatchResult",
+    "Client",
+    "ItemError",
+    "ItemResult",
+    "Submission",
+]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from vbq.states import SubmissionState
@@ -85,8 +85,8 @@ class BatchResult:
         atomic: whether the call was all-or-nothing.
     """
 
-    accepted: Sequence[ItemResult] = field(default_factory=tuple)
-    errors: Sequence[ItemError] = field(default_factory=tuple)
+    accepted: tuple[ItemResult, ...] = ()
+    errors: tuple[ItemError, ...] = ()
     atomic: bool = False
 
     @property

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from producers.tenancy import TENANT_PATTERN
 from vbq.errors import ConfigError
 
 __all__ = [
@@ -43,9 +44,6 @@ API_KEY_PREFIX = "vbq_"
 _KEY_BODY_LENGTH = 32
 _BASE62 = string.ascii_letters + string.digits
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
-TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-"""Tenant names: lowercase letters, digits, ``_`` and ``-``, at most 63 characters (they end up
-in Redis keys and event attributes)."""
 
 
 def generate_api_key() -> str:
@@ -78,9 +76,9 @@ class ApiKeyRing:
         entries: list[tuple[str, str]] = []
         for raw_hash, tenant in mapping.items():
             digest = str(raw_hash).strip().lower().removeprefix("sha256:")
-            if not _HASH_RE.match(digest):
+            if not _HASH_RE.fullmatch(digest):
                 raise ConfigError(f"API key file: {raw_hash!r} is not a sha256 hex digest")
-            if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
+            if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
                 raise ConfigError(
                     f"API key file: tenant {tenant!r} must match {TENANT_PATTERN.pattern}"
                 )

@@ -14,7 +14,12 @@ from vbq import __version__
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 
-COMMAND_MODULES: tuple[str, ...] = ("vbq.cli.emulator", "vbq.cli.worker")
+COMMAND_MODULES: tuple[str, ...] = (
+    "vbq.cli.emulator",
+    "vbq.cli.worker",
+    "vbq.cli.jobs",
+    "vbq.cli.api",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

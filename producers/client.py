@@ -1,0 +1,382 @@
+"""``Client``: submit batch prediction jobs to vbq with the SDK's own keyword arguments.
+
+``submit()`` validates the request (:meth:`vbq.spec.JobSpec.from_sdk_kwargs`; a bad one raises
+:class:`~vbq.errors.SpecError` before anything is written), stores it in state ACCEPTED, then
+sends the ``vbq.submit`` task. The record is written *before* the message: once ``submit()``
+returned, the request is durable, and a crash (or broker outage) between the two is repaired by
+the workers' sweeper, which re-enqueues ACCEPTED records that waited too long.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from producers.batch import BatchResult, ItemError, ItemResult
+from producers.ports import Enqueuer, StorePort, WorkersEnqueuer
+from producers.submission import Submission
+from producers.tenancy import TENANT_PATTERN
+from vbq.errors import IdempotencyConflictError, NotFoundError, SpecError, StateConflictError
+from vbq.logs import get_logger
+from vbq.settings import Settings
+from vbq.spec import JobSpec
+from vbq.states import SubmissionState
+from vbq.store import JobStore, NewSubmission, SubmissionRecord
+
+__all__ = ["DEFAULT_BATCH_SIZE", "Client"]
+
+DEFAULT_BATCH_SIZE = 500
+"""Items per store pipeline and per broker round trip in :meth:`Client.submit_many`."""
+
+_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_ITEM_OPTIONS = ("idempotency_key", "tenant", "metadata")
+
+log = get_logger(__name__)
+
+
+class Client:
+    """Submit, read, list and cancel submissions.
+
+    Args:
+        settings: vbq settings (default project and location resolve specs).
+        store: the job store (``JobStore.from_settings(settings)``).
+        enqueuer: sends Celery tasks (default: :class:`~producers.ports.WorkersEnqueuer`,
+            the workers' publisher on a Celery app for ``settings``).
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: StorePort,
+        enqueuer: Enqueuer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.enqueuer: Enqueuer = enqueuer or WorkersEnqueuer(settings=settings)
+
+    @classmethod
+    def from_env(cls) -> Client:
+        """A client configured from ``VBQ_*`` environment variables.
+
+        Raises:
+            ConfigError: a variable is malformed.
+        """
+        return cls.from_settings(Settings.from_env())
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, enqueuer: Enqueuer | None = None) -> Client:
+        """A client with its own job store connection for ``settings``."""
+        return cls(settings=settings, store=JobStore.from_settings(settings), enqueuer=enqueuer)
+
+    # -- submit ---------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        tenant: str = "default",
+        metadata: Mapping[str, Any] | None = None,
+        **sdk_kwargs: Any,
+    ) -> Submission:
+        """Queue one batch prediction job.
+
+        Args:
+            idempotency_key: the same key (per tenant) always returns the same submission; a
+                resubmit with another spec raises :class:`IdempotencyConflictError`.
+            tenant: owner of the submission (listing and reads are scoped by it).
+            metadata: JSON object carried into every event of the job.
+            **sdk_kwargs: the keyword arguments of ``aiplatform.BatchPredictionJob.submit()``.
+
+        Returns:
+            The :class:`Submission` (``created`` is False for an idempotent replay).
+
+        Raises:
+            SpecError: a rule was broken (names every field and rule); nothing was written.
+            IdempotencyConflictError: the key is bound to a submission with another spec.
+        """
+        new = self._prepare(sdk_kwargs, idempotency_key, tenant, metadata)
+        record, created = self.store.create(new)
+        # A replay of a record still ACCEPTED may be the retry of a producer that crashed
+        # before sending: send again (the submit task is idempotent).
+        if created or record.state is SubmissionState.ACCEPTED:
+            self._enqueue([record.id])
+        return self._handle(record, created=created, tenant=record.tenant)
+
+    def submit_many(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        atomic: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        tenant: str = "default",
+        allow_item_tenant: bool = True,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> BatchResult:
+        """Queue many jobs: validate all, then store and enqueue in pipelined batches.
+
+        Each item is a dict of SDK keyword arguments and may carry ``idempotency_key``,
+        ``tenant`` and ``metadata``.
+
+        Args:
+            items: the requests, in order (consumed once).
+            atomic: if any item is refused, write nothing (idempotency conflicts found among
+                the items themselves count; conflicts with stored records are found only while
+                writing and are reported per item).
+            batch_size: items per store pipeline and per broker round trip (>= 1).
+            tenant: tenant of items that do not name one.
+            allow_item_tenant: False refuses items that carry a ``tenant`` (HTTP API: the
+                API key decides the tenant).
+            on_progress: called with the number of items just handled (progress bars).
+
+        Returns:
+            A :class:`BatchResult` with one entry per item, by input index.
+
+        Raises:
+            ValueError: ``batch_size`` < 1.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        prepared: list[tuple[int, NewSubmission]] = []
+        errors: list[ItemError] = []
+        for index, item in enumerate(items):
+            outcome = self._prepare_item(index, item, tenant, allow_item_tenant)
+            if isinstance(outcome, ItemError):
+                errors.append(outcome)
+            else:
+                prepared.append((index, outcome))
+        errors.extend(_conflicts_within(prepared))
+        if errors:
+            bad = {e.index for e in errors}
+            prepared = [(i, n) for i, n in prepared if i not in bad]
+            if on_progress is not None:
+                on_progress(len(bad))
+            if atomic:
+                return BatchResult(errors=_sorted(errors), atomic=True)
+        accepted: list[ItemResult] = []
+        for start in range(0, len(prepared), batch_size):
+            chunk = prepared[start : start + batch_size]
+            results = self.store.create_many([n for _, n in chunk], return_exceptions=True)
+            to_send: list[str] = []
+            for (index, _), result in zip(chunk, results, strict=True):
+                if isinstance(result, IdempotencyConflictError):
+                    errors.append(
+                        ItemError.single(index, "idempotency_key", "conflict", str(result))
+                    )
+                    continue
+                record, created = result
+                if created or record.state is SubmissionState.ACCEPTED:
+                    to_send.append(record.id)
+                accepted.append(
+                    ItemResult(
+                        index=index, submission_id=record.id, created=created, state=record.state
+                    )
+                )
+            self._enqueue(list(dict.fromkeys(to_send)))
+            if on_progress is not None:
+                on_progress(len(chunk))
+        return BatchResult(accepted=tuple(accepted), errors=_sorted(errors), atomic=atomic)
+
+    # -- read -----------------------------------------------------------------------------------
+
+    def get(self, submission_id: str, *, tenant: str | None = None) -> Submission:
+        """The submission ``submission_id``.
+
+        Args:
+            tenant: when given, another tenant's submission is reported as not found.
+
+        Raises:
+            NotFoundError: no such submission (or not this tenant's).
+        """
+        return self._handle(self._fetch(submission_id, tenant), tenant=tenant)
+
+    def list(
+        self,
+        *,
+        tenant: str | None = None,
+        state: SubmissionState | str | None = None,
+        label: tuple[str, str] | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> tuple[list[Submission], str | None]:
+        """One page of submissions, newest first; filters combine with AND.
+
+        Returns:
+            ``(submissions, next_page_token)``; the token is None on the last page.
+
+        Raises:
+            StoreError: page_size outside 1..1000 or a malformed page token.
+            ValueError: ``state`` names no submission state.
+        """
+        records, token = self.store.list(
+            tenant=tenant,
+            state=SubmissionState(state) if state is not None else None,
+            label=label,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return [self._handle(r, tenant=tenant) for r in records], token
+
+    def iter_submissions(
+        self,
+        *,
+        tenant: str | None = None,
+        state: SubmissionState | str | None = None,
+        label: tuple[str, str] | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Submission]:
+        """Every matching submission, newest first, fetching pages as needed."""
+        token: str | None = None
+        while True:
+            page, token = self.list(
+                tenant=tenant, state=state, label=label, page_size=page_size, page_token=token
+            )
+            yield from page
+            if not token:
+                return
+
+    def counts_by_state(self) -> dict[SubmissionState, int]:
+        """How many submissions are in each state (all tenants; states with none left out)."""
+        return self.store.count_by_state()
+
+    # -- cancel ---------------------------------------------------------------------------------
+
+    def cancel(self, submission_id: str, *, tenant: str | None = None) -> Submission:
+        """Ask the workers to cancel a submission (like the SDK: not guaranteed, check
+        ``state`` later). Cancelling a CANCELLED submission does nothing.
+
+        Raises:
+            NotFoundError: no such submission (or not this tenant's).
+            StateConflictError: it already finished in another state.
+        """
+        return self._handle(self._cancel(submission_id, tenant), tenant=tenant)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _prepare(
+        self,
+        sdk_kwargs: Mapping[str, Any],
+        idempotency_key: object,
+        tenant: object,
+        metadata: object,
+    ) -> NewSubmission:
+        problems: list[dict[str, str]] = []
+        if idempotency_key is not None and not isinstance(idempotency_key, str):
+            problems.append(_rule("idempotency_key", "type", "must be a string"))
+        if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
+            problems.append(_rule("tenant", "pattern", f"must match {TENANT_PATTERN.pattern}"))
+        if metadata is not None and not isinstance(metadata, Mapping):
+            problems.append(_rule("metadata", "type", "must be a JSON object"))
+        if "cls" in sdk_kwargs:
+            # Would collide with the classmethod's own parameter (a TypeError, not a SpecError).
+            problems.append(_rule("cls", "unknown", "cls is not a parameter of submit()"))
+            sdk_kwargs = {k: v for k, v in sdk_kwargs.items() if k != "cls"}
+        try:
+            spec = JobSpec.from_sdk_kwargs(**sdk_kwargs)
+            # Resolve now so that a missing project fails here, not in a worker.
+            spec.resolve(
+                default_project=self.settings.project, default_location=self.settings.location
+            )
+        except SpecError as exc:
+            raise SpecError([*problems, *exc.errors]) from None
+        if problems:
+            raise SpecError(problems)
+        return NewSubmission(
+            spec=spec,
+            tenant=str(tenant),
+            idempotency_key=idempotency_key if isinstance(idempotency_key, str) else None,
+            metadata=metadata if isinstance(metadata, Mapping) else None,
+        )
+
+    def _prepare_item(
+        self, index: int, item: object, tenant: str, allow_item_tenant: bool
+    ) -> NewSubmission | ItemError:
+        if not isinstance(item, Mapping):
+            return ItemError.single(index, "<item>", "type", "each item must be an object")
+        kwargs = dict(item)
+        options = {name: kwargs.pop(name, None) for name in _ITEM_OPTIONS}
+        if options["tenant"] is not None and not allow_item_tenant:
+            return ItemError.single(
+                index, "tenant", "forbidden", "the tenant comes from the API key"
+            )
+        try:
+            return self._prepare(
+                kwargs,
+                options["idempotency_key"],
+                options["tenant"] if options["tenant"] is not None else tenant,
+                options["metadata"],
+            )
+        except SpecError as exc:
+            return ItemError(index=index, errors=tuple(exc.errors))
+
+    def _enqueue(self, submission_ids: Sequence[str]) -> None:
+        if not submission_ids:
+            return
+        try:
+            self.enqueuer.enqueue_submit_many(submission_ids)
+        except Exception as exc:
+            # The records are durable in ACCEPTED; the workers' sweeper re-enqueues them, so a
+            # broker hiccup must not turn an accepted submission into an error for the caller.
+            log.warning(
+                "enqueue failed; the sweeper will re-enqueue",
+                count=len(submission_ids),
+                first_id=submission_ids[0],
+                error=repr(exc),
+            )
+
+    def _fetch(self, submission_id: str, tenant: str | None) -> SubmissionRecord:
+        if not _ID_RE.fullmatch(submission_id):
+            # Never build a Redis key from arbitrary input; not an id, so not found.
+            raise NotFoundError(f"submission {submission_id[:64]!r} not found")
+        return self.store.get(submission_id, tenant=tenant)
+
+    def _cancel(self, submission_id: str, tenant: str | None) -> SubmissionRecord:
+        record = self._fetch(submission_id, tenant)
+        if record.state is SubmissionState.CANCELLED:
+            return record
+        if record.state.finished:
+            raise StateConflictError(submission_id, "an unfinished state", record.state.value)
+        self.enqueuer.enqueue_cancel(submission_id)
+        return record
+
+    def _handle(
+        self, record: SubmissionRecord, *, created: bool = True, tenant: str | None = None
+    ) -> Submission:
+        return Submission(
+            record=record,
+            fetch=lambda sid: self._fetch(sid, tenant),
+            cancel=lambda sid: self._cancel(sid, tenant),
+            created=created,
+        )
+
+
+def _rule(field: str, rule: str, message: str) -> dict[str, str]:
+    return {"field": field, "rule": rule, "message": message}
+
+
+def _sorted(errors: list[ItemError]) -> tuple[ItemError, ...]:
+    return tuple(sorted(errors, key=lambda e: e.index))
+
+
+def _conflicts_within(prepared: list[tuple[int, NewSubmission]]) -> list[ItemError]:
+    """Items reusing an earlier item's idempotency key with a different spec."""
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
+    out: list[ItemError] = []
+    for index, new in prepared:
+        if new.idempotency_key is None:
+            continue
+        key = (new.tenant, new.idempotency_key)
+        fingerprint = new.spec.fingerprint()
+        first = seen.setdefault(key, (index, fingerprint))
+        if first[1] != fingerprint:
+            out.append(
+                ItemError.single(
+                    index,
+                    "idempotency_key",
+                    "conflict",
+                    f"idempotency_key is used by item {first[0]} with a different spec",
+                )
+            )
+    return out

@@ -1,0 +1,347 @@
+"""``Submission``: a handle on one submission, shaped like the SDK's ``BatchPredictionJob``.
+
+Properties follow ``google.cloud.aiplatform.BatchPredictionJob`` (``state``, ``resource_name``,
+``display_name``, ``completion_stats``, ``output_info``, ``error``, ``partial_failures``,
+``create_time``, ...). Output fields come from the last Vertex resource the workers stored
+(``job``), converted to snake_case like the SDK's proto messages; they are None until the job
+exists at Google. Like the SDK's ``state``, which fetches the job again, :attr:`Submission.state`
+re-reads the record from the job store (one Redis round trip, never a Google call).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from vbq.states import SubmissionState
+
+if TYPE_CHECKING:
+    from vbq.store.records import SubmissionRecord
+
+__all__ = ["Submission"]
+
+DEFAULT_POLL_INTERVAL_S = 1.0
+
+
+class Submission:
+    """One submission in the job store, seen by the client that can refresh and cancel it.
+
+    Build it with :meth:`producers.Client.submit` or :meth:`producers.Client.get`, not directly.
+
+    Args:
+        record: the record as last read.
+        fetch: reads the record again (raises ``NotFoundError``).
+        cancel: asks for cancellation of this submission and returns the fresh record.
+    """
+
+    def __init__(
+        self,
+        *,
+        record: SubmissionRecord,
+        fetch: Callable[[str], SubmissionRecord],
+        cancel: Callable[[str], SubmissionRecord],
+        created: bool = True,
+    ) -> None:
+        self._record = record
+        self._fetch = fetch
+        self._cancel = cancel
+        self.created = created
+        """False when an idempotency key matched an existing submission."""
+
+    # -- identity -------------------------------------------------------------------------------
+
+    @property
+    def submission_id(self) -> str:
+        """The vbq submission id (32 hex characters; the ``vbq-submission`` label)."""
+        return self._record.id
+
+    @property
+    def record(self) -> SubmissionRecord:
+        """The job-store record as last read (no round trip)."""
+        return self._record
+
+    @property
+    def tenant(self) -> str:
+        """The tenant that owns the submission."""
+        return self._record.tenant
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The caller's metadata, carried into every event."""
+        return dict(self._record.metadata)
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """The idempotency key given at submit time, if any."""
+        return self._record.idempotency_key
+
+    # -- SDK-shaped properties ------------------------------------------------------------------
+
+    @property
+    def state(self) -> SubmissionState:
+        """The current state, read again from the job store (like the SDK's ``state``).
+
+        Raises:
+            NotFoundError: the record disappeared.
+        """
+        self.refresh()
+        return self._record.state
+
+    @property
+    def cached_state(self) -> SubmissionState:
+        """The state as last read, without a round trip."""
+        return self._record.state
+
+    @property
+    def resource_name(self) -> str | None:
+        """Full Vertex resource name (``projects/…/batchPredictionJobs/N``), once created."""
+        return self._record.job_name or _get_str(self._job, "name")
+
+    @property
+    def name(self) -> str | None:
+        """The Vertex job id (last segment of :attr:`resource_name`), once created."""
+        full = self.resource_name
+        return full.rsplit("/", 1)[-1] if full else None
+
+    @property
+    def display_name(self) -> str | None:
+        """The job's display name (from the Vertex resource, else from the request)."""
+        return _get_str(self._job, "displayName") or _spec_value(
+            self._record.spec, "job_display_name"
+        )
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Labels of the job (Vertex's, including ``vbq-submission`` once created; else the
+        request's)."""
+        job_labels = self._job.get("labels") if self._job else None
+        if isinstance(job_labels, dict):
+            return {str(k): str(v) for k, v in job_labels.items()}
+        return dict(self._record.labels)
+
+    @property
+    def create_time(self) -> datetime | None:
+        """When Vertex created the job (UTC), or None before that."""
+        return _timestamp(self._job, "createTime")
+
+    @property
+    def start_time(self) -> datetime | None:
+        """When the job first entered RUNNING (UTC)."""
+        return _timestamp(self._job, "startTime")
+
+    @property
+    def end_time(self) -> datetime | None:
+        """When the job finished (UTC)."""
+        return _timestamp(self._job, "endTime")
+
+    @property
+    def update_time(self) -> datetime | None:
+        """When Vertex last updated the job (UTC)."""
+        return _timestamp(self._job, "updateTime")
+
+    @property
+    def accepted_time(self) -> datetime:
+        """When vbq accepted the submission (UTC, from the store's clock)."""
+        return datetime.fromtimestamp(self._record.created_at, tz=UTC)
+
+    @property
+    def completion_stats(self) -> dict[str, int] | None:
+        """``{successful_count, failed_count, incomplete_count, …}`` as ints (Google sends
+        int64 as strings)."""
+        raw = self._job.get("completionStats") if self._job else None
+        if not isinstance(raw, dict):
+            return None
+        out: dict[str, int] = {}
+        for key, value in raw.items():
+            try:
+                out[_snake(key)] = int(value)
+            except (TypeError, ValueError):
+                continue
+        return out
+
+    @property
+    def output_info(self) -> dict[str, Any] | None:
+        """Where the output went (``gcs_output_directory`` or ``bigquery_output_dataset`` …)."""
+        return _snake_dict(self._job.get("outputInfo") if self._job else None)
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """Vertex's error (``code``, ``message``, ``details``) for FAILED/CANCELLED jobs; for a
+        REJECTED submission, vbq's reason as ``{"code": None, "message": …}``."""
+        raw = _snake_dict(self._job.get("error") if self._job else None)
+        if raw:
+            return raw
+        if self._record.state is SubmissionState.REJECTED and self._record.last_error:
+            return {"code": None, "message": self._record.last_error}
+        return None
+
+    @property
+    def partial_failures(self) -> list[dict[str, Any]]:
+        """Partial failures reported by Vertex (at most 20 ``Status`` dicts)."""
+        raw = self._job.get("partialFailures") if self._job else None
+        if not isinstance(raw, list):
+            return []
+        return [d for d in (_snake_dict(item) for item in raw) if d is not None]
+
+    @property
+    def encryption_spec(self) -> dict[str, Any] | None:
+        """``{"kms_key_name": …}`` when a customer-managed key protects the job."""
+        return _snake_dict(self._job.get("encryptionSpec") if self._job else None)
+
+    @property
+    def job(self) -> dict[str, Any] | None:
+        """The last Vertex ``BatchPredictionJob`` resource, as Google returned it (camelCase)."""
+        return dict(self._job) if self._job else None
+
+    gca_resource = job
+    """Alias of :attr:`job`, the SDK's name for the underlying resource."""
+
+    # -- methods --------------------------------------------------------------------------------
+
+    def done(self) -> bool:
+        """True when the submission finished (reads the store, like the SDK's ``done()``)."""
+        return self.state.finished
+
+    def refresh(self) -> Submission:
+        """Read the record again from the job store; returns ``self``.
+
+        Raises:
+            NotFoundError: the record disappeared.
+        """
+        self._record = self._fetch(self._record.id)
+        return self
+
+    def wait(
+        self, timeout_s: float | None = None, poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    ) -> SubmissionState:
+        """Block until the submission finishes; returns the final state.
+
+        Unlike the SDK's ``wait_for_completion``, a FAILED or REJECTED outcome is returned, not
+        raised: look at :attr:`error`.
+
+        Args:
+            timeout_s: give up after this many seconds (None: wait forever).
+            poll_interval_s: seconds between reads of the job store.
+
+        Raises:
+            TimeoutError: (Python's builtin) ``timeout_s`` passed first.
+            NotFoundError: the record disappeared.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            self.refresh()
+            if self._record.state.finished:
+                return self._record.state
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"submission {self.submission_id} still {self._record.state} "
+                        f"after {timeout_s}s"
+                    )
+                time.sleep(min(poll_interval_s, remaining))
+            else:
+                time.sleep(poll_interval_s)
+
+    def cancel(self) -> None:
+        """Ask for cancellation (like the SDK, success is not guaranteed: check ``state``).
+
+        Raises:
+            StateConflictError: the submission already finished in another state.
+        """
+        self._record = self._cancel(self._record.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view: ids, state, times (RFC 3339), request and the Vertex resource."""
+        rec = self._record
+        return {
+            "submission_id": rec.id,
+            "state": rec.state.value,
+            "tenant": rec.tenant,
+            "resource_name": self.resource_name,
+            "display_name": self.display_name,
+            "labels": self.labels,
+            "metadata": dict(rec.metadata),
+            "idempotency_key": rec.idempotency_key,
+            "project": rec.project,
+            "location": rec.location,
+            "model": rec.model,
+            "attempts": rec.attempts,
+            "last_error": rec.last_error,
+            "accepted_time": _iso(rec.created_at),
+            "updated_time": _iso(rec.updated_at),
+            "submitted_time": _iso(rec.submitted_at),
+            "finished_time": _iso(rec.finished_at),
+            "create_time": _iso_dt(self.create_time),
+            "start_time": _iso_dt(self.start_time),
+            "end_time": _iso_dt(self.end_time),
+            "completion_stats": self.completion_stats,
+            "output_info": self.output_info,
+            "error": self.error,
+            "partial_failures": self.partial_failures,
+            "request": rec.spec.to_dict(),
+            "job": self.job,
+        }
+
+    def __repr__(self) -> str:
+        return f"<Submission {self._record.id} {self._record.state.value}>"
+
+    @property
+    def _job(self) -> dict[str, Any]:
+        return self._record.job or {}
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
+
+
+def _snake_dict(raw: object) -> dict[str, Any] | None:
+    if not isinstance(raw, dict) or not raw:
+        return None
+    return {_snake(str(k)): v for k, v in raw.items()}
+
+
+def _get_str(job: dict[str, Any] | None, key: str) -> str | None:
+    value = job.get(key) if job else None
+    return value if isinstance(value, str) and value else None
+
+
+def _spec_value(spec: Any, name: str) -> str | None:
+    try:
+        value = spec.to_dict().get(name)
+    except AttributeError:
+        return None
+    return value if isinstance(value, str) and value else None
+
+
+def _timestamp(job: dict[str, Any] | None, key: str) -> datetime | None:
+    raw = _get_str(job, key)
+    if raw is None:
+        return None
+    try:
+        # RFC 3339 with nanoseconds ("2024-05-01T10:00:00.123456789Z"): keep microseconds.
+        text = raw.replace("Z", "+00:00")
+        match = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)$", text)
+        if match:
+            frac = (match.group(2) or "")[:7]
+            text = match.group(1) + frac + match.group(3)
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _iso(epoch_s: float | None) -> str | None:
+    if not epoch_s:
+        return None
+    return datetime.fromtimestamp(epoch_s, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _iso_dt(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None

@@ -1,0 +1,11 @@
+"""Tenant names: who owns a submission (scopes listing, reads, cancels and API keys)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["TENANT_PATTERN"]
+
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+"""Lowercase letters, digits, ``_`` and ``-``, at most 63 characters: tenants end up in Redis
+keys, event attributes and Vertex label values."""
