@@ -10,6 +10,9 @@ import redis
 
 from tests.support.services import RedisServer
 
+pytest_plugins = ["tests.support.fixtures_emulators"]
+pytest_plugins += ["tests.support.fixtures_pubsub"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
