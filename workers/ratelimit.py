@@ -1,0 +1,167 @@
+"""Global rate limits on Vertex calls: GCRA in one Lua script, on the Redis server's clock.
+
+One key per (kind, project, location): ``vbq:rl:{kind}:{project}:{location}`` holds the
+theoretical arrival time (TAT) in integer microseconds of the Redis server's ``TIME``. Every
+worker process on every host asks the same key, so the limit holds globally, and no host clock
+is ever read, so clock skew between hosts cannot let extra calls through.
+
+GCRA with emission interval ``T`` (µs per call) and tolerance ``tau = burst * T``: a call at
+server time ``now`` is allowed when ``max(TAT, now) - tau <= now``; then
+``TAT = max(TAT, now) + T``. The arithmetic is in whole microseconds (exact in Lua's doubles
+up to 2^53 µs), and ``T`` is rounded up to the next whole microsecond plus one, so any closed
+1-second window of grants holds at most ``rate_per_s + burst`` calls: the bar the quota
+invariant is measured against (ARCHITECTURE.md invariant 4).
+
+Celery tasks use :meth:`RateLimiter.try_acquire` and re-schedule themselves with
+``countdown=retry_after_s`` instead of blocking a worker; the poller uses
+:meth:`RateLimiter.acquire_blocking`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from vbq.errors import ConfigError
+from vbq.settings import Settings
+
+__all__ = ["KINDS", "Decision", "RateLimiter", "emission_interval_us", "rate_key"]
+
+KINDS: frozenset[str] = frozenset({"create", "read"})
+"""Call kinds with their own budget: ``create`` (create calls) and ``read`` (get/list/cancel)."""
+
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tau = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then
+  tat = now
+end
+local allow_at = tat - tau
+if allow_at > now then
+  return {0, string.format('%d', allow_at - now), string.format('%d', now)}
+end
+local new_tat = tat + interval
+-- Expire once the bucket is full again, so idle keys do not accumulate.
+local ttl_ms = math.floor((new_tat - now) / 1000) + 1000
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
+return {1, '0', string.format('%d', now)}
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """An answer of a limiter or a slot pool.
+
+    Attributes:
+        allowed: the call may go now (or the slot was taken).
+        retry_after_s: when not allowed, seconds until asking again makes sense (0 when
+            allowed; a hint, not a reservation).
+        server_time_s: the Redis server's clock at the decision, epoch seconds.
+    """
+
+    allowed: bool
+    retry_after_s: float = 0.0
+    server_time_s: float = 0.0
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def rate_key(kind: str, project: str, location: str) -> str:
+    """Redis key of the GCRA state of (kind, project, location)."""
+    return f"vbq:rl:{kind}:{project}:{location}"
+
+
+def emission_interval_us(rate_per_min: float) -> int:
+    """Microseconds between calls at ``rate_per_min``, rounded so the rate is never exceeded.
+
+    Raises:
+        ConfigError: the rate is not positive.
+    """
+    if not rate_per_min > 0:
+        raise ConfigError(f"rate per minute must be > 0, got {rate_per_min}")
+    # +1 µs: a grant exactly 1 s after another window's first one then never fits in it.
+    return int(60_000_000 // rate_per_min) + 1
+
+
+class RateLimiter:
+    """Global GCRA limiter per (kind, project, location), configured from :class:`Settings`.
+
+    ``create`` uses ``create_rate_per_min`` and ``create_burst``; ``read`` uses
+    ``read_rate_per_min`` and ``read_burst``. ``burst`` is how many calls may go above the
+    steady rate at once (a rested key grants ``burst + 1`` calls immediately).
+
+    Args:
+        redis: a ``redis.Redis`` client (shared with the store is fine).
+        settings: rates and bursts.
+    """
+
+    def __init__(self, redis: Any, *, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        self._script = redis.register_script(_GCRA)
+        self._limits = {
+            "create": self._limit(settings.create_rate_per_min, settings.create_burst),
+            "read": self._limit(settings.read_rate_per_min, settings.read_burst),
+        }
+
+    @staticmethod
+    def _limit(rate_per_min: float, burst: int) -> tuple[int, int]:
+        interval = emission_interval_us(rate_per_min)
+        return interval, max(0, burst) * interval
+
+    def try_acquire(self, kind: str, project: str, location: str) -> Decision:
+        """Take one call of ``kind`` now if the budget allows; never blocks.
+
+        Returns:
+            ``Decision(allowed=True)``, or ``allowed=False`` with ``retry_after_s``: the
+            earliest time (seconds from now, server clock) a call could be granted.
+
+        Raises:
+            ConfigError: ``kind`` is not ``create`` or ``read``.
+            redis.RedisError: Redis is unreachable.
+        """
+        try:
+            interval, tau = self._limits[kind]
+        except KeyError:
+            raise ConfigError(f"unknown rate-limit kind {kind!r} (use create or read)") from None
+        allowed, wait_us, now_us = self._script(
+            keys=[rate_key(kind, project, location)], args=[interval, tau]
+        )
+        return Decision(
+            allowed=bool(int(allowed)),
+            retry_after_s=int(wait_us) / 1e6,
+            server_time_s=int(now_us) / 1e6,
+        )
+
+    def acquire_blocking(
+        self, kind: str, project: str, location: str, timeout_s: float
+    ) -> Decision:
+        """Wait (sleeping, not spinning) until a call of ``kind`` is granted or time runs out.
+
+        Args:
+            timeout_s: longest wait in seconds (host monotonic clock; only the grant itself
+                uses the server clock).
+
+        Returns:
+            The granting decision, or the last refusal when ``timeout_s`` passed first.
+
+        Raises:
+            ConfigError: unknown ``kind``.
+            redis.RedisError: Redis is unreachable.
+        """
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            decision = self.try_acquire(kind, project, location)
+            if decision.allowed:
+                return decision
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return decision
+            # A little jitter keeps waiters of one key from all asking at the same instant.
+            time.sleep(min(left, decision.retry_after_s + random.uniform(0.0, 0.002)))
