@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vbq.cli.worker",
     "vbq.cli.jobs",
     "vbq.cli.api",
+    "vbq.cli.subscribe",
+    "vbq.cli.relay",
 )
 
 

@@ -1,0 +1,510 @@
+"""Outbox relay: moves job events from the Redis stream ``vbq:outbox`` to the Pub/Sub topic.
+
+The job store appends one entry per state change to ``vbq:outbox`` in the same Lua call as the
+change itself (docs/contracts.md § Outbox). The relay publishes those entries and deletes each
+one only after Pub/Sub confirmed it (the publish future returned a message id), so:
+
+- **nothing is lost**: an entry leaves the outbox only after Pub/Sub has it; a crash between the
+  confirmation and the ``XDEL`` publishes it again, which is harmless because ``event_id`` is
+  deterministic and subscribers dedupe on it;
+- **a Pub/Sub outage stalls only the relay**: writers keep appending to the stream; publishes
+  stay pending inside Google's client (with ordering on it retries transient errors without a
+  deadline) and complete when Pub/Sub is back;
+- **order per job is kept**: every event is published with ordering key = submission id. When a
+  publish fails for good, Google's client pauses that key and fails its later messages; the relay
+  calls ``resume`` once none of that key's messages are pending, skips the key for the rest of
+  the round, backs off, and publishes again from the oldest remaining entry.
+
+Events whose type is not in ``Settings.event_types`` (when that list is non-empty) are deleted
+from the outbox without being published (counted as ``dropped``). An entry that is not a valid
+event (a bug upstream) is published to the dead-letter topic with attribute ``vbq_error`` and
+then deleted, so it is neither lost nor retried forever.
+
+One relay publishes at a time: a lease lock ``vbq:relay:lock`` (TTL ``lock_ttl_s``, renewed
+every round) holds ``{fencing token}:{owner}``; the token comes from ``INCR vbq:relay:fence``.
+Every ``XDEL`` runs in a Lua script that first checks the lock still holds our value, so a relay
+that lost its lease (paused process, network split) can publish a duplicate but never delete.
+
+Use :meth:`OutboxRelay.run_forever` in its own process (``vbq relay``) or a thread
+(:meth:`OutboxRelay.start_thread`, e.g. inside beat), or call :meth:`OutboxRelay.drain_once`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from dataclasses import dataclass
+from typing import Any
+
+import redis as redis_lib
+
+from vbq.errors import EventError
+from vbq.events import JobEvent
+from vbq.logs import get_logger
+from vbq.settings import Settings
+from workers.pubsub_publisher import EventPublisher, PubSubPublisher
+
+__all__ = [
+    "FENCE_KEY",
+    "LOCK_KEY",
+    "OUTBOX_KEY",
+    "OutboxRelay",
+    "RelayStats",
+    "run_relay",
+]
+
+OUTBOX_KEY = "vbq:outbox"
+LOCK_KEY = "vbq:relay:lock"
+FENCE_KEY = "vbq:relay:fence"
+
+_log = get_logger("vbq.relay")
+
+# KEYS: lock, fence. ARGV: value we hold ("" if none), owner, ttl_ms.
+# Returns the value we now hold, or nil when another relay holds the lock.
+_ACQUIRE = """
+local cur = redis.call('GET', KEYS[1])
+if cur and cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return cur
+end
+if cur then return false end
+local token = redis.call('INCR', KEYS[2])
+local value = token .. ':' .. ARGV[2]
+redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
+return value
+"""
+
+# KEYS: lock, outbox. ARGV: value we hold, ids... Returns deleted count or -1 (lock lost).
+_FENCED_XDEL = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+return redis.call('XDEL', KEYS[2], unpack(ARGV, 2))
+"""
+
+# KEYS: lock. ARGV: value we hold.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+_XDEL_CHUNK = 1000  # Lua's unpack() has a stack limit of a few thousand values
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RelayStats:
+    """A snapshot of the relay's counters (since the relay object was created).
+
+    Attributes:
+        published: events confirmed by Pub/Sub and removed from the outbox.
+        failed: publish attempts that failed (each is retried later).
+        dropped: events removed unpublished because their type is not in ``event_types``.
+        dead_lettered: malformed outbox entries sent to the dead-letter topic.
+        in_flight: publishes handed to Pub/Sub and not yet confirmed.
+        outbox_depth: entries in ``vbq:outbox`` now (``XLEN``).
+        oldest_entry_age_s: age of the oldest outbox entry in seconds (from its stream id's
+            millisecond timestamp); 0.0 when the outbox is empty.
+        holds_lock: whether this relay held the lease at its last round.
+    """
+
+    published: int
+    failed: int
+    dropped: int
+    dead_lettered: int
+    in_flight: int
+    outbox_depth: int
+    oldest_entry_age_s: float
+    holds_lock: bool
+
+
+@dataclass
+class _Pending:
+    key: str
+    future: Future[str]
+    dead_letter: bool = False
+
+
+class OutboxRelay:
+    """Publishes ``vbq:outbox`` entries to Pub/Sub, in order per submission, without loss.
+
+    Args:
+        redis: a ``redis.Redis`` client (``decode_responses`` either way); its
+            ``socket_timeout`` must be None or above ``idle_wait_s``.
+        publisher: where events go (:class:`~workers.pubsub_publisher.PubSubPublisher`).
+            The caller owns it (the relay does not close it).
+        settings: topic paths and the ``event_types`` filter.
+        batch_size: outbox entries read per round.
+        max_in_flight: unconfirmed publishes at most (bounds memory during an outage).
+        lock_ttl_s: lease of ``vbq:relay:lock`` in seconds; renewed every round and while
+            waiting, so a dead relay is replaced after at most this long.
+        idle_wait_s: how long an idle round blocks on the stream for new entries, in seconds.
+        backoff_base_s: first pause after a failed round, in seconds (doubles, full jitter).
+        backoff_max_s: longest pause after failed rounds, in seconds.
+        owner: name written into the lock (default ``host:pid:random``).
+    """
+
+    def __init__(
+        self,
+        *,
+        redis: redis_lib.Redis,
+        publisher: EventPublisher,
+        settings: Settings,
+        batch_size: int = 500,
+        max_in_flight: int = 2000,
+        lock_ttl_s: float = 10.0,
+        idle_wait_s: float = 0.5,
+        backoff_base_s: float = 0.2,
+        backoff_max_s: float = 10.0,
+        owner: str | None = None,
+    ) -> None:
+        self._redis = redis
+        self._publisher = publisher
+        self._topic = settings.events_topic_path()
+        self._dead_letter_topic = settings.dead_letter_topic_path()
+        self._event_types = frozenset(settings.event_types)
+        self._batch_size = batch_size
+        self._max_in_flight = max_in_flight
+        self._lock_ttl_ms = max(1000, int(lock_ttl_s * 1000))
+        self._idle_wait_s = idle_wait_s
+        self._backoff_base_s = backoff_base_s
+        self._backoff_max_s = backoff_max_s
+        self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._acquire = redis.register_script(_ACQUIRE)
+        self._fenced_xdel = redis.register_script(_FENCED_XDEL)
+        self._release = redis.register_script(_RELEASE)
+        self._lock_value = ""
+        self._inflight: dict[str, _Pending] = {}  # stream id -> pending, in publish order
+        self._paused_keys: set[str] = set()  # failed keys waiting for their pending to settle
+        self._cursor: str | None = None  # last stream id read; None = from the start
+        self._last_read_full = False
+        self._round_failed = False
+        self._mutex = threading.Lock()
+        self._counter_lock = threading.Lock()
+        self._owned: list[Callable[[], Any]] = []  # closers of clients built by from_settings
+        self._published = 0
+        self._failed = 0
+        self._dropped = 0
+        self._dead_lettered = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> OutboxRelay:
+        """A relay with its own Redis client and :class:`PubSubPublisher` built from settings."""
+        client = redis_lib.Redis.from_url(settings.redis_url, health_check_interval=30)
+        publisher = PubSubPublisher.from_settings(settings)
+        relay = cls(redis=client, publisher=publisher, settings=settings, **kwargs)
+        relay._owned = [publisher.close, client.close]
+        return relay
+
+    def close(self) -> None:
+        """Close the Pub/Sub publisher and Redis client if :meth:`from_settings` built them."""
+        for closer in self._owned:
+            try:
+                closer()
+            except Exception as exc:
+                _log.warning("relay.close_error", error=str(exc))
+        self._owned = []
+
+    # -- public ---------------------------------------------------------------------------------
+
+    @property
+    def holds_lock(self) -> bool:
+        """True when this relay held the lease at its last round."""
+        return bool(self._lock_value)
+
+    def drain_once(self, *, wait_s: float = 10.0) -> int:
+        """One round: read new entries, publish them, wait for confirmations, delete confirmed.
+
+        Args:
+            wait_s: how long to wait for pending publishes to be confirmed, in seconds (the
+                lock is renewed while waiting). Unconfirmed ones stay pending for the next round.
+
+        Returns:
+            How many events were confirmed and removed from the outbox in this round (0 when
+            another relay holds the lock).
+
+        Raises:
+            redis.RedisError: Redis could not be reached (nothing was deleted).
+        """
+        with self._mutex:
+            self._round_failed = False
+            if not self._renew_lock():
+                return 0
+            self._read_and_publish()
+            self._wait(wait_s)
+            return self._harvest()
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Relay until ``stop_event`` is set, then settle pending publishes and release the lock.
+
+        Redis or Pub/Sub errors never end the loop: the round is retried with backoff.
+        """
+        backoff_s = self._backoff_base_s
+        _log.info("relay.started", owner=self._owner, topic=self._topic)
+        try:
+            while not stop_event.is_set():
+                try:
+                    published = self.drain_once(wait_s=0.5)
+                except redis_lib.RedisError as exc:
+                    _log.warning("relay.redis_error", error=str(exc))
+                    self._forget()
+                    stop_event.wait(random.uniform(0, backoff_s))
+                    backoff_s = min(backoff_s * 2, self._backoff_max_s)
+                    continue
+                if self._round_failed:
+                    stop_event.wait(random.uniform(backoff_s / 2, backoff_s))
+                    backoff_s = min(backoff_s * 2, self._backoff_max_s)
+                    continue
+                backoff_s = self._backoff_base_s
+                if not self.holds_lock:
+                    # Standby: another relay is active; try again within a lease.
+                    stop_event.wait(self._lock_ttl_ms / 3000)
+                elif published == 0 and not self._inflight and not self._last_read_full:
+                    self._wait_for_entries()
+        finally:
+            self._shutdown()
+            _log.info("relay.stopped", owner=self._owner, **self._counters())
+
+    def start_thread(self, stop_event: threading.Event) -> threading.Thread:
+        """Run :meth:`run_forever` in a daemon thread (e.g. inside beat); returns the thread."""
+        thread = threading.Thread(
+            target=self.run_forever, args=(stop_event,), name="vbq-outbox-relay", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def stats(self) -> RelayStats:
+        """Counters plus the outbox depth and the oldest entry's age (two Redis reads).
+
+        Raises:
+            redis.RedisError: Redis could not be reached.
+        """
+        depth = int(self._redis.xlen(OUTBOX_KEY))
+        age_s = 0.0
+        first = self._redis.xrange(OUTBOX_KEY, "-", "+", count=1)
+        if first:
+            ms = int(_text(first[0][0]).split("-", 1)[0])
+            age_s = max(0.0, time.time() - ms / 1000.0)
+        c = self._counters()
+        return RelayStats(
+            published=c["published"],
+            failed=c["failed"],
+            dropped=c["dropped"],
+            dead_lettered=c["dead_lettered"],
+            in_flight=len(self._inflight),
+            outbox_depth=depth,
+            oldest_entry_age_s=age_s,
+            holds_lock=self.holds_lock,
+        )
+
+    # -- lock -----------------------------------------------------------------------------------
+
+    def _renew_lock(self) -> bool:
+        value = self._acquire(
+            keys=[LOCK_KEY, FENCE_KEY], args=[self._lock_value, self._owner, self._lock_ttl_ms]
+        )
+        held = _text(value) if value else ""
+        if held != self._lock_value:
+            if held:
+                _log.info("relay.lock_acquired", owner=self._owner, fence=held.split(":", 1)[0])
+            else:
+                _log.warning("relay.lock_lost", owner=self._owner)
+            # Whatever we tracked under an older lease is re-read from the stream.
+            self._forget()
+        self._lock_value = held
+        return bool(held)
+
+    def _forget(self) -> None:
+        self._inflight.clear()
+        self._paused_keys.clear()
+        self._cursor = None
+
+    def _xdel(self, ids: Sequence[str]) -> int:
+        deleted = 0
+        for start in range(0, len(ids), _XDEL_CHUNK):
+            chunk = ids[start : start + _XDEL_CHUNK]
+            n = int(self._fenced_xdel(keys=[LOCK_KEY, OUTBOX_KEY], args=[self._lock_value, *chunk]))
+            if n < 0:
+                _log.warning("relay.lock_lost_before_delete", owner=self._owner, entries=len(ids))
+                self._lock_value = ""
+                self._forget()
+                return deleted
+            deleted += n
+        return deleted
+
+    # -- rounds ---------------------------------------------------------------------------------
+
+    def _read_and_publish(self) -> None:
+        room = self._max_in_flight - len(self._inflight)
+        if room <= 0:
+            self._last_read_full = False
+            return
+        count = min(self._batch_size, room)
+        start = "-" if self._cursor is None else f"({self._cursor}"
+        entries: list[tuple[Any, Any]] = (
+            self._redis.xrange(OUTBOX_KEY, start, "+", count=count) or []
+        )
+        self._last_read_full = len(entries) >= count
+        to_drop: list[str] = []
+        for raw_id, raw_fields in entries:
+            entry_id = _text(raw_id)
+            self._cursor = entry_id
+            if entry_id in self._inflight:
+                continue
+            fields = raw_fields or {}
+            raw = fields.get(b"event", fields.get("event"))
+            try:
+                if raw is None:
+                    raise EventError("outbox entry has no 'event' field")
+                event = JobEvent.from_json(raw)
+            except EventError as exc:
+                self._dead_letter(entry_id, raw, str(exc))
+                continue
+            if self._event_types and event.type not in self._event_types:
+                to_drop.append(entry_id)
+                continue
+            key = event.ordering_key
+            if key in self._paused_keys:
+                continue
+            future = self._publisher.publish(
+                self._topic, event.to_bytes(), attributes=event.attributes(), ordering_key=key
+            )
+            self._inflight[entry_id] = _Pending(key=key, future=future)
+        if to_drop:
+            n = self._xdel(to_drop)
+            with self._stats_lock():
+                self._dropped += n
+
+    def _dead_letter(self, entry_id: str, raw: Any, reason: str) -> None:
+        if raw is None:
+            data = b""
+        elif isinstance(raw, bytes | bytearray):
+            data = bytes(raw)
+        else:
+            data = str(raw).encode()
+        _log.error("relay.malformed_entry", entry_id=entry_id, error=reason)
+        future = self._publisher.publish(
+            self._dead_letter_topic,
+            data,
+            attributes={
+                "vbq_error": reason[:1024],
+                "vbq_source": "outbox",
+                "vbq_outbox_id": entry_id,
+            },
+            ordering_key="",
+        )
+        self._inflight[entry_id] = _Pending(key=f"\0dl:{entry_id}", future=future, dead_letter=True)
+
+    def _wait(self, wait_s: float) -> None:
+        deadline = time.monotonic() + max(0.0, wait_s)
+        slice_s = max(0.05, self._lock_ttl_ms / 3000)
+        while True:
+            pending = [p.future for p in self._inflight.values() if not p.future.done()]
+            remaining = deadline - time.monotonic()
+            if not pending or remaining <= 0:
+                return
+            # FIRST_EXCEPTION: a failure is worth handling at once (resume the key).
+            wait(pending, timeout=min(slice_s, remaining), return_when=FIRST_EXCEPTION)
+            if any(f.done() and f.exception() is not None for f in pending):
+                return
+            if not self._renew_lock():
+                return
+
+    def _harvest(self) -> int:
+        confirmed: list[str] = []
+        dead: list[str] = []
+        failed_keys: set[str] = set()
+        unsettled_keys: set[str] = set()
+        for entry_id, p in list(self._inflight.items()):
+            if not p.future.done():
+                unsettled_keys.add(p.key)
+                continue
+            if p.key in unsettled_keys:
+                # An earlier entry of this key is still pending: keep per-key order of deletes.
+                continue
+            exc = p.future.exception()
+            del self._inflight[entry_id]
+            if exc is not None:
+                if p.key not in failed_keys:
+                    _log.warning(
+                        "relay.publish_failed",
+                        entry_id=entry_id,
+                        ordering_key=p.key if not p.dead_letter else "",
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                with self._stats_lock():
+                    self._failed += 1
+                failed_keys.add(p.key)
+                if not p.dead_letter:
+                    self._paused_keys.add(p.key)
+                continue
+            if p.key in failed_keys:
+                # Published after an earlier failure of its key; it goes again with the rest
+                # of the key so the order on the topic stays the stream order.
+                continue
+            (dead if p.dead_letter else confirmed).append(entry_id)
+        if failed_keys:
+            self._round_failed = True
+            self._cursor = None  # re-read from the oldest remaining entry
+        pending_keys = {p.key for p in self._inflight.values()}
+        for key in list(self._paused_keys):
+            if key not in pending_keys:
+                self._publisher.resume(self._topic, key)
+                self._paused_keys.discard(key)
+        done = self._xdel(confirmed + dead) if (confirmed or dead) else 0
+        n_dead = min(len(dead), done)
+        with self._stats_lock():
+            self._published += done - n_dead
+            self._dead_lettered += n_dead
+        return done - n_dead
+
+    def _wait_for_entries(self) -> None:
+        # Block on the stream for entries after the last one read (or any when none was).
+        try:
+            self._redis.xread(
+                {OUTBOX_KEY: self._cursor or "0-0"}, count=1, block=int(self._idle_wait_s * 1000)
+            )
+        except redis_lib.TimeoutError:
+            pass
+
+    def _shutdown(self) -> None:
+        with self._mutex:
+            try:
+                if self._inflight and self._lock_value:
+                    self._wait(5.0)
+                    self._harvest()
+                if self._lock_value:
+                    self._release(keys=[LOCK_KEY], args=[self._lock_value])
+            except redis_lib.RedisError as exc:
+                _log.warning("relay.shutdown_redis_error", error=str(exc))
+            self._lock_value = ""
+
+    # -- counters -------------------------------------------------------------------------------
+
+    def _stats_lock(self) -> threading.Lock:
+        return self._counter_lock
+
+    def _counters(self) -> dict[str, int]:
+        with self._counter_lock:
+            return {
+                "published": self._published,
+                "failed": self._failed,
+                "dropped": self._dropped,
+                "dead_lettered": self._dead_lettered,
+            }
+
+
+def run_relay(settings: Settings, stop_event: threading.Event, **kwargs: Any) -> None:
+    """Build a relay from ``settings`` and run it until ``stop_event`` is set (``vbq relay``)."""
+    relay = OutboxRelay.from_settings(settings, **kwargs)
+    try:
+        relay.run_forever(stop_event)
+    finally:
+        relay.close()
