@@ -124,32 +124,28 @@ def _submit_bulk(
 
     from producers.batch import BatchResult, ItemError
 
-    good = [(i, item) for i, item in enumerate(parsed.items) if not isinstance(item, ItemError)]
-    bad = [item for item in parsed.items if isinstance(item, ItemError)]
-    if atomic and bad:
-        result = BatchResult(errors=tuple(bad), atomic=True)
-    else:
-        console = Console(stderr=True)
-        show = not no_progress and console.is_terminal
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not show,
-        ) as progress:
-            task = progress.add_task(parsed.source, total=len(parsed.items))
-            progress.advance(task, len(bad))
-            inner = client.submit_many(
-                [item for _, item in good],
-                atomic=atomic,
-                batch_size=batch_size,
-                tenant=tenant,
-                on_progress=lambda n: progress.advance(task, n),
-            )
-        # Map indexes of the good items back to their place in the file.
-        result = _renumber(inner, [i for i, _ in good], bad)
+    parse_errors = {item.index: item for item in parsed.items if isinstance(item, ItemError)}
+    console = Console(stderr=True)
+    show = not no_progress and console.is_terminal
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+    ) as progress:
+        task = progress.add_task(parsed.source, total=len(parsed.items))
+        # Unparseable lines go in as non-objects, so indexes and `atomic` cover them too.
+        inner = client.submit_many(
+            [None if isinstance(item, ItemError) else item for item in parsed.items],  # type: ignore[misc]
+            atomic=atomic,
+            batch_size=batch_size,
+            tenant=tenant,
+            on_progress=lambda n: progress.advance(task, n),
+        )
+    errors = tuple(parse_errors.get(e.index, e) for e in inner.errors)
+    result = BatchResult(accepted=inner.accepted, errors=errors, atomic=inner.atomic)
     if as_json:
         click.echo(json.dumps({"source": parsed.source, **result.to_dict()}))
     else:
@@ -162,21 +158,6 @@ def _submit_bulk(
         stored = len(result.accepted)
         click.echo(f"{parsed.source}: {len(result.errors)} refused, {stored} submitted", err=True)
     return bool(result.errors)
-
-
-def _renumber(inner: Any, positions: list[int], bad: list[Any]) -> Any:
-    from dataclasses import replace
-
-    from producers.batch import BatchResult
-
-    accepted = tuple(replace(r, index=positions[r.index]) for r in inner.accepted)
-    errors = tuple(
-        sorted(
-            [*bad, *(replace(e, index=positions[e.index]) for e in inner.errors)],
-            key=lambda e: e.index,
-        )
-    )
-    return BatchResult(accepted=accepted, errors=errors, atomic=inner.atomic)
 
 
 def _show(sub: Submission) -> None:
