@@ -3,14 +3,19 @@
 The one question every caller has is "may I send this again, and must I look first?", so the
 mapping is about *what the server may have done*, not about the status code as such:
 
-- **Retryable** (:class:`~vbq.errors.VertexRetryableError`): Google did not apply the request
-  (429, 503, a connect-phase failure where nothing was sent) or the method is idempotent
-  (get/list/cancel/delete) so sending it again is harmless whatever happened.
+- **Retryable** (:class:`~vbq.errors.VertexRetryableError`): 408, 429, 500, 502, 503, 504
+  (and other 5xx but 501), a connect-phase failure where nothing was sent, or any transport
+  failure of an idempotent method (get/list/cancel/delete), where sending again is harmless.
 - **Ambiguous** (:class:`~vbq.errors.VertexAmbiguousError`): a *create* that may have been
   applied. ``CreateBatchPredictionJobRequest`` has no request id, so a create whose body left
   the process and got no usable answer (read timeout, connection reset or closed without a
-  response, a 500/502/504 which Google documents as "may have completed") must be reconciled
-  by listing on the submission label before it is sent again.
+  response, an unreadable 2xx) must be reconciled by listing on the submission label before
+  it is sent again.
+
+A 500/502/504 answer to a create is classed *retryable*, as docs/contracts.md says, although
+Google documents that a ``DEADLINE_EXCEEDED``/``INTERNAL`` write "may have completed": the
+submit task lists by label before every re-create of a submission in ``SUBMITTING``, which
+covers that case, and keeps its exponential backoff for 5xx storms.
 - **Permanent** (:class:`~vbq.errors.VertexPermanentError`): 400, 401, 403, 404, 409, 412 and
   other 4xx, and 501; Google's ``error.message`` and ``error.status`` are carried verbatim.
 """
@@ -44,8 +49,6 @@ __all__ = [
 # Google never retries these itself but they mean "not now", never "not ever". 408 is the
 # server saying it gave up waiting for our request, so it did not act on it either.
 _RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-# Statuses where the server (or a gateway in front of it) may have applied a create already.
-_MAYBE_APPLIED_STATUS = frozenset({500, 502, 504})
 _RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)s\s*$")
 _MAX_MESSAGE_CHARS = 500
@@ -150,13 +153,12 @@ def _google_error(response: httpx.Response) -> tuple[str, str, object]:
     return (f"{reason}: {text}" if text else reason, "", None)
 
 
-def error_from_response(response: httpx.Response, *, method: str, creates: bool) -> VertexError:
+def error_from_response(response: httpx.Response, *, method: str) -> VertexError:
     """The error for a non-2xx response (the body must already be read).
 
     Args:
         response: the HTTP response.
         method: the client method (``create``, ``get``, ...), carried by the error.
-        creates: True for a non-idempotent create, where 500/502/504 are ambiguous.
     """
     code = response.status_code
     message, status, details = _google_error(response)
@@ -165,9 +167,7 @@ def error_from_response(response: httpx.Response, *, method: str, creates: bool)
     if delay_s is not None:
         retry_after_s = delay_s if retry_after_s is None else max(retry_after_s, delay_s)
     cls: type[VertexError]
-    if creates and code in _MAYBE_APPLIED_STATUS:
-        cls = VertexAmbiguousError
-    elif code in _RETRYABLE_STATUS or (code >= 500 and code != 501):
+    if code in _RETRYABLE_STATUS or (code >= 500 and code != 501):
         cls = VertexRetryableError
     else:
         cls = VertexPermanentError

@@ -223,7 +223,7 @@ class RestSession:
             raise error_from_transport(exc, method=method, creates=creates) from exc
         self._record(method, response.status_code, time.monotonic() - started)
         if not response.is_success:
-            raise error_from_response(response, method=method, creates=creates)
+            raise error_from_response(response, method=method)
         return _json_object(response, method=method, creates=creates)
 
 

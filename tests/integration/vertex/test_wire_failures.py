@@ -101,9 +101,10 @@ def test_html_502_from_a_proxy(serve: Serve) -> None:
     with _client(server.url) as client:
         with pytest.raises(VertexRetryableError) as info:
             client.get_batch_prediction_job(JOB)
-        with pytest.raises(VertexAmbiguousError):
+        with pytest.raises(VertexRetryableError) as create_info:
             client.create_batch_prediction_job(PARENT, BODY)
     assert "502 Bad Gateway" in info.value.message
+    assert type(create_info.value) is VertexRetryableError  # an answer, per the contract
 
 
 def test_keep_alive_reuses_one_connection(serve: Serve) -> None:

@@ -112,9 +112,9 @@ def test_final_statuses_are_permanent(status: int) -> None:
     [
         (429, VertexRetryableError),
         (503, VertexRetryableError),
-        (500, VertexAmbiguousError),
-        (502, VertexAmbiguousError),
-        (504, VertexAmbiguousError),
+        (500, VertexRetryableError),
+        (502, VertexRetryableError),
+        (504, VertexRetryableError),
         (400, VertexPermanentError),
     ],
 )
