@@ -7,7 +7,9 @@ poller is also one call at a time, under a global read rate limit. A plain ``htt
 with HTTP/1.1 keep-alive gives connection reuse, which is what matters at 10 calls a second.
 
 One pooled ``httpx.Client`` per process (rebuilt after ``fork()``, see
-:mod:`vbq.vertex.transport`); build one :class:`VertexClient` per process and reuse it. URLs are
+:mod:`vbq.vertex.transport`); build one :class:`VertexClient` per process and reuse it. It is
+thread-safe (httpx's pool, the token lock and the counters lock), so threaded callers such as
+the HTTP API or a thread-pool benchmark may share it too. URLs are
 absolute, so one client serves every region: the base URL comes from
 ``Settings.vertex_base_url(location)`` with the location taken from the resource name.
 

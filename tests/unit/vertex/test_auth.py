@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import google.auth
@@ -190,3 +191,54 @@ def test_fork_resets_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     real_pid = os.getpid()
     monkeypatch.setattr(os, "getpid", lambda: real_pid + 1)
     assert auth.headers() == {"authorization": "Bearer ya29.token-1"}
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Put structlog and the root logger back as they were after the test."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers, root.level = handlers, level
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_token_never_reaches_errors_or_logs() -> None:
+    import io
+
+    from vbq.logs import configure_logging
+
+    creds = FakeCredentials()
+    stream = io.StringIO()
+    configure_logging(log_format="json", level="DEBUG", stream=stream, force=True)
+    answers = iter(
+        [
+            httpx.Response(401, json={"error": {"code": 401, "message": "bad token"}}),
+            httpx.Response(200, json={"name": JOB}),
+        ]
+    )
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(":cancel"):
+            raise httpx.ReadTimeout("timed out", request=request)
+        return next(answers)
+
+    client = make_client(handler, settings=Settings(location="europe-west4"), credentials=creds)
+    errors: list[Exception] = []
+    for call in (client.get_batch_prediction_job, client.cancel_batch_prediction_job):
+        try:
+            call(JOB)
+        except Exception as exc:
+            errors.append(exc)
+    client.get_batch_prediction_job(JOB)
+    token = creds.token
+    assert token and len(errors) == 2
+    assert "vertex.call" in stream.getvalue()  # the calls were logged...
+    for text in [stream.getvalue(), *map(str, errors), *map(repr, errors)]:
+        assert token not in text  # ...without the token
