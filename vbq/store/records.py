@@ -11,21 +11,25 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from vbq.errors import SpecError, StoreError
+from vbq.spec import JobSpec
 from vbq.states import SubmissionState
-from vbq.store.spec_protocol import SpecLike, SpecLoader
 
 __all__ = [
     "MAX_IDEMPOTENCY_KEY_CHARS",
     "NewSubmission",
+    "SpecLoader",
     "SubmissionRecord",
     "decode_record",
     "submission_id_for",
 ]
+
+SpecLoader = Callable[[str], JobSpec]
+"""Turns stored spec JSON back into a spec (default: :meth:`JobSpec.from_json`)."""
 
 MAX_IDEMPOTENCY_KEY_CHARS = 256
 MAX_TENANT_CHARS = 128
@@ -46,7 +50,7 @@ class NewSubmission:
     """A request to store one new submission.
 
     Args:
-        spec: the validated job spec (:class:`vbq.spec.JobSpec`).
+        spec: the validated job spec.
         tenant: who owns it; listing and ``get`` are scoped by it.
         idempotency_key: the same key (per tenant) always maps to the same submission id.
         metadata: free JSON-serialisable data carried into every event.
@@ -56,7 +60,7 @@ class NewSubmission:
             characters, or metadata not a JSON-serialisable dict (names the field).
     """
 
-    spec: SpecLike
+    spec: JobSpec
     tenant: str = "default"
     idempotency_key: str | None = None
     metadata: Mapping[str, Any] | None = None
@@ -95,8 +99,7 @@ class SubmissionRecord:
 
     id: str
     state: SubmissionState
-    spec: Any
-    """The :class:`vbq.spec.JobSpec`."""
+    spec: JobSpec
     tenant: str
     labels: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -163,7 +166,9 @@ def _json_obj(value: str, default: Any) -> Any:
     return json.loads(value) if value else default
 
 
-def decode_record(raw: Mapping[Any, Any], *, spec_loader: SpecLoader) -> SubmissionRecord:
+def decode_record(
+    raw: Mapping[Any, Any], *, spec_loader: SpecLoader = JobSpec.from_json
+) -> SubmissionRecord:
     """Build a record from the flat hash Redis returned (bytes or str keys and values).
 
     Raises:

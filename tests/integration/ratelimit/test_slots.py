@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.unit.store.standin import StandInSpec
+from tests.unit.store.specs import make_spec
 from vbq.settings import Settings
 from vbq.states import SubmissionState as S
 from vbq.store import JobStore, NewSubmission
 from workers.slots import Slots, model_slots_key, slots_key
 
-P, L = "proj", "us-central1"
+P, L = "proj-a", "us-central1"
 
 
 @pytest.fixture
@@ -113,9 +113,8 @@ def test_lease_of_a_created_job_is_kept(client: redis.Redis, redis_url: str) -> 
     store = JobStore(
         client,
         settings=Settings(redis_url=redis_url, project=P, location=L),
-        spec_loader=StandInSpec.from_json,
     )
-    rec, _ = store.create(NewSubmission(spec=StandInSpec()))
+    rec, _ = store.create(NewSubmission(spec=make_spec()))
     slots = _slots(client, 1)
     assert slots.try_take(rec.id, P, L, rec.model, 0.3).allowed
     store.transition(

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.unit.store.standin import StandInSpec
 from vbq.settings import Settings
 from vbq.store import JobStore
 
@@ -19,7 +18,7 @@ def settings(redis_url: str) -> Settings:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[JobStore]:
-    st = JobStore.from_settings(settings, spec_loader=StandInSpec.from_json)
+    st = JobStore.from_settings(settings)
     yield st
     st.close()
 

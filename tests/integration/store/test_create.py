@@ -8,14 +8,14 @@ import time
 import pytest
 import redis
 
-from tests.unit.store.standin import StandInSpec
+from tests.unit.store.specs import make_spec
 from vbq.errors import IdempotencyConflictError, NotFoundError
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission, submission_id_for
 
 
 def test_create_stores_record_and_indexes(store: JobStore, raw: redis.Redis) -> None:
-    spec = StandInSpec(display_name="a", labels={"team": "x"})
+    spec = make_spec("a", labels={"team": "x"})
     before = float(raw.time()[0]) - 1
     rec, created = store.create(NewSubmission(spec=spec, tenant="t1", metadata={"k": 1}))
     assert created
@@ -37,7 +37,7 @@ def test_create_stores_record_and_indexes(store: JobStore, raw: redis.Redis) -> 
 
 
 def test_same_key_same_spec_returns_existing(store: JobStore, raw: redis.Redis) -> None:
-    spec = StandInSpec(display_name="a")
+    spec = make_spec("a")
     first, created1 = store.create(NewSubmission(spec=spec, tenant="t", idempotency_key="k1"))
     second, created2 = store.create(NewSubmission(spec=spec, tenant="t", idempotency_key="k1"))
     assert created1 and not created2
@@ -47,20 +47,16 @@ def test_same_key_same_spec_returns_existing(store: JobStore, raw: redis.Redis) 
 
 
 def test_same_key_other_spec_conflicts(store: JobStore, raw: redis.Redis) -> None:
-    rec, _ = store.create(
-        NewSubmission(spec=StandInSpec(display_name="a"), tenant="t", idempotency_key="k")
-    )
+    rec, _ = store.create(NewSubmission(spec=make_spec("a"), tenant="t", idempotency_key="k"))
     with pytest.raises(IdempotencyConflictError) as info:
-        store.create(
-            NewSubmission(spec=StandInSpec(display_name="b"), tenant="t", idempotency_key="k")
-        )
+        store.create(NewSubmission(spec=make_spec("b"), tenant="t", idempotency_key="k"))
     assert info.value.submission_id == rec.id
-    assert store.get(rec.id).spec == StandInSpec(display_name="a")
+    assert store.get(rec.id).spec == make_spec("a")
     assert raw.zcard("vbq:idx:all") == 1
 
 
 def test_same_key_other_tenant_is_independent(store: JobStore) -> None:
-    spec = StandInSpec()
+    spec = make_spec()
     a, _ = store.create(NewSubmission(spec=spec, tenant="a", idempotency_key="k"))
     b, created = store.create(NewSubmission(spec=spec, tenant="b", idempotency_key="k"))
     assert created and a.id != b.id
@@ -76,7 +72,7 @@ def test_concurrent_creates_with_one_key_make_one_record(store: JobStore) -> Non
     def worker() -> None:
         barrier.wait()
         _, created = store.create(
-            NewSubmission(spec=StandInSpec(), tenant="t", idempotency_key="race")
+            NewSubmission(spec=make_spec(), tenant="t", idempotency_key="race")
         )
         results.append(created)
 
@@ -89,10 +85,10 @@ def test_concurrent_creates_with_one_key_make_one_record(store: JobStore) -> Non
 
 
 def test_create_many_same_semantics(store: JobStore, raw: redis.Redis) -> None:
-    store.create(NewSubmission(spec=StandInSpec(display_name="old"), idempotency_key="dup"))
-    items = [NewSubmission(spec=StandInSpec(display_name=f"j{i}")) for i in range(1200)]
-    items.append(NewSubmission(spec=StandInSpec(display_name="new"), idempotency_key="dup"))
-    items.append(NewSubmission(spec=StandInSpec(display_name="old"), idempotency_key="dup"))
+    store.create(NewSubmission(spec=make_spec("old"), idempotency_key="dup"))
+    items = [NewSubmission(spec=make_spec(f"j{i}")) for i in range(1200)]
+    items.append(NewSubmission(spec=make_spec("new"), idempotency_key="dup"))
+    items.append(NewSubmission(spec=make_spec("old"), idempotency_key="dup"))
     results = store.create_many(items, return_exceptions=True)
     assert len(results) == len(items)
     ok = [r for r in results[:1200] if isinstance(r, tuple)]
@@ -108,7 +104,7 @@ def test_create_many_same_semantics(store: JobStore, raw: redis.Redis) -> None:
 
 def test_create_many_throughput(store: JobStore) -> None:
     """One process, pipelined: the target is > 5,000 creates/s (bar here is tolerant)."""
-    items = [NewSubmission(spec=StandInSpec(display_name=f"j{i}")) for i in range(5000)]
+    items = [NewSubmission(spec=make_spec(f"j{i}")) for i in range(5000)]
     t0 = time.perf_counter()
     results = store.create_many(items)
     elapsed = time.perf_counter() - t0

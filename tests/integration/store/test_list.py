@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.unit.store.standin import StandInSpec
+from tests.unit.store.specs import make_spec
 from vbq.errors import NotFoundError, StoreError
 from vbq.states import SubmissionState as S
 from vbq.store import JobStore, NewSubmission, SubmissionRecord
@@ -24,9 +24,7 @@ def _all_pages(store: JobStore, page_size: int, **filters: object) -> list[Submi
 
 
 def test_pages_cover_everything_newest_first(store: JobStore) -> None:
-    results = store.create_many(
-        [NewSubmission(spec=StandInSpec(display_name=f"j{i}")) for i in range(95)]
-    )
+    results = store.create_many([NewSubmission(spec=make_spec(f"j{i}")) for i in range(95)])
     ids = [r[0].id for r in results if isinstance(r, tuple)]
     listed = _all_pages(store, 10)
     assert len(listed) == 95 and {r.id for r in listed} == set(ids)
@@ -38,14 +36,14 @@ def test_pages_cover_everything_newest_first(store: JobStore) -> None:
 
 def test_filters_and_tenant_isolation(store: JobStore) -> None:
     a = [
-        store.create(NewSubmission(spec=StandInSpec(labels={"team": "x"}), tenant="a"))[0]
+        store.create(NewSubmission(spec=make_spec(labels={"team": "x"}), tenant="a"))[0]
         for _ in range(7)
     ]
     b = [
-        store.create(NewSubmission(spec=StandInSpec(labels={"team": "x"}), tenant="b"))[0]
+        store.create(NewSubmission(spec=make_spec(labels={"team": "x"}), tenant="b"))[0]
         for _ in range(5)
     ]
-    store.create(NewSubmission(spec=StandInSpec(labels={"team": "y"}), tenant="a"))
+    store.create(NewSubmission(spec=make_spec(labels={"team": "y"}), tenant="a"))
     for rec in a[:3]:
         store.transition(rec.id, expected={S.ACCEPTED}, new_state=S.SUBMITTING)
 
@@ -64,15 +62,13 @@ def test_filters_and_tenant_isolation(store: JobStore) -> None:
 
 
 def test_pages_stable_under_concurrent_inserts(store: JobStore) -> None:
-    first = store.create_many(
-        [NewSubmission(spec=StandInSpec(display_name=f"j{i}")) for i in range(300)]
-    )
+    first = store.create_many([NewSubmission(spec=make_spec(f"j{i}")) for i in range(300)])
     original = {r[0].id for r in first if isinstance(r, tuple)}
     stop = threading.Event()
 
     def inserter() -> None:
         while not stop.is_set():
-            store.create_many([NewSubmission(spec=StandInSpec()) for _ in range(20)])
+            store.create_many([NewSubmission(spec=make_spec()) for _ in range(20)])
 
     thread = threading.Thread(target=inserter)
     thread.start()
@@ -96,7 +92,7 @@ def test_ties_on_created_at_are_paged_without_loss(store: JobStore, raw: object)
     import redis
 
     assert isinstance(raw, redis.Redis)
-    made = store.create_many([NewSubmission(spec=StandInSpec()) for _ in range(130)])
+    made = store.create_many([NewSubmission(spec=make_spec()) for _ in range(130)])
     recs = [r[0] for r in made if isinstance(r, tuple)]
     # Force every score equal: paging must still visit each member exactly once.
     raw.zadd("vbq:idx:all", {r.id: 1000.0 for r in recs})

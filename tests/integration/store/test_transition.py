@@ -7,7 +7,7 @@ import threading
 import pytest
 import redis
 
-from tests.unit.store.standin import StandInSpec
+from tests.unit.store.specs import make_spec
 from vbq.errors import NotFoundError, StateConflictError, StoreError
 from vbq.events import JobEvent
 from vbq.states import SubmissionState as S
@@ -25,7 +25,7 @@ def _event(rec: SubmissionRecord, state: S, previous: S) -> JobEvent:
 
 
 def _new(store: JobStore, **kw: object) -> SubmissionRecord:
-    rec, _ = store.create(NewSubmission(spec=StandInSpec(**kw)))  # type: ignore[arg-type]
+    rec, _ = store.create(NewSubmission(spec=make_spec(**kw)))  # type: ignore[arg-type]
     return rec
 
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tests.unit.store.standin import StandInSpec
+from tests.unit.store.specs import make_spec
 from vbq.errors import SpecError, StoreError
 from vbq.states import SubmissionState
 from vbq.store import NewSubmission, SubmissionRecord, submission_id_for
@@ -37,12 +37,12 @@ def test_submission_id_from_key_is_deterministic_per_tenant() -> None:
 )
 def test_new_submission_refuses_bad_input(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(SpecError) as info:
-        NewSubmission(spec=StandInSpec(), **kwargs)  # type: ignore[arg-type]
+        NewSubmission(spec=make_spec(), **kwargs)  # type: ignore[arg-type]
     assert info.value.fields == [field]
 
 
 def test_record_round_trips_through_the_hash() -> None:
-    spec = StandInSpec(labels={"a": "b"})
+    spec = make_spec(labels={"a": "b"})
     raw = {
         b"id": b"ab" * 16,
         b"state": b"RUNNING",
@@ -64,7 +64,7 @@ def test_record_round_trips_through_the_hash() -> None:
         b"finished_at": b"",
         b"version": b"4",
     }
-    rec = decode_record(raw, spec_loader=StandInSpec.from_json)
+    rec = decode_record(raw)
     assert rec == SubmissionRecord(
         id="ab" * 16,
         state=SubmissionState.RUNNING,
@@ -85,7 +85,7 @@ def test_record_round_trips_through_the_hash() -> None:
     d = rec.to_dict()
     assert d["state"] == "RUNNING" and d["spec"] == spec.to_dict() and d["finished_at"] is None
     with pytest.raises(StoreError):
-        decode_record({b"id": b"x"}, spec_loader=StandInSpec.from_json)
+        decode_record({b"id": b"x"})
 
 
 def test_flat_pairs() -> None:

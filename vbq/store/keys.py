@@ -1,0 +1,53 @@
+"""Redis keys of the job store (docs/contracts.md § Job store), all under ``vbq:``."""
+
+from __future__ import annotations
+
+__all__ = [
+    "OUTBOX_KEY",
+    "PREFIX",
+    "idem_key",
+    "index_key",
+    "inflight_key",
+    "label_index_key",
+    "state_index_key",
+    "sub_key",
+    "tenant_index_key",
+]
+
+PREFIX = "vbq:"
+OUTBOX_KEY = f"{PREFIX}outbox"
+
+
+def sub_key(submission_id: str) -> str:
+    """Hash of one submission."""
+    return f"{PREFIX}sub:{submission_id}"
+
+
+def idem_key(tenant: str, idempotency_key: str) -> str:
+    """String binding a tenant's idempotency key to a submission id."""
+    return f"{PREFIX}idem:{tenant}:{idempotency_key}"
+
+
+def index_key() -> str:
+    """Listing zset of every submission (score = created_at)."""
+    return f"{PREFIX}idx:all"
+
+
+def state_index_key(state: str) -> str:
+    """Listing zset of the submissions currently in ``state``."""
+    return f"{PREFIX}idx:state:{state}"
+
+
+def tenant_index_key(tenant: str) -> str:
+    """Listing zset of a tenant's submissions."""
+    return f"{PREFIX}idx:tenant:{tenant}"
+
+
+def label_index_key(key: str, value: str) -> str:
+    """Listing zset of the submissions whose spec has label ``key=value``."""
+    return f"{PREFIX}idx:label:{key}:{value}"
+
+
+def inflight_key(project: str, location: str) -> str:
+    """The poller's zset of unfinished Vertex jobs (score = submitted_at)."""
+    return f"{PREFIX}inflight:{project}:{location}"
