@@ -144,6 +144,11 @@ class JobStore:
         with self._lock:
             return {k: v for k, v in self._states.items() if v}
 
+    def created_count(self) -> int:
+        """Jobs created since the last reset (deleted ones included)."""
+        with self._lock:
+            return len(self._order)
+
     def job_count(self) -> int:
         """Live (not deleted) jobs."""
         with self._lock:

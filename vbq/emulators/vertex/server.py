@@ -172,7 +172,7 @@ class VertexEmulator:
             "requests": self.log.counts(),
             "statuses": self.log.statuses(),
             "jobs": self.store.job_count(),
-            "jobs_created": len(self.store.all_jobs()),
+            "jobs_created": self.store.created_count(),
             "unfinished": self.store.unfinished_count(),
             "states": self.store.state_counts(),
         }
