@@ -131,6 +131,7 @@ class RestSession:
         self._on_call = on_call
         self._counts: dict[str, dict[int, int]] = {}
         self._counts_lock = threading.Lock()
+        self._counts_pid = os.getpid()
         agent = user_agent()
         self._base_headers = {
             "user-agent": agent,
@@ -159,6 +160,12 @@ class RestSession:
             return {method: dict(codes) for method, codes in self._counts.items()}
 
     def _record(self, method: str, status_code: int, duration_s: float) -> None:
+        if self._counts_pid != os.getpid():
+            # Counters are per process, and a lock held by a parent's thread at fork() time
+            # would stay held forever here.
+            self._counts_lock = threading.Lock()
+            self._counts = {}
+            self._counts_pid = os.getpid()
         with self._counts_lock:
             codes = self._counts.setdefault(method, {})
             codes[status_code] = codes.get(status_code, 0) + 1

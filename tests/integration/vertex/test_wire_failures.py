@@ -125,12 +125,14 @@ def test_forked_child_opens_its_own_connection(serve: Serve) -> None:
         try:
             client.get_batch_prediction_job(JOB)
             client.get_batch_prediction_job(JOB)
-            code = 0 if client._rest.pool.builds == 2 else 2
+            fresh = client.call_counts() == {"get": {200: 2}}  # per-process counters
+            code = 0 if client._rest.pool.builds == 2 and fresh else 2
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     client.get_batch_prediction_job(JOB)  # the parent's connection still works
+    assert client.call_counts() == {"get": {200: 2}}
     client.close()
     ports = [r.peer_port for r in server.requests]
     assert len(ports) == 4
