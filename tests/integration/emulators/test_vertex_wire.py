@@ -213,3 +213,34 @@ def test_admin_requests_log(http: httpx.Client, vertex_emulator: VertexEmulator)
     vertex_emulator.reset()
     assert vertex_emulator.stats()["requests"]["create"] == 0
     assert vertex_emulator.jobs() == []
+
+
+def test_chunked_request_body(http: httpx.Client) -> None:
+    import json
+
+    def chunks() -> Iterator[bytes]:
+        data = json.dumps(job_body()).encode()
+        yield data[:10]
+        yield data[10:]
+
+    response = http.post(
+        f"/v1/{PARENT}/batchPredictionJobs",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert http.get(f"/v1/{PARENT}/batchPredictionJobs").status_code == 200  # stream intact
+
+
+def test_lifecycle_never_runs_early(http: httpx.Client, vertex_emulator: VertexEmulator) -> None:
+    vertex_emulator.configure(queued_s=40.0, run_s=40.0)  # 0.4 s each at time_scale 0.01
+    started = time.monotonic()
+    job = create(http, job_body(model=f"{PARENT}/models/7"))
+    assert job["state"] == "JOB_STATE_PENDING"
+    running = wait_until(
+        lambda: http.get(f"/v1/{job['name']}").json()["state"] != "JOB_STATE_PENDING",
+        interval_s=0.01,
+    )
+    assert running and time.monotonic() - started >= 0.39
+    wait_until(lambda: http.get(f"/v1/{job['name']}").json()["state"] in FINISHED, interval_s=0.01)
+    assert time.monotonic() - started >= 0.79
