@@ -48,6 +48,8 @@ class SlotPool(Protocol):
         self, submission_id: str, project: str, location: str, model: str | None
     ) -> Any: ...
 
+    def hold(self, submission_id: str, project: str, location: str, model: str | None) -> Any: ...
+
 
 class Store(Protocol):
     """The job store operations the workers use."""

@@ -186,9 +186,11 @@ class Submitter:
             return self._reject(rec, rec.last_error or "retry budget exhausted", error=None)
 
         lease_s = self._lock_lease_s()
-        if not granted(self.slots.try_take(submission_id, project, location, model, lease_s)):
-            wait = self.rng.uniform(0.5, 1.5) * max(1.0, self.settings.poll_interval_s)
-            return self._retry(wait, "no_slot")
+        answer = self.slots.try_take(submission_id, project, location, model, lease_s)
+        if not granted(answer):
+            # A slot frees when the poller sees a job finish: about one poll interval.
+            hint = float(getattr(answer, "retry_after_s", 0.0) or self.settings.poll_interval_s)
+            return self._retry(hint * self.rng.uniform(0.75, 1.5), "no_slot")
         decision = self.limiter.try_acquire("create", project, location)
         if not decision.allowed:
             self.slots.release(submission_id, project, location, model)
@@ -341,9 +343,7 @@ class Submitter:
     def _hold_slot(
         self, submission_id: str, project: str, location: str, model: str | None
     ) -> None:
-        hold = getattr(self.slots, "hold", None)
-        if hold is not None:
-            hold(submission_id, project, location, model)
+        self.slots.hold(submission_id, project, location, model)
 
     # -- helpers ---------------------------------------------------------------------------------
 
