@@ -12,8 +12,6 @@ applied together or not at all, and every time comes from the Redis server's clo
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,10 +22,10 @@ from vbq.events import JobEvent
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.states import FINISHED_SUBMISSION_STATES, SubmissionState
+from vbq.store.creating import Creator
 from vbq.store.keys import (
     OUTBOX_KEY,
     PREFIX,
-    idem_key,
     inflight_key,
     state_index_key,
     sub_key,
@@ -40,7 +38,6 @@ from vbq.store.records import (
     decode_record,
     encode_updates,
     flat_pairs,
-    submission_id_for,
 )
 from vbq.store.scripts import load_script
 
@@ -63,7 +60,6 @@ IN_FLIGHT_STATES: frozenset[SubmissionState] = frozenset(
 _Records = list[SubmissionRecord]
 
 _CREATE_CHUNK = 500
-_RESOLVE_CACHE_SIZE = 1024
 
 
 class JobStore:
@@ -85,7 +81,7 @@ class JobStore:
         self.redis = redis
         self.settings = settings
         self._load_spec: SpecLoader = spec_loader or JobSpec.from_json
-        self._targets: dict[tuple[str | None, ...], tuple[str, str, str]] = {}
+        self._creator = Creator(settings=settings, spec_loader=self._load_spec)
         self._create = redis.register_script(load_script("create.lua"))
         self._update = redis.register_script(load_script("update.lua"))
 
@@ -96,88 +92,6 @@ class JobStore:
         return cls(client, settings=settings, **kwargs)
 
     # -- create -------------------------------------------------------------------------------
-
-    def _target(self, spec: JobSpec) -> tuple[str, str, str]:
-        """(project, location, model) of ``spec``, cached: a full resolve builds the whole
-        REST body (~0.5 ms), while these three depend only on the fields in the cache key."""
-        key = (spec.model_name, spec.project, spec.location, spec.encryption_spec_key_name)
-        found = self._targets.get(key)
-        if found is None:
-            req = spec.resolve(
-                default_project=self.settings.project, default_location=self.settings.location
-            )
-            if len(self._targets) >= _RESOLVE_CACHE_SIZE:
-                self._targets.clear()
-            found = self._targets[key] = (req.project, req.location, req.model)
-        return found
-
-    def _create_args(self, item: NewSubmission) -> tuple[str, list[str], list[str]]:
-        spec = item.spec
-        project, location, model = self._target(spec)
-        sid = submission_id_for(item.tenant, item.idempotency_key)
-        keys = [sub_key(sid)]
-        if item.idempotency_key is not None:
-            keys.append(idem_key(item.tenant, item.idempotency_key))
-        spec_json = spec.to_json()
-        labels = dict(spec.labels or {})
-        label_suffixes = [f"{k}:{v}" for k, v in sorted(labels.items())]
-        fields = [
-            "spec",
-            spec_json,
-            "labels",
-            json.dumps(labels, separators=(",", ":"), sort_keys=True),
-            "metadata",
-            json.dumps(dict(item.metadata or {}), separators=(",", ":")),
-            "idempotency_key",
-            item.idempotency_key or "",
-            "project",
-            project,
-            "location",
-            location,
-            "model",
-            model,
-        ]
-        args = [
-            sid,
-            # The contract's fingerprint (sha256 of the canonical JSON), without a second
-            # serialisation of the spec.
-            hashlib.sha256(spec_json.encode("utf-8")).hexdigest(),
-            item.tenant,
-            PREFIX,
-            str(len(label_suffixes)),
-            *label_suffixes,
-            *fields,
-        ]
-        return sid, keys, args
-
-    def _create_result(
-        self, item: NewSubmission, sid: str, args: list[str], reply: Any
-    ) -> tuple[SubmissionRecord, bool]:
-        status = _text(reply[0])
-        if status == "created":
-            now = float(_text(reply[1]))
-            first = 5 + int(args[4])
-            req_fields = dict(zip(args[first::2], args[first + 1 :: 2], strict=True))
-            rec = SubmissionRecord(
-                id=sid,
-                state=SubmissionState.ACCEPTED,
-                spec=item.spec,
-                tenant=item.tenant,
-                labels=json.loads(req_fields["labels"]),
-                metadata=dict(item.metadata or {}),
-                idempotency_key=item.idempotency_key,
-                project=req_fields["project"],
-                location=req_fields["location"],
-                model=req_fields["model"] or None,
-                created_at=now,
-                updated_at=now,
-            )
-            return rec, True
-        if status == "exists":
-            return decode_record(flat_pairs(reply[1]), spec_loader=self._load_spec), False
-        if status == "conflict":
-            raise IdempotencyConflictError(item.idempotency_key or "", _text(reply[1]))
-        raise StoreError(f"unexpected create reply {reply!r}")
 
     def create(self, new: NewSubmission) -> tuple[SubmissionRecord, bool]:
         """Store a new submission in state ACCEPTED, in one atomic Lua call.
@@ -190,9 +104,8 @@ class JobStore:
             IdempotencyConflictError: the key is bound to a submission with another spec.
             SpecError: the spec cannot be resolved (no project, ...).
         """
-        sid, keys, args = self._create_args(new)
-        reply = self._create(keys=keys, args=args)
-        return self._create_result(new, sid, args, reply)
+        call = self._creator.prepare(new)
+        return self._creator.result(call, self._create(keys=call.keys, args=call.args))
 
     def create_many(
         self, items: Iterable[NewSubmission], *, return_exceptions: bool = False
@@ -217,14 +130,14 @@ class JobStore:
         batch = list(items)
         for start in range(0, len(batch), _CREATE_CHUNK):
             chunk = batch[start : start + _CREATE_CHUNK]
-            prepared = [self._create_args(item) for item in chunk]
+            calls = [self._creator.prepare(item) for item in chunk]
             pipe = self.redis.pipeline(transaction=False)
-            for _, keys, args in prepared:
-                self._create(keys=keys, args=args, client=pipe)
+            for call in calls:
+                self._create(keys=call.keys, args=call.args, client=pipe)
             replies = pipe.execute()
-            for item, (sid, _, args), reply in zip(chunk, prepared, replies, strict=True):
+            for call, reply in zip(calls, replies, strict=True):
                 try:
-                    out.append(self._create_result(item, sid, args, reply))
+                    out.append(self._creator.result(call, reply))
                 except IdempotencyConflictError as exc:
                     out.append(exc)
         if not return_exceptions:
