@@ -77,8 +77,20 @@ def publish_retry(*, maximum_s: float = 2.0) -> gretry.Retry:
     )
 
 
+# gRPC's default reconnect backoff grows to 120 s; a local emulator that restarts should be
+# found again within a couple of seconds.
+_EMULATOR_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+]
+
+
 def _emulator_transport(host: str, transport_cls: Any) -> Any:
-    return transport_cls(channel=grpc.insecure_channel(target=host))
+    channel = grpc.insecure_channel(target=host, options=_EMULATOR_CHANNEL_OPTIONS)
+    return transport_cls(channel=channel)
 
 
 def publisher_client(

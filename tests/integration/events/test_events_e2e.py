@@ -1,0 +1,238 @@
+"""Outbox → relay → Pub/Sub emulator → ``vbq subscribe`` handlers, with real processes."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.integration.events.helpers import (
+    HANDLER,
+    RELAY,
+    STATES,
+    SUBSCRIBE,
+    append,
+    order,
+    runs,
+    sid,
+    start_role,
+    start_roles,
+    wait_until,
+)
+from tests.support.pubsub import PubSubEmulator
+from vbq.events import JobEvent
+from vbq.pubsub_admin import dead_letter_subscription_path, publisher_client, subscriber_client
+from vbq.settings import Settings
+from workers.relay import OUTBOX_KEY
+
+pytestmark = pytest.mark.integration
+
+
+def test_outbox_events_reach_handlers_once_in_order_per_job(
+    redis_url: str, settings: Settings, child_env: dict[str, str], tmp_path: Path
+) -> None:
+    r = redis.Redis.from_url(redis_url)
+    logs = tmp_path / "logs"
+    sub, relay = start_roles([SUBSCRIBE, RELAY], log_dir=logs, env=child_env)
+    try:
+        jobs = [sid(i) for i in range(25)]
+        events = [append(r, j, t, s) for t, s in STATES for j in jobs]
+        ids = [e.event_id for e in events]
+        wait_until(lambda: all(n >= 1 for n in runs(r, ids)), timeout_s=30, what="all handled")
+        wait_until(lambda: r.xlen(OUTBOX_KEY) == 0, timeout_s=10, what="outbox drained")
+        assert runs(r, ids) == [1] * len(ids)
+        for j in jobs:
+            assert order(r, j) == [s for _, s in STATES]
+    finally:
+        relay.stop()
+        sub.stop()
+    assert relay.proc is not None and relay.proc.returncode == 0, relay.log_text()[-2000:]
+    assert sub.proc is not None and sub.proc.returncode == 0, sub.log_text()[-2000:]
+
+
+def _outage(
+    r: redis.Redis, emulator: PubSubEmulator, child_env: dict[str, str], logs: Path, down_s: float
+) -> None:
+    sub, relay = start_roles([SUBSCRIBE, RELAY], log_dir=logs, env=child_env)
+    jobs = [sid(i) for i in range(30)]
+    events: list[JobEvent] = []
+    try:
+        events += [append(r, j, *STATES[0]) for j in jobs]
+        first = [e.event_id for e in events]
+        wait_until(lambda: min(runs(r, first)) >= 1, timeout_s=20, what="first wave handled")
+        emulator.kill()
+        # Writers keep going during the outage: the other states arrive spread over it.
+        for t, s in STATES[1:3]:
+            time.sleep(down_s / 3)
+            events += [append(r, j, t, s) for j in jobs]
+        time.sleep(down_s / 3)
+        assert r.xlen(OUTBOX_KEY) == 2 * len(jobs)  # nothing left the outbox while down
+        emulator.start()
+        t_up = time.monotonic()
+        events += [append(r, j, *STATES[3]) for j in jobs]
+        ids = [e.event_id for e in events]
+        wait_until(lambda: r.xlen(OUTBOX_KEY) == 0, timeout_s=60, what="outbox drained")
+        print(f"outbox drained {time.monotonic() - t_up:.1f}s after restart")
+        wait_until(
+            lambda: all(n >= 1 for n in runs(r, ids)), timeout_s=60, what="all handled after outage"
+        )
+        wait_until(lambda: r.xlen(OUTBOX_KEY) == 0, timeout_s=10, what="outbox drained")
+        print(f"all handled {time.monotonic() - t_up:.1f}s after restart")
+        time.sleep(1.0)  # give late redeliveries a chance to show up as double runs
+        assert runs(r, ids) == [1] * len(ids)
+        for j in jobs:
+            assert order(r, j) == [s for _, s in STATES]
+        assert relay.alive() and sub.alive()
+    finally:
+        relay.stop()
+        sub.stop()
+
+
+def test_pubsub_outage_loses_nothing_and_runs_each_handler_once(
+    redis_url: str,
+    settings: Settings,
+    emulator: PubSubEmulator,
+    child_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    _outage(redis.Redis.from_url(redis_url), emulator, child_env, tmp_path / "logs", down_s=10.0)
+
+
+@pytest.mark.slow
+def test_pubsub_outage_30s(
+    redis_url: str,
+    settings: Settings,
+    emulator: PubSubEmulator,
+    child_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    _outage(redis.Redis.from_url(redis_url), emulator, child_env, tmp_path / "logs", down_s=30.0)
+
+
+def test_sigkill_mid_handler_loses_nothing_and_handles_once(
+    redis_url: str, settings: Settings, child_env: dict[str, str], tmp_path: Path
+) -> None:
+    r = redis.Redis.from_url(redis_url)
+    logs = tmp_path / "logs"
+    env = {**child_env, "TEST_HANDLER_SLEEP_S": "2"}
+    args = ["subscribe", "--handler", HANDLER, "--threads", "4", "--claim-lease-s", "3"]
+    a, b = start_roles(
+        [("subscribe-a", args, "subscriber.started"), ("subscribe-b", args, "subscriber.started")],
+        log_dir=logs,
+        env=env,
+    )
+    try:
+        from workers.relay import OutboxRelay
+
+        events = [append(r, sid(i), *STATES[3]) for i in range(12)]
+        ids = [e.event_id for e in events]
+        relay = OutboxRelay.from_settings(settings)
+        assert relay.drain_once() == len(ids)
+        relay.close()
+
+        def a_started() -> bool:
+            return any(v.decode().startswith(f"{a.pid}:") for v in r.lrange("test:pids", 0, -1))
+
+        wait_until(a_started, timeout_s=15, what="a handler started in process A")
+        a.kill()
+        killed_mid_handler = [
+            v.decode().split(":", 1)[1]
+            for v in r.lrange("test:pids", 0, -1)
+            if v.decode().startswith(f"{a.pid}:")
+        ]
+        assert any(runs(r, [e]) == [0] for e in killed_mid_handler)
+        wait_until(lambda: all(n >= 1 for n in runs(r, ids)), timeout_s=60, what="all handled by B")
+        time.sleep(0.5)
+        assert runs(r, ids) == [1] * len(ids)
+        assert b.alive()
+    finally:
+        a.kill()
+        b.stop()
+
+
+def test_malformed_messages_are_dead_lettered_and_the_process_survives(
+    redis_url: str, settings: Settings, child_env: dict[str, str], tmp_path: Path
+) -> None:
+    r = redis.Redis.from_url(redis_url)
+    sub = start_role(
+        "subscribe",
+        ["subscribe", "--handler", HANDLER],
+        log_dir=tmp_path / "logs",
+        env=child_env,
+        ready="subscriber.started",
+    )
+    publisher = publisher_client(settings, enable_message_ordering=False)
+    puller = subscriber_client(settings)
+    try:
+        topic = settings.events_topic_path()
+        bad = [b"not json at all", b'{"schema": "vbq.job-event/1", "type": "job.nope"}']
+        for i, data in enumerate(bad):
+            publisher.publish(topic, data, origin="test", n=str(i)).result(timeout=10)
+        good = JobEvent.create(
+            type="job.succeeded", submission_id=sid(7), state="SUCCEEDED", previous_state=None
+        )
+        publisher.publish(topic, good.to_bytes(), **good.attributes()).result(timeout=10)
+        wait_until(lambda: runs(r, [good.event_id]) == [1], timeout_s=20, what="good event")
+
+        dead: dict[bytes, dict[str, str]] = {}
+        dl_sub = dead_letter_subscription_path(settings)
+
+        def pulled_all() -> bool:
+            resp = puller.pull(subscription=dl_sub, max_messages=10, timeout=5)
+            for m in resp.received_messages:
+                dead[m.message.data] = dict(m.message.attributes)
+            if resp.received_messages:
+                puller.acknowledge(
+                    subscription=dl_sub, ack_ids=[m.ack_id for m in resp.received_messages]
+                )
+            return len(dead) >= len(bad)
+
+        wait_until(pulled_all, timeout_s=20, what="dead letters")
+        assert set(dead) == set(bad)
+        assert "not JSON" in dead[bad[0]]["vbq_error"]
+        assert "invalid event" in dead[bad[1]]["vbq_error"]
+        assert dead[bad[0]]["origin"] == "test"
+        assert dead[bad[0]]["vbq_subscription"] == settings.events_subscription_path()
+        assert sub.alive()
+    finally:
+        publisher.stop()
+        puller.close()
+        sub.stop()
+
+
+def test_sigterm_lets_the_running_handler_finish(
+    redis_url: str, settings: Settings, child_env: dict[str, str], tmp_path: Path
+) -> None:
+    r = redis.Redis.from_url(redis_url)
+    env = {**child_env, "TEST_HANDLER_SLEEP_S": "1.5"}
+    sub = start_role(
+        "subscribe",
+        ["subscribe", "--handler", HANDLER],
+        log_dir=tmp_path / "logs",
+        env=env,
+        ready="subscriber.started",
+    )
+    try:
+        ev = append(r, sid(3), *STATES[3])
+        from workers.relay import OutboxRelay
+
+        relay = OutboxRelay.from_settings(settings)
+        assert relay.drain_once() == 1
+        relay.close()
+        wait_until(
+            lambda: r.get(f"test:started:{ev.event_id}") is not None,
+            timeout_s=15,
+            what="handler started",
+        )
+        t0 = time.monotonic()
+        sub.signal(signal.SIGTERM)
+        assert sub.proc is not None
+        code = sub.proc.wait(timeout=settings.shutdown_grace_s + 5)
+        assert code == 0, sub.log_text()[-2000:]
+        assert time.monotonic() - t0 < settings.shutdown_grace_s
+        assert runs(r, [ev.event_id]) == [1]
+    finally:
+        sub.stop()
