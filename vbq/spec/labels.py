@@ -32,12 +32,15 @@ MAX_USER_LABELS = 63
 MAX_LABEL_CHARS = 63
 
 
+# Google's label patterns: keys [\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}, values
+# [\p{Ll}\p{Lo}\p{N}_-]{0,63}: lowercase letters, letters without case (CJK, Arabic, ...)
+# and numbers; uppercase, titlecase and modifier letters are not allowed.
+_LETTERS = frozenset({"Ll", "Lo"})
+_ALLOWED = _LETTERS | {"Nd", "Nl", "No"}
+
+
 def _allowed(char: str) -> bool:
-    if char in "_-" or (char.isdigit() and char.isascii()):
-        return True
-    # Lowercase letters (Ll) and letters without case (Lo: CJK, Arabic, ...) are "lowercase
-    # letters or international characters"; uppercase and titlecase letters are not.
-    return unicodedata.category(char) in {"Ll", "Lo"}
+    return char in "_-" or unicodedata.category(char) in _ALLOWED
 
 
 def is_label_value(text: str) -> bool:
@@ -49,7 +52,7 @@ def is_label_key(text: str) -> bool:
     """Whether ``text`` is a valid label key (non-empty, starts with a lowercase letter)."""
     return (
         0 < len(text) <= MAX_LABEL_CHARS
-        and unicodedata.category(text[0]) in {"Ll", "Lo"}
+        and unicodedata.category(text[0]) in _LETTERS
         and is_label_value(text)
     )
 

@@ -9,6 +9,7 @@ __all__ = ["Problems"]
 # A long message quoting a hostile value must not flood logs or HTTP answers.
 _MAX_SHOWN_CHARS = 80
 _MAX_MESSAGE_CHARS = 300
+_MAX_FIELD_CHARS = 200
 
 
 def shown(value: object) -> str:
@@ -36,6 +37,8 @@ class Problems:
         """Record one broken rule (the message is cut to a bounded length)."""
         if len(message) > _MAX_MESSAGE_CHARS:
             message = message[: _MAX_MESSAGE_CHARS - 3] + "..."
+        if len(field) > _MAX_FIELD_CHARS:  # a path into hostile nested data can be huge
+            field = field[: _MAX_FIELD_CHARS - 3] + "..."
         self.errors.append({"field": field, "rule": rule, "message": message})
 
     def __bool__(self) -> bool:

@@ -99,7 +99,11 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
         elif key not in SDK_PARAMETERS:
             close = difflib.get_close_matches(key, SDK_PARAMETERS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.add(key, "unknown", f"unknown parameter of BatchPredictionJob.submit(){hint}")
+            # A hostile key (empty, control characters) is quoted so the field name stays sane.
+            field = key if key.isprintable() and key.strip() == key and key else shown(key)
+            problems.add(
+                field, "unknown", f"unknown parameter of BatchPredictionJob.submit(){hint}"
+            )
         elif key in REJECTED_PARAMETERS:
             if value is not None:
                 problems.add(key, "not_accepted", REJECTED_PARAMETERS[key])

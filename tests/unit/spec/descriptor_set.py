@@ -36,8 +36,18 @@ def build_descriptor_set() -> bytes:
     seen: dict[str, Any] = {}
     for job_type in (JobV1, JobV1beta1):
         _closure(job_type.pb().DESCRIPTOR.file, seen)
+    # proto-plus registers files in import order, so sort: by name, each after its dependencies.
+    ordered: list[Any] = []
+    done: set[str] = set()
+    while len(ordered) < len(seen):
+        for name in sorted(seen):
+            deps = {d.name for d in seen[name].dependencies}
+            if name not in done and deps <= done:
+                ordered.append(seen[name])
+                done.add(name)
+                break
     file_set = descriptor_pb2.FileDescriptorSet()
-    for file_descriptor in seen.values():
+    for file_descriptor in ordered:
         proto = file_set.file.add()
         proto.ParseFromString(file_descriptor.serialized_pb)
     return file_set.SerializeToString(deterministic=True)
