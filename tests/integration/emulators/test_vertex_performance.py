@@ -63,8 +63,10 @@ def test_creates_and_listing_are_fast(vertex_emulator: VertexEmulator) -> None:
     creates_per_s, seconds_per_page, seen = create_and_list(vertex_emulator, 1000)
     assert seen == 1000
     print(f"\n1,000 jobs: {creates_per_s:.0f} creates/s, {seconds_per_page * 1000:.1f} ms/page")
-    assert creates_per_s > 100
-    assert seconds_per_page < 0.25
+    # Measured ~200-300 creates/s and ~30 ms/page on 2 busy shared cores; the bounds only
+    # catch pathologies (a per-request stall, a quadratic listing).
+    assert creates_per_s > 50
+    assert seconds_per_page < 0.5
 
 
 @pytest.mark.slow

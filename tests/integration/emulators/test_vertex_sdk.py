@@ -147,7 +147,7 @@ def test_list_with_label_filter(sdk: VertexEmulator) -> None:
 
 
 def test_cancel_then_delete(sdk: VertexEmulator) -> None:
-    sdk.configure(queued_s=100.0)  # 1 s at time_scale 0.01: still queued when cancelled
+    sdk.configure(queued_s=1e6)  # still queued when cancelled, however slow the machine
     job = aiplatform.BatchPredictionJob.submit(
         job_display_name="to-cancel",
         model_name="publishers/google/models/gemini-2.0-flash-001",

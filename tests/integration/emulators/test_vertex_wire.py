@@ -32,7 +32,10 @@ def create(http: httpx.Client, body: dict[str, Any] | None = None, **params: str
     return response.json()
 
 
-def test_enums_follow_the_requested_encoding(http: httpx.Client) -> None:
+def test_enums_follow_the_requested_encoding(
+    http: httpx.Client, vertex_emulator: VertexEmulator
+) -> None:
+    vertex_emulator.configure(queued_s=1e6)  # states stay put however slow the machine is
     body = job_body(model="projects/test-project/locations/us-central1/models/42")
     body["dedicatedResources"] = {
         "machineSpec": {"machineType": "n1-standard-4", "acceleratorType": 5},
@@ -47,7 +50,7 @@ def test_enums_follow_the_requested_encoding(http: httpx.Client) -> None:
     gemini = create(http)
     assert gemini["state"] == "JOB_STATE_QUEUED"
     listed = http.get(f"/v1/{PARENT}/batchPredictionJobs", params=INT_ENUMS).json()
-    assert {j["state"] for j in listed["batchPredictionJobs"]} <= {1, 2, 3, 4}
+    assert {j["state"] for j in listed["batchPredictionJobs"]} == {1, 2}
 
 
 def test_google_error_json(http: httpx.Client) -> None:
