@@ -17,6 +17,7 @@ __all__ = ["COMMAND_MODULES", "cli", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "vbq.cli.emulator",
     "vbq.cli.worker",
+    "vbq.cli.beat",
     "vbq.cli.jobs",
     "vbq.cli.api",
     "vbq.cli.subscribe",

@@ -1,0 +1,76 @@
+"""``vbq beat``: Celery beat with vbq's schedule, and (by default) the outbox relay.
+
+Beat sends ``vbq.poll`` every tick and ``vbq.sweep`` every 30 s. It uses Celery's in-memory
+scheduler: the default one persists its state with ``shelve`` (pickle), which vbq never uses,
+and nothing here needs persisting (a restarted beat simply sends the next tick). A second
+beat started by mistake only sends duplicate ticks, which the poll lock and the job store's
+compare-and-set make harmless.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import click
+
+from vbq.logs import configure_logging, get_logger
+from vbq.settings import Settings
+
+__all__ = ["beat_schedule", "register"]
+
+
+def beat_schedule(
+    settings: Settings, *, tick_s: float | None = None
+) -> dict[str, dict[str, object]]:
+    """The periodic tasks beat sends (tick defaults to a quarter of the poll interval, ≤ 2 s)."""
+    tick = tick_s or max(0.05, min(2.0, settings.poll_interval_s / 4))
+    return {
+        "vbq-poll": {
+            "task": "vbq.poll",
+            "schedule": tick,
+            "options": {"queue": "vbq.poll", "expires": max(5.0, tick * 4)},
+        },
+        "vbq-sweep": {
+            "task": "vbq.sweep",
+            "schedule": 30.0,
+            "options": {"queue": "vbq.maintenance", "expires": 60.0},
+        },
+    }
+
+
+@click.command("beat")
+@click.option("--tick-s", type=float, default=None, help="Seconds between poll ticks.")
+@click.option(
+    "--relay/--no-relay",
+    default=True,
+    show_default=True,
+    help="Also run the outbox relay in this process.",
+)
+@click.option("--loglevel", default=None, help="Log level (default VBQ_LOG_LEVEL).")
+def beat_command(tick_s: float | None, relay: bool, loglevel: str | None) -> None:
+    """Run Celery beat: poll ticks, the sweeper, and the outbox relay."""
+    settings = Settings.from_env()
+    configure_logging(log_format=settings.log_format, level=loglevel or settings.log_level)
+    log = get_logger("vbq.beat")
+    from workers.celery_app import app
+
+    app.conf.beat_schedule = beat_schedule(settings, tick_s=tick_s)
+    app.conf.beat_scheduler = "celery.beat:Scheduler"
+    app.conf.beat_max_loop_interval = 1.0
+    stop = threading.Event()
+    if relay:
+        from workers.relay import run_relay
+
+        threading.Thread(
+            target=run_relay, args=(settings, stop), name="vbq-relay", daemon=True
+        ).start()
+    log.info("beat starting", relay=relay, settings=settings.redacted())
+    try:
+        app.Beat(loglevel=(loglevel or settings.log_level), quiet=True).run()
+    finally:
+        stop.set()
+
+
+def register(group: click.Group) -> None:
+    """Attach ``vbq beat``."""
+    group.add_command(beat_command)

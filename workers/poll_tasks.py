@@ -1,0 +1,70 @@
+"""The ``vbq.poll`` task (queue ``vbq.poll``) that beat sends every tick.
+
+The task is cheap when nothing is due (:mod:`workers.poll_schedule`) and runs at most one
+cycle at a time across every process (:mod:`workers.poll_lock`). Beat sends it with an
+``expires`` of a few ticks, so a backlog of ticks behind busy workers is dropped, not replayed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import redis as redis_lib
+
+from vbq.logs import get_logger
+from vbq.settings import Settings
+from workers.celery_app import app
+from workers.poll_schedule import PollSchedule
+from workers.poller import Poller
+
+__all__ = ["build_poller", "poll"]
+
+_log = get_logger("vbq.workers.poll")
+_lock = threading.Lock()
+_by_pid: dict[int, tuple[Poller, PollSchedule]] = {}
+
+
+def build_poller(settings: Settings, client: redis_lib.Redis | None = None) -> Poller:
+    """A :class:`Poller` wired to the real store, Vertex client, limiter and slots."""
+    from vbq.store import JobStore
+    from vbq.vertex import VertexClient
+    from workers.ratelimit import RateLimiter
+    from workers.slots import Slots
+
+    client = client or redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
+    return Poller(
+        store=JobStore(client, settings=settings),
+        vertex=VertexClient.from_settings(settings),
+        limiter=RateLimiter(client, settings=settings),
+        slots=Slots(client, settings=settings),
+        redis=client,
+        settings=settings,
+    )
+
+
+def _deps() -> tuple[Poller, PollSchedule]:
+    # Per process: a prefork child must never reuse its parent's sockets.
+    pid = os.getpid()
+    with _lock:
+        if pid not in _by_pid:
+            settings = Settings.from_env()
+            client = redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
+            _by_pid.clear()
+            _by_pid[pid] = (build_poller(settings, client), PollSchedule(client, settings=settings))
+        return _by_pid[pid]
+
+
+@app.task(name="vbq.poll", ignore_result=True, acks_late=False)
+def poll(force: bool = False) -> dict[str, Any]:
+    """Run one poll cycle if one is due (or ``force``); returns the cycle's report fields."""
+    poller, schedule = _deps()
+    if not force and not schedule.is_due():
+        return {"ran": False, "due": False}
+    schedule.started()
+    report = poller.run_cycle()
+    if report.ran:
+        interval = schedule.finished(changed=report.jobs_changed > 0)
+        return {**report.as_log(), "next_interval_s": interval}
+    return report.as_log()
