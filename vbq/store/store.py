@@ -13,6 +13,7 @@ applied together or not at all, and every time comes from the Redis server's clo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import redis as redis_lib
@@ -22,7 +23,7 @@ from vbq.events import JobEvent
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.states import FINISHED_SUBMISSION_STATES, SubmissionState
-from vbq.store.creating import Creator
+from vbq.store.creating import CreateCall, Creator
 from vbq.store.keys import (
     OUTBOX_KEY,
     PREFIX,
@@ -125,26 +126,47 @@ class JobStore:
 
         Raises:
             IdempotencyConflictError: the first conflict, when ``return_exceptions`` is False.
+            SpecError: an item's spec cannot be resolved (nothing of the batch was written).
         """
-        out: list[tuple[SubmissionRecord, bool] | IdempotencyConflictError] = []
         batch = list(items)
-        for start in range(0, len(batch), _CREATE_CHUNK):
-            chunk = batch[start : start + _CREATE_CHUNK]
-            calls = [self._creator.prepare(item) for item in chunk]
-            pipe = self.redis.pipeline(transaction=False)
-            for call in calls:
-                self._create(keys=call.keys, args=call.args, client=pipe)
-            replies = pipe.execute()
-            for call, reply in zip(calls, replies, strict=True):
-                try:
-                    out.append(self._creator.result(call, reply))
-                except IdempotencyConflictError as exc:
-                    out.append(exc)
+        # Resolve every target first (cached, cheap): a spec that cannot be resolved fails
+        # before anything of the batch is written.
+        for item in batch:
+            self._creator.target(item.spec)
+        replies: list[Any] = []
+        calls: list[CreateCall] = []
+        if len(batch) <= _CREATE_CHUNK:
+            calls = [self._creator.prepare(item) for item in batch]
+            replies = self._run_creates(calls)
+        else:
+            # Overlap: while Redis runs one chunk, this thread prepares the next one.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vbq-store") as pool:
+                running: Future[list[Any]] | None = None
+                for start in range(0, len(batch), _CREATE_CHUNK):
+                    chunk = [self._creator.prepare(i) for i in batch[start : start + _CREATE_CHUNK]]
+                    calls.extend(chunk)
+                    if running is not None:
+                        replies.extend(running.result())
+                    running = pool.submit(self._run_creates, chunk)
+                if running is not None:
+                    replies.extend(running.result())
+        out: list[tuple[SubmissionRecord, bool] | IdempotencyConflictError] = []
+        for call, reply in zip(calls, replies, strict=True):
+            try:
+                out.append(self._creator.result(call, reply))
+            except IdempotencyConflictError as exc:
+                out.append(exc)
         if not return_exceptions:
             for result in out:
                 if isinstance(result, IdempotencyConflictError):
                     raise result
         return out
+
+    def _run_creates(self, calls: Sequence[CreateCall]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for call in calls:
+            self._create(keys=call.keys, args=call.args, client=pipe)
+        return list(pipe.execute())
 
     # -- read ---------------------------------------------------------------------------------
 

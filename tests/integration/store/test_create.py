@@ -102,13 +102,44 @@ def test_create_many_same_semantics(store: JobStore, raw: redis.Redis) -> None:
         store.create_many(items[1200:1201])
 
 
-def test_create_many_throughput(store: JobStore) -> None:
-    """One process, pipelined: the target is > 5,000 creates/s (bar here is tolerant)."""
-    items = [NewSubmission(spec=make_spec(f"j{i}")) for i in range(5000)]
-    t0 = time.perf_counter()
+def test_create_many_throughput(store: JobStore, raw: redis.Redis) -> None:
+    """Target: > 5,000 creates/s from one process on an idle 2-core machine.
+
+    The machine is shared, so wall time says little here; the assertions bound the CPU cost
+    per create on each side (client and Redis), which is what sets the rate when idle.
+    """
+    items = [NewSubmission(spec=make_spec(f"j{i}", labels={"team": "x"})) for i in range(5000)]
+
+    def redis_cpu_s() -> float:
+        info = raw.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    r0, c0, t0 = redis_cpu_s(), time.process_time(), time.perf_counter()
     results = store.create_many(items)
-    elapsed = time.perf_counter() - t0
-    rate = len(results) / elapsed
-    print(f"create_many: {rate:.0f} creates/s")
-    # 2 shared cores: keep the assertion far below the target so load elsewhere never fails it.
-    assert rate > 1000
+    wall = time.perf_counter() - t0
+    client_us = (time.process_time() - c0) * 1e6 / len(items)
+    redis_us = (redis_cpu_s() - r0) * 1e6 / len(items)
+    assert len(results) == 5000 and raw.zcard("vbq:idx:all") == 5000
+    print(
+        f"create_many: {len(items) / wall:.0f}/s wall, client {client_us:.0f} us/create, "
+        f"redis {redis_us:.0f} us/create"
+    )
+    # Idle, the two overlap: rate ~ 1e6 / max(client_us, redis_us). 400 us is 4x today's cost.
+    assert client_us < 400
+    assert redis_us < 400
+
+
+def test_unresolvable_spec_fails_before_any_write(redis_url: str, raw: redis.Redis) -> None:
+    from vbq.errors import SpecError
+    from vbq.settings import Settings
+
+    no_project = JobStore.from_settings(Settings(redis_url=redis_url, project=""))
+    good = NewSubmission(spec=make_spec("a", project="proj-b"))
+    bad = NewSubmission(spec=make_spec("b"))
+    with pytest.raises(SpecError) as info:
+        no_project.create_many([good] * 600 + [bad])
+    assert "project" in info.value.fields
+    assert raw.dbsize() == 0
+    rec, _ = no_project.create(good)
+    assert rec.project == "proj-b"
+    no_project.close()
