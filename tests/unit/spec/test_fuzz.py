@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.spec.cases import LOCATION, PROJECT
+from tests.unit.spec.cases import LOCATION, PROJECT, VALID_CASES, clean
 from vbq.errors import SpecError
 from vbq.spec import SDK_PARAMETERS, JobSpec
 
@@ -37,7 +37,7 @@ json_like = st.recursive(
         st.dictionaries(st.one_of(st.text(max_size=8), st.integers()), inner, max_size=4),
         st.frozensets(st.integers(), max_size=3),
     ),
-    max_leaves=20,
+    max_leaves=6,
 )
 keys = st.one_of(st.sampled_from(SDK_PARAMETERS), st.text(max_size=12))
 specs = st.dictionaries(keys, json_like, max_size=12)
@@ -134,3 +134,15 @@ def test_deeply_nested_json_is_refused() -> None:
         assert err.fields
     else:
         raise AssertionError("accepted")
+
+
+@FAST
+@given(
+    st.sampled_from(sorted(VALID_CASES)),
+    st.sampled_from(SDK_PARAMETERS),
+    json_like,
+)
+def test_one_junk_parameter_in_a_valid_spec(case: str, name: str, junk: Any) -> None:
+    kwargs = clean(VALID_CASES[case]())
+    kwargs[name] = junk
+    _check(lambda: JobSpec.from_sdk_kwargs(**kwargs))
