@@ -49,6 +49,7 @@ from vbq.events import JobEvent
 from vbq.logs import get_logger
 from vbq.settings import Settings
 from workers.pubsub_publisher import EventPublisher, PubSubPublisher
+from workers.relay_lock import FENCE_KEY, LOCK_KEY, RelayLock
 
 __all__ = [
     "FENCE_KEY",
@@ -60,39 +61,8 @@ __all__ = [
 ]
 
 OUTBOX_KEY = "vbq:outbox"
-LOCK_KEY = "vbq:relay:lock"
-FENCE_KEY = "vbq:relay:fence"
 
 _log = get_logger("vbq.relay")
-
-# KEYS: lock, fence. ARGV: value we hold ("" if none), owner, ttl_ms.
-# Returns the value we now hold, or nil when another relay holds the lock.
-_ACQUIRE = """
-local cur = redis.call('GET', KEYS[1])
-if cur and cur == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return cur
-end
-if cur then return false end
-local token = redis.call('INCR', KEYS[2])
-local value = token .. ':' .. ARGV[2]
-redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
-return value
-"""
-
-# KEYS: lock, outbox. ARGV: value we hold, ids... Returns deleted count or -1 (lock lost).
-_FENCED_XDEL = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-return redis.call('XDEL', KEYS[2], unpack(ARGV, 2))
-"""
-
-# KEYS: lock. ARGV: value we hold.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-_XDEL_CHUNK = 1000  # Lua's unpack() has a stack limit of a few thousand values
 
 
 def _text(value: Any) -> str:
@@ -172,15 +142,11 @@ class OutboxRelay:
         self._event_types = frozenset(settings.event_types)
         self._batch_size = batch_size
         self._max_in_flight = max_in_flight
-        self._lock_ttl_ms = max(1000, int(lock_ttl_s * 1000))
         self._idle_wait_s = idle_wait_s
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._acquire = redis.register_script(_ACQUIRE)
-        self._fenced_xdel = redis.register_script(_FENCED_XDEL)
-        self._release = redis.register_script(_RELEASE)
-        self._lock_value = ""
+        self._lock = RelayLock(redis=redis, owner=self._owner, ttl_s=lock_ttl_s)
         self._inflight: dict[str, _Pending] = {}  # stream id -> pending, in publish order
         self._paused_keys: set[str] = set()  # failed keys waiting for their pending to settle
         self._cursor: str | None = None  # last stream id read; None = from the start
@@ -217,7 +183,7 @@ class OutboxRelay:
     @property
     def holds_lock(self) -> bool:
         """True when this relay held the lease at its last round."""
-        return bool(self._lock_value)
+        return self._lock.held
 
     def drain_once(self, *, wait_s: float = 10.0) -> int:
         """One round: read new entries, publish them, wait for confirmations, delete confirmed.
@@ -265,7 +231,7 @@ class OutboxRelay:
                 backoff_s = self._backoff_base_s
                 if not self.holds_lock:
                     # Standby: another relay is active; try again within a lease.
-                    stop_event.wait(self._lock_ttl_ms / 3000)
+                    stop_event.wait(self._lock.ttl_ms / 3000)
                 elif published == 0 and not self._inflight and not self._last_read_full:
                     self._wait_for_entries()
         finally:
@@ -307,19 +273,15 @@ class OutboxRelay:
     # -- lock -----------------------------------------------------------------------------------
 
     def _renew_lock(self) -> bool:
-        value = self._acquire(
-            keys=[LOCK_KEY, FENCE_KEY], args=[self._lock_value, self._owner, self._lock_ttl_ms]
-        )
-        held = _text(value) if value else ""
-        if held != self._lock_value:
+        held, changed = self._lock.acquire_or_renew()
+        if changed:
             if held:
-                _log.info("relay.lock_acquired", owner=self._owner, fence=held.split(":", 1)[0])
+                _log.info("relay.lock_acquired", owner=self._owner, fence=self._lock.fence)
             else:
                 _log.warning("relay.lock_lost", owner=self._owner)
             # Whatever we tracked under an older lease is re-read from the stream.
             self._forget()
-        self._lock_value = held
-        return bool(held)
+        return held
 
     def _forget(self) -> None:
         self._inflight.clear()
@@ -327,16 +289,11 @@ class OutboxRelay:
         self._cursor = None
 
     def _xdel(self, ids: Sequence[str]) -> int:
-        deleted = 0
-        for start in range(0, len(ids), _XDEL_CHUNK):
-            chunk = ids[start : start + _XDEL_CHUNK]
-            n = int(self._fenced_xdel(keys=[LOCK_KEY, OUTBOX_KEY], args=[self._lock_value, *chunk]))
-            if n < 0:
-                _log.warning("relay.lock_lost_before_delete", owner=self._owner, entries=len(ids))
-                self._lock_value = ""
-                self._forget()
-                return deleted
-            deleted += n
+        deleted = self._lock.fenced_xdel(OUTBOX_KEY, ids)
+        if deleted is None:
+            _log.warning("relay.lock_lost_before_delete", owner=self._owner, entries=len(ids))
+            self._forget()
+            return 0
         return deleted
 
     # -- rounds ---------------------------------------------------------------------------------
@@ -404,7 +361,7 @@ class OutboxRelay:
 
     def _wait(self, wait_s: float) -> None:
         deadline = time.monotonic() + max(0.0, wait_s)
-        slice_s = max(0.05, self._lock_ttl_ms / 3000)
+        slice_s = max(0.05, self._lock.ttl_ms / 3000)
         while True:
             pending = [p.future for p in self._inflight.values() if not p.future.done()]
             remaining = deadline - time.monotonic()
@@ -477,14 +434,13 @@ class OutboxRelay:
     def _shutdown(self) -> None:
         with self._mutex:
             try:
-                if self._inflight and self._lock_value:
+                if self._inflight and self._lock.held:
                     self._wait(5.0)
                     self._harvest()
-                if self._lock_value:
-                    self._release(keys=[LOCK_KEY], args=[self._lock_value])
+                self._lock.release()
             except redis_lib.RedisError as exc:
                 _log.warning("relay.shutdown_redis_error", error=str(exc))
-            self._lock_value = ""
+                self._lock.value = ""
 
     # -- counters -------------------------------------------------------------------------------
 
