@@ -120,3 +120,25 @@ def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
     second = Broker(journal_path=path)
     (received,) = second.pull(SUB, max_messages=10, wait_s=0)
     assert received.message.data == b"kept"
+
+
+def test_journal_is_compacted_once_acked_records_dominate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vbq.emulators.pubsub import broker as broker_module
+
+    monkeypatch.setattr(broker_module, "COMPACT_MIN_RECORDS", 50)
+    path = tmp_path / "pubsub.journal"
+    live = Broker(journal_path=path)
+    make(live)
+    live.publish(TOPIC, [OutgoingMessage(f"m{i}".encode(), {}) for i in range(60)])
+    received = live.pull(SUB, max_messages=100, wait_s=0)
+    live.acknowledge(SUB, [r.ack_id for r in received[:-1]])  # keep the last one unacked
+    grown = len(path.read_text().splitlines())
+    live.tick()
+    compacted = len(path.read_text().splitlines())
+    assert grown > 60 and compacted < 10
+    live.publish(TOPIC, [OutgoingMessage(b"after", {})])  # appends keep working
+    reborn = Broker(journal_path=path)
+    data = sorted(r.message.data for r in reborn.pull(SUB, max_messages=100, wait_s=0))
+    assert data == [b"after", b"m59"]

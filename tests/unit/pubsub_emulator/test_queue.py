@@ -151,3 +151,11 @@ def test_retention_drops_old_unacked_messages_and_frees_the_key() -> None:
     assert take(q, now=601) == [new]
     assert q.tick(2000).dropped == [new]
     assert q.live == {}
+
+
+def test_one_delivery_stays_below_the_grpc_message_limit() -> None:
+    q = SubscriptionQueue(epoch="e", policy=DeliveryPolicy())
+    for _ in range(3):
+        q.add(msg(size=5 * 1024 * 1024))
+    assert len(take(q)) == 1  # 10 MB would not fit in one response
+    assert len(take(q)) == 1

@@ -27,6 +27,8 @@ log = get_logger(__name__)
 
 TICK_INTERVAL_S = 0.05
 """How often the timer thread looks for expired leases and ended backoffs, seconds."""
+COMPACT_MIN_RECORDS = 100_000
+"""Journal records before a rewrite is considered (it happens when 3/4 of them are dead)."""
 
 
 class Broker(ResourceOps, DeliveryOps):
@@ -58,9 +60,21 @@ class Broker(ResourceOps, DeliveryOps):
             journal.rewrite(snapshot_records(self))
             log.info("pubsub_journal_loaded", records=count, path=str(journal.path))
 
+    def _maybe_compact(self) -> None:
+        # Acked messages stay in the journal until a rewrite; rewrite once they dominate it.
+        journal = self._journal
+        if journal is None or journal.records_written < COMPACT_MIN_RECORDS:
+            return
+        live = len(self._topics) + sum(len(s.queue.live) + 1 for s in self._subs.values())
+        if journal.records_written > 4 * live:
+            from vbq.emulators.pubsub.persistence import snapshot_records
+
+            journal.rewrite(snapshot_records(self))
+
     def tick(self) -> None:
         """Expire leases, end backoffs, apply retention and dead-lettering, as of now."""
         with self._lock:
+            self._maybe_compact()
             now_s = self._clock()
             for sub in list(self._subs.values()):
                 result = sub.queue.tick(now_s)

@@ -129,13 +129,6 @@ class DeliveryOps(BrokerState):
                 sub.closed_streams.append(stream)
                 sub.cond.notify_all()
 
-    def wake_stream(self, stream: StreamState) -> None:
-        """Wake a stream's waiting sender (the client went away, or settings changed)."""
-        with self._lock:
-            sub = self._subs.get(stream.subscription)
-            if sub is not None:
-                sub.cond.notify_all()
-
     def acknowledge(self, name: str, ack_ids: Sequence[str]) -> None:
         """Acknowledge messages (unknown or stale ack ids are ignored, as on Google).
 

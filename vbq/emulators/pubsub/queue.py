@@ -20,6 +20,8 @@ __all__ = ["DeliveryPolicy", "SubscriptionQueue", "TickResult"]
 
 MAX_BATCH_MESSAGES = 1000
 """Most messages in one delivery, whatever the flow control allows."""
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+"""Most bytes in one delivery (one message always fits), below gRPC's message size limit."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +145,8 @@ class SubscriptionQueue:
                 self._ready.popleft()
                 continue
             size = entry.message.size_bytes
+            if out and taken_bytes + size > MAX_BATCH_BYTES:
+                break
             nothing_outstanding = not out and (stream is None or stream.outstanding_bytes == 0)
             if byte_room is not None and taken_bytes + size > byte_room and not nothing_outstanding:
                 break

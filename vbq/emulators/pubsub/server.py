@@ -29,7 +29,9 @@ class PubSubEmulatorServer:
         port: gRPC port; 0 picks a free one (read :attr:`port` after :meth:`start`).
         data_file: journal file for persistence across restarts (``None``: memory only).
         admin_port: port of the HTTP stats endpoint; ``None`` disables it, 0 picks one.
-        max_workers: gRPC handler threads; each open StreamingPull holds one.
+        max_workers: gRPC handler threads; each open StreamingPull holds one for its whole
+            life, so this must stay well above the number of concurrent subscribers (threads
+            are created on demand).
     """
 
     def __init__(
@@ -39,7 +41,7 @@ class PubSubEmulatorServer:
         port: int = 0,
         data_file: Path | None = None,
         admin_port: int | None = None,
-        max_workers: int = 64,
+        max_workers: int = 256,
     ) -> None:
         self.host = host
         self.port = port
