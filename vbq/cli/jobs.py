@@ -95,6 +95,15 @@ def submit(
             else:
                 click.echo(sub.submission_id)
             continue
+        if idempotency_key is not None:
+            # One key for many requests would fold them into one submission (or conflict).
+            click.echo(
+                f"error: {parsed.source}: --idempotency-key applies to a single request; "
+                "give each bulk item its own idempotency_key",
+                err=True,
+            )
+            failed = True
+            continue
         failed |= _submit_bulk(
             client=client,
             parsed=parsed,

@@ -218,6 +218,9 @@ def test_openapi_documents_the_routes(api: TestClient) -> None:
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     assert "model_name" in schema["properties"]
     assert "422" in post["responses"]
+    batch = paths["/v1/submissions:batch"]["post"]["requestBody"]["content"]["application/json"]
+    assert "$ref" not in json.dumps(batch)  # inlined: every reference resolves
+    assert "model_name" in batch["schema"]["properties"]["items"]["items"]["properties"]
 
 
 def test_unknown_routes_and_methods_are_problems(api: TestClient) -> None:

@@ -67,6 +67,28 @@ def test_real_server_round_trip(server: str, redis_url: str) -> None:
         assert http.get("/openapi.json").json()["info"]["title"] == "vertex-batch-queue"
 
 
+def test_concurrent_replays_create_each_submission_once(server: str, redis_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(i: int) -> tuple[int, str]:
+        with httpx.Client(base_url=server, timeout=30) as http:
+            resp = http.post(
+                "/v1/submissions",
+                json={**valid_kwargs(i % 12), "idempotency_key": f"k{i % 12}"},
+                headers={"X-API-Key": KEY},
+            )
+            assert resp.status_code in (200, 201), resp.text
+            return resp.status_code, str(resp.json()["submission_id"])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(post, range(24)))
+    ids = {sid for _, sid in results}
+    assert len(ids) == 12
+    assert sum(1 for status, _ in results if status == 201) == 12  # one creator per key
+    assert stored_ids(redis_url) == ids
+    assert set(submitted_ids(redis_url)) == ids
+
+
 def test_api_refuses_to_start_without_keys(redis_url: str) -> None:
     from click.testing import CliRunner
 

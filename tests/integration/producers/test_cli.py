@@ -72,6 +72,8 @@ def test_submit_bulk_jsonl_reports_bad_items(
     assert len(stored_ids(redis_url)) == 28
     assert "item 4 refused" in result.stderr and "gcs_source" in result.stderr
     assert "item 9 refused" in result.stderr
+    keyed = runner.invoke(cli, ["submit", str(path), "--idempotency-key", "k"])
+    assert keyed.exit_code == 1 and "single request" in keyed.stderr
     atomic = runner.invoke(cli, ["submit", str(path), "--atomic", "--json"])
     assert atomic.exit_code == 1
     report = json.loads(atomic.stdout)
