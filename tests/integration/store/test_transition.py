@@ -176,3 +176,23 @@ def test_touch_and_rejected_without_job(store: JobStore, raw: redis.Redis) -> No
     other = _new(store)
     store.transition(other.id, expected={S.ACCEPTED}, new_state=S.SUBMITTED)
     assert raw.exists("vbq:inflight:proj-a:us-central1") == 0
+
+
+def test_works_on_a_client_without_decode_responses(redis_url: str) -> None:
+    from vbq.settings import Settings
+
+    client = redis.Redis.from_url(redis_url)  # replies as bytes
+    store = JobStore(client, settings=Settings(project="proj-a", location="us-central1"))
+    rec, _ = store.create(NewSubmission(spec=make_spec(labels={"k": "v"}), idempotency_key="i"))
+    again, created = store.create(
+        NewSubmission(spec=make_spec(labels={"k": "v"}), idempotency_key="i")
+    )
+    assert not created and again == rec == store.get(rec.id)
+    store.transition(
+        rec.id, expected={S.ACCEPTED}, new_state=S.SUBMITTED, updates={"job_name": "jobs/1"}
+    )
+    assert [r.id for r in store.unfinished("proj-a", "us-central1")] == [rec.id]
+    page, token = store.list(label=("k", "v"), page_size=1)
+    assert [r.id for r in page] == [rec.id] and token is None
+    assert store.count_by_state() == {S.SUBMITTED: 1}
+    client.close()
