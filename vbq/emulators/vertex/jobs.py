@@ -31,6 +31,7 @@ from typing import Any
 
 from vbq.emulators.vertex.config import EmulatorConfig
 from vbq.emulators.vertex.filters import JobView, Predicate
+from vbq.emulators.vertex.operations import OperationBook
 from vbq.emulators.vertex.scheduler import Scheduler
 from vbq.emulators.vertex.toy_model import RunResult, model_id, output_location, run_job
 from vbq.emulators.vertex.validation import is_gemini_model
@@ -91,14 +92,6 @@ class _Job:
         )
 
 
-@dataclass(kw_only=True)
-class _Operation:
-    name: str
-    api_version: str
-    created_s: float
-    done_s: float
-
-
 class JobStore:
     """Every emulated job and delete operation; thread-safe (one lock)."""
 
@@ -117,7 +110,7 @@ class JobStore:
     def _init_state(self) -> None:
         self._order: list[_Job] = []
         self._by_name: dict[str, _Job] = {}
-        self._ops: dict[str, _Operation] = {}
+        self._ops = OperationBook()
         self._states: Counter[str] = Counter()
         self._rng = random.Random(self._config().seed)
 
@@ -406,15 +399,11 @@ class JobStore:
             job.deleted = True
             del self._by_name[name]
             op_id = str(self._rng.randrange(10**18, 10**19))
-            now = time.time()
-            op = _Operation(
-                name=f"{job.parent}/operations/{op_id}",
+            return self._ops.add(
+                f"{job.parent}/operations/{op_id}",
                 api_version=job.api_version,
-                created_s=now,
-                done_s=now + config.scaled(config.delete_s),
+                done_after_s=config.scaled(config.delete_s),
             )
-            self._ops[op.name] = op
-            return self._render_op(op, now)
 
     def get_operation(self, name: str) -> dict[str, Any]:
         """The ``Operation`` of a delete (done once ``delete_s`` passed).
@@ -423,26 +412,4 @@ class JobStore:
             VertexError: 404 NOT_FOUND.
         """
         with self._lock:
-            op = self._ops.get(name)
-            if op is None:
-                raise api_error(404, f'Operation "{name}" not found.')
-            return self._render_op(op, time.time())
-
-    @staticmethod
-    def _render_op(op: _Operation, now: float) -> dict[str, Any]:
-        done = now >= op.done_s
-        meta_type = f"type.googleapis.com/google.cloud.aiplatform.{op.api_version}"
-        out: dict[str, Any] = {
-            "name": op.name,
-            "metadata": {
-                "@type": f"{meta_type}.DeleteOperationMetadata",
-                "genericMetadata": {
-                    "createTime": rfc3339(op.created_s),
-                    "updateTime": rfc3339(op.done_s if done else op.created_s),
-                },
-            },
-            "done": done,
-        }
-        if done:
-            out["response"] = {"@type": "type.googleapis.com/google.protobuf.Empty"}
-        return out
+            return self._ops.get(name)

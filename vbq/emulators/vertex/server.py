@@ -1,8 +1,7 @@
 """The Vertex AI emulator's HTTP server: the v1/v1beta1 batchPredictionJobs API plus admin.
 
-Built on :class:`http.server.ThreadingHTTPServer` (one thread per connection, HTTP/1.1
-keep-alive) because the ``create_then_drop`` fault needs the raw socket: the job is created,
-then the connection is reset (``SO_LINGER`` 0) without an answer.
+Routing, the API methods and the admin API live here; the socket side (ThreadingHTTPServer,
+keep-alive, the connection drop) is :mod:`vbq.emulators.vertex.transport`.
 
 API (``{v}`` is ``v1`` or ``v1beta1``; Google's SDK sends ``$alt=json;enum-encoding=int`` and
 then gets integer enums; other callers get ``JOB_STATE_*`` names):
@@ -21,38 +20,31 @@ Admin (docs/contracts.md § Vertex emulator admin API): ``GET /_emulator/stats``
 
 from __future__ import annotations
 
-import json
 import re
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from vbq.emulators.vertex.config import EmulatorConfig
 from vbq.emulators.vertex.faults import FaultGate, RequestLog
 from vbq.emulators.vertex.filters import parse_filter
 from vbq.emulators.vertex.jobs import JobStore
+from vbq.emulators.vertex.transport import EmulatorHTTPServer, Request
 from vbq.emulators.vertex.validation import validate_create_body
 from vbq.emulators.vertex.wire import (
     api_error,
     decode_enums,
     encode_job,
     error_body,
-    wants_int_enums,
 )
 from vbq.errors import ConfigError, VertexError
-from vbq.logs import get_logger
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "VertexEmulator"]
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
-_log = get_logger(__name__)
 _PARENT = r"projects/[^/]+/locations/[^/]+"
 _V = r"/(?P<v>v1|v1beta1)"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -71,28 +63,6 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         "operation_get",
     ),
 ]
-
-
-class _Request:
-    def __init__(self, method: str, raw_path: str, body: bytes) -> None:
-        parts = urlsplit(raw_path)
-        self.method = method
-        self.path = unquote(parts.path)
-        self.query = parse_qs(parts.query, keep_blank_values=True)
-        self.body = body
-        self.int_enums = wants_int_enums(self.query)
-
-    def param(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[-1] if values else default
-
-    def json(self) -> Any:
-        if not self.body.strip():
-            return {}
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            raise api_error(400, "Invalid JSON payload received.") from None
 
 
 class VertexEmulator:
@@ -115,8 +85,7 @@ class VertexEmulator:
         self.store = JobStore(config=lambda: self.config)
         self._create_lock = threading.Lock()
         self._host = host
-        self._httpd = _Server((host, port), _Handler)
-        self._httpd.emulator = self
+        self._httpd = EmulatorHTTPServer((host, port), self)
         self._thread: threading.Thread | None = None
 
     @property
@@ -177,7 +146,7 @@ class VertexEmulator:
             "states": self.store.state_counts(),
         }
 
-    def _admin(self, req: _Request) -> tuple[int, Any]:
+    def _admin(self, req: Request) -> tuple[int, Any]:
         action = req.path.removeprefix("/_emulator/").strip("/")
         if req.method == "GET" and action == "stats":
             return 200, self.stats()
@@ -207,7 +176,7 @@ class VertexEmulator:
         raise api_error(404, f"no admin endpoint {req.method} {req.path}")
 
     # -- API ------------------------------------------------------------------------------
-    def handle(self, req: _Request) -> tuple[int, Any, dict[str, str]]:
+    def handle(self, req: Request) -> tuple[int, Any, dict[str, str]]:
         """Answer one request: ``(status, JSON body, extra headers)``; status 0 means reset
         the connection without an answer (the ``create_then_drop`` fault)."""
         if req.path.startswith("/_emulator/"):
@@ -240,7 +209,7 @@ class VertexEmulator:
         return 200, body, {}
 
     @staticmethod
-    def _route(req: _Request) -> tuple[str, re.Match[str]] | None:
+    def _route(req: Request) -> tuple[str, re.Match[str]] | None:
         for method, pattern, kind in _ROUTES:
             if req.method == method:
                 match = pattern.match(req.path)
@@ -248,7 +217,7 @@ class VertexEmulator:
                     return kind, match
         return None
 
-    def _create(self, req: _Request, match: re.Match[str]) -> dict[str, Any]:
+    def _create(self, req: Request, match: re.Match[str]) -> dict[str, Any]:
         parent = match.group("parent")
         _, project, _, location = parent.split("/")
         body = req.json()
@@ -262,10 +231,10 @@ class VertexEmulator:
             resource = self.store.create(parent, clean, api_version=match.group("v"))
         return encode_job(resource, int_enums=req.int_enums)
 
-    def _get(self, req: _Request, match: re.Match[str]) -> dict[str, Any]:
+    def _get(self, req: Request, match: re.Match[str]) -> dict[str, Any]:
         return encode_job(self.store.get(match.group("name")), int_enums=req.int_enums)
 
-    def _list(self, req: _Request, match: re.Match[str]) -> dict[str, Any]:
+    def _list(self, req: Request, match: re.Match[str]) -> dict[str, Any]:
         try:
             size = int(req.param("pageSize", "0") or 0)
         except ValueError:
@@ -294,18 +263,18 @@ class VertexEmulator:
             out["nextPageToken"] = token
         return out
 
-    def _cancel(self, req: _Request, match: re.Match[str]) -> dict[str, Any]:
+    def _cancel(self, req: Request, match: re.Match[str]) -> dict[str, Any]:
         self.store.cancel(match.group("name"))
         return {}
 
-    def _delete(self, req: _Request, match: re.Match[str]) -> dict[str, Any]:
+    def _delete(self, req: Request, match: re.Match[str]) -> dict[str, Any]:
         return self.store.delete(match.group("name"))
 
-    def _operation_get(self, req: _Request, match: re.Match[str]) -> dict[str, Any]:
+    def _operation_get(self, req: Request, match: re.Match[str]) -> dict[str, Any]:
         return self.store.get_operation(match.group("name"))
 
 
-_HANDLERS: dict[str, Callable[[VertexEmulator, _Request, re.Match[str]], dict[str, Any]]] = {
+_HANDLERS: dict[str, Callable[[VertexEmulator, Request, re.Match[str]], dict[str, Any]]] = {
     "create": VertexEmulator._create,
     "list": VertexEmulator._list,
     "get": VertexEmulator._get,
@@ -331,87 +300,3 @@ def _project(job: dict[str, Any], mask: set[str] | None) -> dict[str, Any]:
     if mask is None:
         return job
     return {k: v for k, v in job.items() if k in mask}
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 512
-    emulator: VertexEmulator
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without NODELAY, Nagle plus delayed ACKs
-        # add ~40 ms to every keep-alive request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Per-request lines would swamp the log at hundreds of requests a second.
-        return
-
-    def _serve(self) -> None:
-        try:
-            body = self._read_body()
-        except ValueError:
-            self.send_error(400, "bad Content-Length or chunk size")
-            self.close_connection = True
-            return
-        req = _Request(self.command, self.path, body)
-        try:
-            status, payload, headers = self.server.emulator.handle(req)
-            if status == 0:
-                self._drop()
-                return
-        except Exception as exc:  # a bug must answer 500, not kill the connection thread
-            _log.exception("emulator request failed", path=req.path)
-            err = api_error(500, f"emulator error: {type(exc).__name__}: {exc}")
-            status, payload, headers = 500, error_body(err), {}
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length < 0:
-            raise ValueError("negative Content-Length")
-        return self.rfile.read(length) if length else b""
-
-    def _drop(self) -> None:
-        # SO_LINGER 0 makes close() send RST: the client sees a reset, not a clean EOF.
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.close_connection = True
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
