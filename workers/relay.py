@@ -218,8 +218,13 @@ class OutboxRelay:
             while not stop_event.is_set():
                 try:
                     published = self.drain_once(wait_s=0.5)
-                except redis_lib.RedisError as exc:
-                    _log.warning("relay.redis_error", error=str(exc))
+                except Exception as exc:
+                    # Redis down, or a bug: the relay thread must outlive it and retry.
+                    _log.warning(
+                        "relay.round_failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        exc_info=not isinstance(exc, redis_lib.RedisError),
+                    )
                     self._forget()
                     stop_event.wait(random.uniform(0, backoff_s))
                     backoff_s = min(backoff_s * 2, self._backoff_max_s)
@@ -330,7 +335,7 @@ class OutboxRelay:
             key = event.ordering_key
             if key in self._paused_keys:
                 continue
-            future = self._publisher.publish(
+            future = self._publish(
                 self._topic, event.to_bytes(), attributes=event.attributes(), ordering_key=key
             )
             self._inflight[entry_id] = _Pending(key=key, future=future)
@@ -338,6 +343,20 @@ class OutboxRelay:
             n = self._xdel(to_drop)
             with self._stats_lock():
                 self._dropped += n
+
+    def _publish(
+        self, topic: str, data: bytes, *, attributes: dict[str, str], ordering_key: str
+    ) -> Future[str]:
+        try:
+            return self._publisher.publish(
+                topic, data, attributes=attributes, ordering_key=ordering_key
+            )
+        except Exception as exc:
+            # A publisher that refuses synchronously (stopped, message too large) fails this
+            # entry like a failed future would: the key pauses, the round backs off.
+            failed: Future[str] = Future()
+            failed.set_exception(exc)
+            return failed
 
     def _dead_letter(self, entry_id: str, raw: Any, reason: str) -> None:
         if raw is None:
@@ -347,7 +366,7 @@ class OutboxRelay:
         else:
             data = str(raw).encode()
         _log.error("relay.malformed_entry", entry_id=entry_id, error=reason)
-        future = self._publisher.publish(
+        future = self._publish(
             self._dead_letter_topic,
             data,
             attributes={

@@ -218,3 +218,43 @@ def test_run_forever_survives_publish_failures_with_backoff(r: redis.Redis) -> N
         thread.join(10)
     assert _ids(pub) == [ev.event_id]
     assert relay.stats().failed == 3
+
+
+class _RaisingPublisher(FakePublisher):
+    """Refuses synchronously the first ``raises`` times (a stopped client, say)."""
+
+    raises: int = 2
+
+    def publish(self, topic, data, *, attributes, ordering_key=""):  # type: ignore[no-untyped-def]
+        if self.raises > 0:
+            self.raises -= 1
+            raise RuntimeError("Cannot publish on a stopped publisher.")
+        return super().publish(topic, data, attributes=attributes, ordering_key=ordering_key)
+
+
+def test_synchronous_publish_error_fails_the_entry_not_the_relay(r: redis.Redis) -> None:
+    ev = _append(r, "7" * 32, *STATES[0])
+    pub = _RaisingPublisher()
+    relay = _relay(r, pub)
+    assert relay.drain_once() == 0
+    assert relay.drain_once() == 0
+    assert r.xlen(OUTBOX_KEY) == 1 and relay.stats().failed == 2
+    assert relay.drain_once() == 1
+    assert _ids(pub) == [ev.event_id]
+
+
+def test_run_forever_outlives_an_unreachable_redis() -> None:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    dead = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.1, retry=Retry(NoBackoff(), 0)
+    )
+    relay = _relay(dead, FakePublisher(), backoff_base_s=0.05, backoff_max_s=0.1)
+    stop = threading.Event()
+    thread = relay.start_thread(stop)
+    time.sleep(0.5)
+    assert thread.is_alive()
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
