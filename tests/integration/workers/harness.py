@@ -25,7 +25,8 @@ LOCATION = "us-central1"
 class EmulatorProc:
     """`vbq emulator vertex` as a child process, with its admin API."""
 
-    def __init__(self, log_dir: Path, *, time_scale: float = 0.01) -> None:
+    def __init__(self, log_dir: Path, *, time_scale: float = 100.0) -> None:
+        # time_scale 100: jobs stay PENDING for minutes, so no job reads its (absent) inputs.
         self.port = free_port()
         self.proc = ManagedProcess(
             f"vertex-{self.port}",

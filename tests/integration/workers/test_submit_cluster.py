@@ -34,7 +34,7 @@ from tests.support.services import ManagedProcess
 from vbq.states import SubmissionState as S
 from vbq.store import JobStore, NewSubmission
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("workers-cluster")]
+pytestmark = [pytest.mark.integration]
 
 
 @pytest.fixture
