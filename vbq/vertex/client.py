@@ -13,6 +13,10 @@ the HTTP API or a thread-pool benchmark may share it too. URLs are
 absolute, so one client serves every region: the base URL comes from
 ``Settings.vertex_base_url(location)`` with the location taken from the resource name.
 
+Timeouts (``timeout_s``) bound the connect phase (at most 10 s) and every single read and
+write, as httpx's timeouts do, not the whole exchange: a server that trickles bytes could
+take longer. Google answers these small JSON calls in one go, so that is the right trade.
+
 No retries in here: the callers own the retry policy and the global rate limits, and every
 error says what a retry means (see :mod:`vbq.vertex.error_mapping`). Responses are the JSON
 resources exactly as Google sends them (camelCase, enum names; integers are accepted too by
@@ -336,7 +340,8 @@ class VertexClient:
             timeout_s: the whole budget in seconds, waiting included.
 
         Returns:
-            The Operation (``{"name", "done", ...}``); with ``wait`` it is done.
+            The Operation (``{"name", "done", ...}``); with ``wait`` it is done. A delete sent
+            again after a lost answer may get 404 ``NOT_FOUND``: the job is already gone.
 
         Raises:
             VertexRetryableError: 429, 5xx, timeouts; or the operation was not done within
