@@ -106,3 +106,32 @@ def test_bad_page_arguments(store: JobStore) -> None:
         store.list(page_token="not-a-token")
     with pytest.raises(StoreError):
         store.list(page_size=0)
+
+
+def test_filtered_listing_parses_only_the_page(redis_url: str) -> None:
+    from vbq.settings import Settings
+    from vbq.spec import JobSpec
+
+    parsed: list[int] = []
+
+    def loader(text: str) -> JobSpec:
+        parsed.append(1)
+        return JobSpec.from_json(text)
+
+    store = JobStore.from_settings(
+        Settings(redis_url=redis_url, project="proj-a"), spec_loader=loader
+    )
+    store.create_many([NewSubmission(spec=make_spec(f"a{i}"), tenant="a") for i in range(600)])
+    mine = store.create_many([NewSubmission(spec=make_spec(f"b{i}"), tenant="b") for i in range(3)])
+    store.create_many([NewSubmission(spec=make_spec(f"c{i}"), tenant="a") for i in range(600)])
+    for r in mine:
+        assert isinstance(r, tuple)
+        store.transition(r[0].id, expected={S.ACCEPTED}, new_state=S.SUBMITTING)
+    parsed.clear()
+    page, token = store.list(tenant="a", state=S.SUBMITTING, page_size=10)
+    assert page == [] and token is None and parsed == []
+    page, token = store.list(state=S.ACCEPTED, tenant="b", page_size=10)
+    assert page == [] and parsed == []
+    page, token = store.list(tenant="a", page_size=10)
+    assert len(page) == 10 and token is not None and len(parsed) == 10
+    store.close()
