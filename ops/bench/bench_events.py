@@ -93,7 +93,7 @@ def bench_vbq(settings: Settings, events: list[JobEvent], timeout_s: float) -> f
     stop = threading.Event()
     sub_thread = threading.Thread(target=sub.run, args=(stop,), daemon=True)
     sub_thread.start()
-    time.sleep(1.0)  # let the stream open before the clock starts
+    time.sleep(0.5)  # let the stream open before the clock starts
     relay_thread = relay.start_thread(stop)
     t0 = time.perf_counter()
     pipe = r.pipeline(transaction=False)
@@ -130,7 +130,7 @@ def bench_bare(settings: Settings, events: list[JobEvent], timeout_s: float) -> 
         flow_control=pubsub_v1.types.FlowControl(max_messages=settings.subscriber_max_messages),
     )
     publisher = publisher_client(settings, enable_message_ordering=True)
-    time.sleep(1.0)
+    time.sleep(0.5)
     t0 = time.perf_counter()
     futures = [
         publisher.publish(res.topic, ev.to_bytes(), ordering_key=ev.ordering_key, **ev.attributes())

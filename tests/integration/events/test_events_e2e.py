@@ -236,3 +236,44 @@ def test_sigterm_lets_the_running_handler_finish(
         assert runs(r, [ev.event_id]) == [1]
     finally:
         sub.stop()
+
+
+def test_standby_relay_takes_over_when_the_active_one_is_killed(
+    redis_url: str, settings: Settings, child_env: dict[str, str], tmp_path: Path
+) -> None:
+    r = redis.Redis.from_url(redis_url)
+    relay_args = ["relay", "--lock-ttl-s", "2"]
+    sub, one, two = start_roles(
+        [
+            SUBSCRIBE,
+            ("relay-1", relay_args, "relay.started"),
+            ("relay-2", relay_args, "relay.started"),
+        ],
+        log_dir=tmp_path / "logs",
+        env=child_env,
+    )
+    try:
+        jobs = [sid(i) for i in range(20)]
+        events = [append(r, j, *STATES[0]) for j in jobs]
+        wait_until(lambda: r.xlen(OUTBOX_KEY) == 0, timeout_s=20, what="first wave relayed")
+        holder = r.get("vbq:relay:lock")
+        assert holder is not None
+        active, standby = (one, two) if f":{one.pid}:" in holder.decode() else (two, one)
+        assert f":{active.pid}:" in holder.decode()
+        active.kill()
+        t_kill = time.monotonic()
+        events += [append(r, j, *STATES[1]) for j in jobs]
+        wait_until(lambda: r.xlen(OUTBOX_KEY) == 0, timeout_s=20, what="standby relayed")
+        assert time.monotonic() - t_kill < 15
+        lock = r.get("vbq:relay:lock")
+        assert lock is not None and f":{standby.pid}:" in lock.decode()
+        assert int(lock.decode().split(":", 1)[0]) > int(holder.decode().split(":", 1)[0])
+        ids = [e.event_id for e in events]
+        wait_until(lambda: min(runs(r, ids)) >= 1, timeout_s=20, what="all handled")
+        assert runs(r, ids) == [1] * len(ids)
+        for j in jobs:
+            assert order(r, j) == [STATES[0][1], STATES[1][1]]
+    finally:
+        one.kill()
+        two.stop()
+        sub.stop()
