@@ -57,6 +57,8 @@ IN_FLIGHT_STATES: frozenset[SubmissionState] = frozenset(
 )
 """States of a submission whose Vertex job exists and has not finished."""
 
+_BEFORE_SUBMIT = frozenset({SubmissionState.ACCEPTED, SubmissionState.SUBMITTING})
+
 # ``JobStore.list`` shadows the builtin inside the class body, where annotations resolve.
 _Records = list[SubmissionRecord]
 
@@ -344,16 +346,20 @@ class JobStore:
 
         Args:
             error: stored as ``last_error``; None keeps the previous one.
-            expected: when given, only if the state is one of these (compare-and-set).
+            expected: only if the state is one of these (compare-and-set). Default: ACCEPTED
+                or SUBMITTING when moving to a new state (a finished or submitted record never
+                goes back), any state when ``new_state`` is None.
             new_state: the state to move to; None keeps the state.
 
         Returns:
             The record after the change (``attempts`` already incremented).
 
         Raises:
-            StateConflictError: ``expected`` was given and the state is not in it.
+            StateConflictError: the state is not in ``expected``.
             NotFoundError: no such submission.
         """
+        if expected is None and new_state is not None:
+            expected = _BEFORE_SUBMIT
         return self._update_call(
             submission_id,
             expected=expected,

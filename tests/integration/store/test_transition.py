@@ -196,3 +196,14 @@ def test_works_on_a_client_without_decode_responses(redis_url: str) -> None:
     assert [r.id for r in page] == [rec.id] and token is None
     assert store.count_by_state() == {S.SUBMITTED: 1}
     client.close()
+
+
+def test_record_attempt_never_reopens_a_finished_submission(store: JobStore) -> None:
+    rec = _new(store)
+    store.transition(rec.id, expected={S.ACCEPTED}, new_state=S.REJECTED)
+    with pytest.raises(StateConflictError) as info:
+        store.record_attempt(rec.id, "late")
+    assert info.value.actual is S.REJECTED
+    assert store.get(rec.id).attempts == 0
+    counted = store.record_attempt(rec.id, "noted", new_state=None)
+    assert counted.state is S.REJECTED and counted.attempts == 1
