@@ -33,8 +33,9 @@ class DeliveryOps(BrokerState):
             )
             received.message.CopyFrom(entry.message.pb)
             out.append(received)
-        self._write({"op": "dlv", "sub": sub.name, "n": [e.message.number for e in entries]})
-        self._flush()
+        if self._journal is not None:
+            self._write({"op": "dlv", "sub": sub.name, "n": [e.message.number for e in entries]})
+            self._flush()
         return out
 
     def pull(self, name: str, *, max_messages: int, wait_s: float) -> list[Any]:
@@ -171,6 +172,7 @@ class DeliveryOps(BrokerState):
                 sub.queue.requeue(entry)
             return
         project = sub.name.split("/")[1]
+        touched: set[str] = set()
         for entry in entries:
             msg = entry.message
             published = msg.pb.publish_time.ToJsonString()
@@ -183,7 +185,11 @@ class DeliveryOps(BrokerState):
                     "CloudPubSubDeadLetterSourceTopicPublishTime": published,
                 }
             )
-            self._publish_one(topic, OutgoingMessage(msg.data, attributes, msg.ordering_key))
+            self._publish_one(
+                topic, OutgoingMessage(msg.data, attributes, msg.ordering_key), touched
+            )
             sub.queue.finish(entry)
             self.dead_lettered += 1
+        for name in touched:
+            self._subs[name].cond.notify_all()
         self._write({"op": "ack", "sub": sub.name, "n": [e.message.number for e in entries]})

@@ -55,7 +55,7 @@ def _unary(behavior: Callable[[Any], Any], request_cls: Any, response_cls: Any) 
 def _publisher(broker: Broker) -> grpc.GenericRpcHandler[Any, Any]:
     def publish(req: Any) -> Any:
         messages = [
-            OutgoingMessage(m.data, dict(m.attributes), m.ordering_key) for m in req.messages
+            OutgoingMessage(m.data, dict(m.attributes), m.ordering_key, m) for m in req.messages
         ]
         return _pb(types.PublishResponse)(message_ids=broker.publish(req.topic, messages))
 
