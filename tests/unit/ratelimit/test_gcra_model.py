@@ -1,0 +1,82 @@
+"""Pure logic of the limiter and slots: interval rounding, lease arguments, and the GCRA bound.
+
+The bound is checked on a Python model of the exact integer arithmetic the Lua script runs
+(microseconds, ``allow when max(TAT, now) - tau <= now``), over random arrival patterns.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from workers.ratelimit import Decision, emission_interval_us
+from workers.slots import _lease_arg
+
+
+def _gcra(arrivals_us: list[int], interval_us: int, burst: int) -> list[int]:
+    tat, tau, grants = 0, burst * interval_us, []
+    for now in arrivals_us:
+        t = max(tat, now)
+        if t - tau <= now:
+            tat = t + interval_us
+            grants.append(now)
+    return grants
+
+
+def _max_closed_window(times: list[int], window_us: int) -> int:
+    best, j = 0, 0
+    for i, start in enumerate(times):
+        j = max(j, i)
+        while j + 1 < len(times) and times[j + 1] <= start + window_us:
+            j += 1
+        best = max(best, j - i + 1)
+    return best
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate_per_s=st.integers(min_value=1, max_value=200),
+    burst=st.integers(min_value=0, max_value=20),
+    gaps_us=st.lists(st.integers(min_value=0, max_value=60_000), min_size=1, max_size=600),
+)
+def test_no_closed_one_second_window_exceeds_rate_plus_burst(
+    rate_per_s: int, burst: int, gaps_us: list[int]
+) -> None:
+    arrivals = [1_700_000_000_000_000]
+    for gap in gaps_us:
+        arrivals.append(arrivals[-1] + gap)
+    grants = _gcra(arrivals, emission_interval_us(rate_per_s * 60), burst)
+    assert _max_closed_window(grants, 1_000_000) <= rate_per_s + burst
+
+
+def test_saturating_arrivals_get_the_full_rate() -> None:
+    rate_per_s, burst = 20, 3
+    arrivals = list(range(0, 10_000_000, 1_000))  # a request every ms for 10 s
+    grants = _gcra(arrivals, emission_interval_us(rate_per_s * 60), burst)
+    assert len(grants) >= 0.99 * rate_per_s * 10 + burst
+    assert grants[: burst + 1] == arrivals[: burst + 1]  # a rested key grants burst + 1 at once
+
+
+def test_emission_interval_rounds_so_the_rate_is_never_exceeded() -> None:
+    for per_min in (1, 60, 600, 1200, 7, 3600.5):
+        interval = emission_interval_us(per_min)
+        assert 1_000_000 < interval * per_min / 60 <= 1_000_000 + per_min / 60 + 1
+
+
+def test_lease_argument_and_decision() -> None:
+    assert _lease_arg(None) == "inf" and _lease_arg(math.inf) == "inf"
+    assert _lease_arg(2.5) == "2.5" and _lease_arg(-1) == "0.0"
+    assert Decision(allowed=True) and not Decision(allowed=False, retry_after_s=1.0)
+
+
+def test_exactly_spaced_arrivals_stay_within_the_bar() -> None:
+    """The worst case for a closed window: a burst, then arrivals exactly one interval apart.
+    With an interval of exactly 1e6 / rate µs this grants rate + burst + 1 in one second."""
+    rate_per_s, burst = 20, 3
+    interval = emission_interval_us(rate_per_s * 60)
+    arrivals = [0] * (burst + 1) + [k * (1_000_000 // rate_per_s) for k in range(1, 60)]
+    arrivals += [k * interval for k in range(1, 60)]
+    grants = _gcra(sorted(arrivals), interval, burst)
+    assert _max_closed_window(grants, 1_000_000) <= rate_per_s + burst
