@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from vbq.emulators.vertex.wire import api_error
+from vbq.emulators.vertex.wire import ACCELERATOR_TYPES, api_error
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "is_gemini_model", "validate_create_body"]
 
@@ -163,11 +163,14 @@ def validate_create_body(
     if "modelParameters" in job and job["modelParameters"] is None:
         del job["modelParameters"]
     resources = job.get("dedicatedResources")
-    if resources is not None and not (resources.get("machineSpec") or {}).get("machineType"):
-        raise _bad(
-            "batch_prediction_job.dedicated_resources.machine_spec.machine_type",
-            "machine_type is required with dedicated_resources",
-        )
+    if resources is not None:
+        machine = resources.get("machineSpec") or {}
+        where = "batch_prediction_job.dedicated_resources.machine_spec"
+        if not machine.get("machineType"):
+            raise _bad(f"{where}.machine_type", "machine_type is required with dedicated_resources")
+        accelerator = machine.get("acceleratorType", "ACCELERATOR_TYPE_UNSPECIFIED")
+        if accelerator not in ACCELERATOR_TYPES:
+            raise _bad(f"{where}.accelerator_type", f"unknown accelerator type {accelerator!r}")
     return job
 
 

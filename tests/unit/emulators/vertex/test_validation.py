@@ -123,6 +123,10 @@ def test_snake_case_keys_become_camel_case() -> None:
         (body(labels={"team": 1}), "labels.team"),
         (body(labels={f"k{i}": "v" for i in range(65)}), "labels"),
         (body(dedicatedResources={"startingReplicaCount": 2}), "machine_type"),
+        (
+            body(dedicatedResources={"machineSpec": {"machineType": "n1", "acceleratorType": "X"}}),
+            "accelerator_type",
+        ),
     ],
 )
 def test_invalid_bodies_name_the_field(data: dict[str, Any], field: str) -> None:
