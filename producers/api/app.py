@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from producers.api.auth import ApiKeyRing
+from producers.api.auth import KeyLookup
 from producers.api.limits import DEFAULT_MAX_JSON_DEPTH, BodySizeLimit, parse_json_body
 from producers.api.problems import ProblemError, problem_response
 from producers.api.schemas import (
@@ -78,7 +78,7 @@ def _authenticate(
     Raises:
         ProblemError: 401 when no key or an unknown key was presented.
     """
-    keyring: ApiKeyRing = request.app.state.keyring
+    keyring: KeyLookup = request.app.state.keyring
     key = bearer.credentials if bearer is not None else api_key
     tenant = keyring.tenant_for(key)
     if tenant is None:
@@ -122,7 +122,7 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
 def create_app(
     *,
     client: Client,
-    keyring: ApiKeyRing,
+    keyring: KeyLookup,
     max_body_bytes: int,
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
 ) -> FastAPI:
@@ -130,7 +130,8 @@ def create_app(
 
     Args:
         client: submits and reads submissions (its store and broker).
-        keyring: hashed API keys → tenants.
+        keyring: hashed API keys → tenants (:class:`ApiKeyRing` or
+            :class:`ReloadingKeyRing`).
         max_body_bytes: largest request body (413 above it), ``settings.api_max_body_bytes``.
         max_json_depth: deepest JSON nesting accepted (400 above it).
     """

@@ -22,23 +22,31 @@ import json
 import re
 import secrets
 import string
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
 from producers.tenancy import TENANT_PATTERN
 from vbq.errors import ConfigError
+from vbq.logs import get_logger
 
 __all__ = [
     "API_KEY_PREFIX",
     "TENANT_PATTERN",
     "ApiKeyRing",
+    "KeyLookup",
+    "ReloadingKeyRing",
     "generate_api_key",
     "hash_api_key",
     "key_file_line",
 ]
+
+_log = get_logger(__name__)
 
 API_KEY_PREFIX = "vbq_"
 _KEY_BODY_LENGTH = 32
@@ -54,6 +62,14 @@ def generate_api_key() -> str:
 def hash_api_key(key: str) -> str:
     """The stored form of ``key``: lowercase SHA-256 hex of its UTF-8 bytes (64 characters)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class KeyLookup(Protocol):
+    """Anything that maps a presented API key to its tenant (None: refuse)."""
+
+    def tenant_for(self, key: str | None) -> str | None: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -127,6 +143,66 @@ class ApiKeyRing:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+class ReloadingKeyRing:
+    """An :class:`ApiKeyRing` read from a file and re-read when the file changes, so keys can
+    be added or revoked without restarting ``vbq api``.
+
+    The file's mtime and size are checked at most every ``check_interval_s`` seconds. A file
+    that became unreadable or invalid keeps the last good keys (and logs why), so a half-written
+    edit never locks everyone out nor lets anyone in.
+
+    Args:
+        path: the keys file.
+        check_interval_s: seconds between checks of the file.
+
+    Raises:
+        ConfigError: the file cannot be loaded the first time.
+    """
+
+    def __init__(self, path: str | Path, *, check_interval_s: float = 1.0) -> None:
+        self.path = Path(path)
+        self.check_interval_s = check_interval_s
+        self._lock = threading.Lock()
+        self._stamp = self._file_stamp()
+        self._ring = ApiKeyRing.from_file(self.path)
+        self._checked_at = time.monotonic()
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _maybe_reload(self) -> None:
+        now = time.monotonic()
+        if now - self._checked_at < self.check_interval_s:
+            return
+        with self._lock:
+            if now - self._checked_at < self.check_interval_s:
+                return
+            self._checked_at = now
+            stamp = self._file_stamp()
+            if stamp == self._stamp:
+                return
+            try:
+                ring = ApiKeyRing.from_file(self.path)
+            except ConfigError as exc:
+                _log.warning("api_keys.reload_failed", path=str(self.path), error=str(exc))
+                return
+            self._ring, self._stamp = ring, stamp
+            _log.info("api_keys.reloaded", path=str(self.path), keys=len(ring))
+
+    def tenant_for(self, key: str | None) -> str | None:
+        """The tenant bound to ``key`` in the current file, or None (see
+        :meth:`ApiKeyRing.tenant_for`)."""
+        self._maybe_reload()
+        return self._ring.tenant_for(key)
+
+    def __len__(self) -> int:
+        return len(self._ring)
 
 
 def key_file_line(key: str, tenant: str) -> str:

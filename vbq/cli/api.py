@@ -19,10 +19,12 @@ __all__ = ["api", "api_key", "register"]
     help="Hashed API keys (YAML/JSON hash -> tenant); default VBQ_API_KEYS_FILE.",
 )
 def api(host: str, port: int, keys_file: str | None) -> None:
-    """Serve the HTTP API (POST/GET /v1/submissions, OpenAPI at /openapi.json)."""
+    """Serve the HTTP API (POST/GET /v1/submissions, OpenAPI at /openapi.json).
+
+    The keys file is re-read when it changes: add or revoke keys without a restart."""
     import uvicorn
 
-    from producers.api import ApiKeyRing, create_app
+    from producers.api import ReloadingKeyRing, create_app
     from producers.client import Client
     from vbq.errors import ConfigError
     from vbq.logs import configure_logging
@@ -34,11 +36,11 @@ def api(host: str, port: int, keys_file: str | None) -> None:
         path = keys_file or settings.api_keys_file
         if not path:
             raise ConfigError("no API keys: pass --keys-file or set VBQ_API_KEYS_FILE")
-        keyring = ApiKeyRing.from_file(path)
+        keyring = ReloadingKeyRing(path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     if not len(keyring):
-        click.echo(f"warning: {path} holds no keys; every request will get 401", err=True)
+        click.echo(f"warning: {path} holds no keys yet; requests get 401 until added", err=True)
     app = create_app(
         client=Client.from_settings(settings),
         keyring=keyring,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +18,12 @@ from tests.support.services import ManagedProcess, free_port, vbq_argv
 pytestmark = pytest.mark.integration
 
 KEY = generate_api_key()
+KEYS_FILE = "keys.yaml"
 
 
 @pytest.fixture
 def server(redis_url: str, tmp_path: Path) -> Iterator[str]:
-    keys = tmp_path / "keys.yaml"
+    keys = tmp_path / KEYS_FILE
     keys.write_text(key_file_line(KEY, "team-a") + "\n")
     port = free_port()
     proc = ManagedProcess(
@@ -68,7 +70,8 @@ def _concurrent_replays_create_each_submission_once(
     assert set(submitted_ids(redis_url)) == ids
 
 
-def test_real_server_round_trip(server: str, redis_url: str) -> None:
+def test_real_server_round_trip(server: str, redis_url: str, tmp_path: Path) -> None:
+    keys_file = tmp_path / KEYS_FILE
     with httpx.Client(base_url=server, timeout=10) as http:
         assert http.get("/healthz").status_code == 200
         assert http.post("/v1/submissions", json=valid_kwargs(1)).status_code == 401
@@ -90,6 +93,16 @@ def test_real_server_round_trip(server: str, redis_url: str) -> None:
         assert chunked.status_code == 413
         assert chunked.headers["content-type"].startswith("application/problem+json")
         assert http.get("/openapi.json").json()["info"]["title"] == "vertex-batch-queue"
+        # Keys added to the file work without a restart (re-read within ~1 s).
+        added = generate_api_key()
+        with keys_file.open("a") as handle:
+            handle.write(key_file_line(added, "team-b") + "\n")
+        deadline = time.monotonic() + 15
+        while http.get("/v1/submissions", headers={"X-API-Key": added}).status_code != 200:
+            assert time.monotonic() < deadline, "added key not picked up"
+            time.sleep(0.2)
+        listed = http.get("/v1/submissions", headers={"X-API-Key": added}).json()
+        assert listed["submissions"] == []  # team-b sees nothing of team-a
     # Same process: starting a server costs seconds on a loaded machine.
     redis.Redis.from_url(redis_url).delete("vbq.submit")
     _concurrent_replays_create_each_submission_once(server, redis_url, before={sid})

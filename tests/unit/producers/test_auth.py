@@ -93,3 +93,33 @@ def test_bad_key_files_are_config_errors(tmp_path: Path, content: str) -> None:
 def test_missing_key_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         ApiKeyRing.from_file(tmp_path / "nope.yaml")
+
+
+def test_reloading_ring_picks_up_added_and_revoked_keys(tmp_path: Path) -> None:
+    from producers.api.auth import ReloadingKeyRing
+
+    old, new = generate_api_key(), generate_api_key()
+    path = tmp_path / "keys.yaml"
+    path.write_text(key_file_line(old, "t-old") + "\n")
+    ring = ReloadingKeyRing(path, check_interval_s=0.0)
+    assert ring.tenant_for(old) == "t-old"
+    assert ring.tenant_for(new) is None
+    path.write_text(key_file_line(old, "t-old") + "\n" + key_file_line(new, "t-new") + "\n")
+    assert ring.tenant_for(new) == "t-new"
+    # A broken edit keeps the last good keys instead of locking everyone out.
+    path.write_text("{broken: [\n")
+    assert ring.tenant_for(new) == "t-new" and len(ring) == 2
+    path.write_text(key_file_line(new, "t-new") + "\n")  # revoke the old key
+    assert ring.tenant_for(old) is None
+    assert ring.tenant_for(new) == "t-new"
+
+
+def test_reloading_ring_checks_at_most_every_interval(tmp_path: Path) -> None:
+    from producers.api.auth import ReloadingKeyRing
+
+    key = generate_api_key()
+    path = tmp_path / "keys.yaml"
+    path.write_text("{}\n")
+    ring = ReloadingKeyRing(path, check_interval_s=3600.0)
+    path.write_text(key_file_line(key, "t") + "\n")
+    assert ring.tenant_for(key) is None  # not re-read within the interval
