@@ -238,6 +238,7 @@ def test_sigterm_lets_the_running_handler_finish(
         sub.stop()
 
 
+@pytest.mark.slow  # ~10 s; the lock and fencing logic also run in test_relay_redis.py
 def test_standby_relay_takes_over_when_the_active_one_is_killed(
     redis_url: str, settings: Settings, child_env: dict[str, str], tmp_path: Path
 ) -> None:
