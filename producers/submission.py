@@ -246,6 +246,32 @@ class Submission:
             else:
                 time.sleep(poll_interval_s)
 
+    def wait_for_resource_creation(
+        self, timeout_s: float | None = None, poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
+    ) -> str | None:
+        """Block until the Vertex job exists (like the SDK's method of that name) or the
+        submission finished without one (REJECTED, or CANCELLED before it was sent).
+
+        Returns:
+            :attr:`resource_name`, or None when no Vertex job was ever created.
+
+        Raises:
+            TimeoutError: (Python's builtin) ``timeout_s`` passed first.
+            NotFoundError: the record disappeared.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            self.refresh()
+            if self.resource_name or self._record.state.finished:
+                return self.resource_name
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"submission {self.submission_id} has no Vertex job after {timeout_s}s "
+                    f"(state {self._record.state})"
+                )
+            remaining = poll_interval_s if deadline is None else deadline - time.monotonic()
+            time.sleep(max(0.0, min(poll_interval_s, remaining)))
+
     def cancel(self) -> None:
         """Ask for cancellation (like the SDK, success is not guaranteed: check ``state``).
 

@@ -116,3 +116,12 @@ def test_wait_propagates_not_found() -> None:
     sub = Submission(record=record(), fetch=gone, cancel=gone)
     with pytest.raises(NotFoundError):
         sub.wait(timeout_s=1, poll_interval_s=0.01)
+
+
+def test_wait_for_resource_creation() -> None:
+    later = [record(), record(state=SubmissionState.SUBMITTED, job_name=JOB["name"])]
+    assert handle(record(), later).wait_for_resource_creation(poll_interval_s=0.01) == JOB["name"]
+    rejected = handle(record(state=SubmissionState.REJECTED))
+    assert rejected.wait_for_resource_creation(timeout_s=1) is None
+    with pytest.raises(TimeoutError):
+        handle(record()).wait_for_resource_creation(timeout_s=0.05, poll_interval_s=0.01)
