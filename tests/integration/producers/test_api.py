@@ -252,3 +252,23 @@ def test_no_5xx_for_any_json_body(api: TestClient, body: Any) -> None:
         payload = {"items": [body]} if path.endswith("batch") else body
         resp = api.post(path, content=json.dumps(payload), headers=auth())
         assert resp.status_code < 500, resp.text
+
+
+def test_store_down_is_503_not_500() -> None:
+    from tests.support.services import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings = Settings.from_env(
+        {"VBQ_REDIS_URL": dead, "VBQ_BROKER_URL": dead, "VBQ_PROJECT": "test-project"}
+    )
+    keyring = ApiKeyRing.from_mapping({hash_api_key(KEY_A): "team-a"})
+    app = create_app(
+        client=Client.from_settings(settings), keyring=keyring, max_body_bytes=MAX_BODY
+    )
+    with TestClient(app, raise_server_exceptions=False) as down:
+        resp = down.post("/v1/submissions", json=valid_kwargs(1), headers=auth())
+        assert_problem(resp, 503)
+        assert resp.headers["retry-after"]
+        assert_problem(down.get(f"/v1/submissions/{'a' * 32}", headers=auth()), 503)
+        # Validation still answers without the store.
+        assert_problem(down.post("/v1/submissions", json={}, headers=auth()), 422)
