@@ -61,7 +61,7 @@ def _check(call: Any) -> None:
 
 # The default run stays fast on a shared 2-core machine; `-m slow` runs the long version.
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-LONG = settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+LONG = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @FAST
@@ -71,6 +71,7 @@ def test_from_dict_only_raises_spec_error(data: dict[Any, Any]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @LONG
 @given(specs)
 def test_from_dict_only_raises_spec_error_long(data: dict[Any, Any]) -> None:
@@ -110,6 +111,7 @@ def test_near_valid_kwargs_only_raise_spec_error(kwargs: dict[str, Any]) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 @LONG
 @given(near_valid)
 def test_near_valid_kwargs_only_raise_spec_error_long(kwargs: dict[str, Any]) -> None:
