@@ -9,7 +9,7 @@ from pathlib import Path
 import redis
 
 from tests.support.services import RedisServer
-from tests.unit.store.specs import make_spec
+from tests.unit.store.specs import make_specs
 from vbq.events import JobEvent
 from vbq.settings import Settings
 from vbq.states import SubmissionState as S
@@ -21,7 +21,7 @@ def test_kill_redis_mid_transitions_keeps_state_and_outbox_together(tmp_path: Pa
     try:
         settings = Settings(redis_url=server.url, project="proj-a", location="us-central1")
         store = JobStore.from_settings(settings)
-        made = store.create_many([NewSubmission(spec=make_spec(f"j{i}")) for i in range(3000)])
+        made = store.create_many([NewSubmission(spec=s) for s in make_specs(3000)])
         ids = [r[0].id for r in made if isinstance(r, tuple)]
         acknowledged: list[str] = []
 

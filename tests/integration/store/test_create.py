@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from tests.unit.store.specs import make_spec
+from tests.unit.store.specs import make_spec, make_specs
 from vbq.errors import IdempotencyConflictError, NotFoundError
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission, submission_id_for
@@ -108,7 +108,7 @@ def test_create_many_throughput(store: JobStore, raw: redis.Redis) -> None:
     The machine is shared, so wall time says little here; the assertions bound the CPU cost
     per create on each side (client and Redis), which is what sets the rate when idle.
     """
-    items = [NewSubmission(spec=make_spec(f"j{i}", labels={"team": "x"})) for i in range(5000)]
+    items = [NewSubmission(spec=s) for s in make_specs(5000, labels={"team": "x"})]
 
     def redis_cpu_s() -> float:
         info = raw.info("cpu")
