@@ -70,6 +70,18 @@ class Client:
         """A client with its own job store connection for ``settings``."""
         return cls(settings=settings, store=JobStore.from_settings(settings), enqueuer=enqueuer)
 
+    def close(self) -> None:
+        """Close the job store's connections (the client is unusable afterwards)."""
+        close = getattr(self.store, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     # -- submit ---------------------------------------------------------------------------------
 
     def submit(

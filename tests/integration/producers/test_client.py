@@ -62,8 +62,8 @@ def test_invalid_spec_writes_and_sends_nothing(client: Client, redis_url: str) -
 
 def test_missing_project_is_refused_at_submit(redis_url: str) -> None:
     settings = Settings.from_env({"VBQ_REDIS_URL": redis_url})
-    with pytest.raises(SpecError) as info:
-        Client.from_settings(settings).submit(**valid_kwargs(4))
+    with Client.from_settings(settings) as client, pytest.raises(SpecError) as info:
+        client.submit(**valid_kwargs(4))
     assert "project" in info.value.fields
     assert stored_ids(redis_url) == set()
 
