@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -68,8 +69,8 @@ def test_gemini_job_end_to_end(sdk: VertexEmulator, storage_client: Any) -> None
     assert (stats.successful_count, stats.failed_count, stats.incomplete_count) == (2, 1, 0)
     directory = job.output_info.gcs_output_directory
     assert directory.startswith(f"gs://{bucket.name}/out/prediction-gemini-2.0-flash-001-")
-    stamp = directory.rsplit("-", 1)[-1]
-    assert len(stamp) == len("2024_01_01T00_00_00_000Z") and stamp.endswith("Z")
+    stamp = directory.removeprefix(f"gs://{bucket.name}/out/prediction-gemini-2.0-flash-001-")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
     assert job.to_dict()["startTime"] and job.to_dict()["endTime"]
 
     blobs = list(job.iter_outputs())

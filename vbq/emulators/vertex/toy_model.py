@@ -10,7 +10,7 @@ Other models answer each instance with ``{"instance": ..., "prediction": {"echo"
 "digest": ...}}``; lines that are not JSON go to ``errors_NNNNN.jsonl`` as
 ``{"instance": "<line>", "error": {"code": 3, "message": ...}}``.
 
-Layout (Google's): ``{outputUriPrefix}/prediction-{model}-{YYYY_MM_DDThh_mm_ss_sssZ}/
+Layout (Google's): ``{outputUriPrefix}/prediction-{model}-{YYYY-MM-DDThh:mm:ss.sssZ}/
 predictions_00001.jsonl`` ... where ``{model}`` is the model id (the emulator knows no model
 display names). Formats read: ``jsonl``, ``csv`` (header line, rows become JSON arrays).
 ``tf-record``, ``tf-record-gzip`` and ``file-list`` inputs are not read: the job ends

@@ -125,6 +125,10 @@ def rfc3339(epoch_s: float) -> str:
 
 
 def output_dir_timestamp(epoch_s: float) -> str:
-    """``2024_01_01T00_00_00_123Z``: the create time inside ``prediction-{model}-{time}``."""
+    """``2024-01-01T00:00:00.123Z``: the create time inside ``prediction-{model}-{time}``.
+
+    Google's batch prediction docs: "Its name is prediction-<model-display-name>-<job-create-time>,
+    where timestamp is in YYYY-MM-DDThh:mm:ss.sssZ ISO-8601 format."
+    """
     moment = datetime.fromtimestamp(epoch_s, UTC)
-    return moment.strftime("%Y_%m_%dT%H_%M_%S_") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

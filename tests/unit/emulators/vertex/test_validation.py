@@ -181,7 +181,7 @@ def test_enum_encoding_round_trip() -> None:
 
 
 def test_output_dir_timestamp_format() -> None:
-    assert output_dir_timestamp(1704067200.1234) == "2024_01_01T00_00_00_123Z"
+    assert output_dir_timestamp(1704067200.1234) == "2024-01-01T00:00:00.123Z"
 
 
 def test_config_merge_checks_keys_and_ranges() -> None:
