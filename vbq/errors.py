@@ -17,7 +17,8 @@ purpose (httpx's ``_exceptions.py`` is the model)::
     │   ├── VertexAmbiguousError     the request may have been applied (create sent, no answer)
     │   └── VertexPermanentError     400/401/403/404/409 and other final refusals
     ├── PubSubError                  publishing or subscribing failed
-    └── HandlerError                 a subscriber handler failed (the message is nacked)
+    ├── HandlerError                 a subscriber handler failed (the message is nacked)
+    └── OutputsError                 a job's outputs cannot be read (not succeeded, no location)
 
 ``retryable`` is a property of the class: callers ask ``err.retryable`` instead of matching
 status codes. :class:`VertexAmbiguousError` is retryable only after reconciliation (list by
@@ -35,6 +36,7 @@ __all__ = [
     "HandlerError",
     "IdempotencyConflictError",
     "NotFoundError",
+    "OutputsError",
     "PubSubError",
     "SpecError",
     "StateConflictError",
@@ -184,3 +186,12 @@ class HandlerError(VbqError):
     """A subscriber handler raised; the message is nacked and redelivered."""
 
     retryable = True
+
+
+class OutputsError(VbqError, ValueError):
+    """A job's outputs cannot be read: the job did not (partially) succeed, it names no output
+    location, or a file could not be listed or parsed.
+
+    Like the SDK's ``iter_outputs()`` refusing an unfinished job; a ``ValueError`` too, so
+    callers that guard reads with ``except ValueError`` keep working.
+    """

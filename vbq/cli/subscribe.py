@@ -18,9 +18,15 @@ __all__ = ["register", "subscribe"]
     "--handler",
     "handlers",
     multiple=True,
-    required=True,
     metavar="PKG.MODULE[:FUNC]",
     help="Handler to run (repeatable). A module alone selects all its @handler functions.",
+)
+@click.option(
+    "--actions",
+    "actions_file",
+    default="",
+    metavar="FILE",
+    help="YAML/JSON file of built-in actions (webhook, summary, chain) to run as handlers.",
 )
 @click.option("--create", is_flag=True, help="Create topics and subscriptions if missing.")
 @click.option(
@@ -37,6 +43,7 @@ __all__ = ["register", "subscribe"]
 )
 def subscribe(  # noqa: PLR0917 - click passes options positionally
     handlers: tuple[str, ...],
+    actions_file: str,
     create: bool,
     subscription: str,
     group: str,
@@ -49,7 +56,7 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
     """
     import redis
 
-    from subscribers import Subscriber, load_handlers
+    from subscribers import HandlerRegistry, Subscriber, load_handlers
     from vbq.errors import ConfigError, PubSubError
     from vbq.logs import configure_logging, get_logger
     from vbq.pubsub_admin import ensure_event_resources
@@ -64,8 +71,15 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
     # Like `celery -A` and `uvicorn`: handler modules next to where the command runs import.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    if not handlers and not actions_file:
+        raise click.UsageError("give --handler and/or --actions")
     try:
-        registry = load_handlers(handlers)
+        registry = load_handlers(handlers) if handlers else HandlerRegistry()
+        if actions_file:
+            from subscribers.actions import load_actions
+
+            for reg in load_actions(actions_file).registrations:
+                registry.include(reg)
         if create:
             res = ensure_event_resources(settings, subscription=subscription or None)
             log.info(
