@@ -43,15 +43,16 @@ class Enqueuer:
         """Publish one ``vbq.submit`` message; it runs after ``countdown_s`` seconds.
 
         Raises:
-            redis.RedisError: the vbq Redis is unreachable (nothing was published).
+            redis.RedisError: the vbq Redis is unreachable (published, but not marked: the
+                sweeper publishes it again after ``accepted_age_s``; harmless).
             kombu.exceptions.OperationalError: the broker is unreachable.
         """
         countdown_s = capped(self.settings, countdown_s)
-        # Mark before publishing: if the publish fails, the sweeper re-enqueues it later.
-        self.due.mark([submission_id], time.time() + countdown_s)
         self.app.send_task(
             TASK_SUBMIT, args=[submission_id], countdown=countdown_s or None, queue=QUEUE_SUBMIT
         )
+        # Marked only once published: no mark means "never published" to the sweeper.
+        self.due.mark([submission_id], time.time() + countdown_s)
 
     def submit_many(self, submission_ids: Iterable[str]) -> int:
         """Publish one ``vbq.submit`` message per id over one broker connection.
@@ -60,16 +61,17 @@ class Enqueuer:
             How many messages were published.
 
         Raises:
-            redis.RedisError: the vbq Redis is unreachable (nothing was published).
+            redis.RedisError: the vbq Redis is unreachable (published, but not marked: the
+                sweeper publishes it again after ``accepted_age_s``; harmless).
             kombu.exceptions.OperationalError: the broker is unreachable.
         """
         ids = list(submission_ids)
         if not ids:
             return 0
-        self.due.mark(ids, time.time())
         with self.app.producer_or_acquire() as producer:
             for sid in ids:
                 self.app.send_task(TASK_SUBMIT, args=[sid], queue=QUEUE_SUBMIT, producer=producer)
+        self.due.mark(ids, time.time())
         return len(ids)
 
     def cancel(self, submission_id: str, *, countdown_s: float = 0.0, attempt: int = 0) -> None:

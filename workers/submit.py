@@ -147,13 +147,13 @@ class Submitter:
             if not self.redis.set(lock_key, token, nx=True, px=int(self._lock_lease_s() * 1000)):
                 return self._retry(self.rng.uniform(1.0, 3.0), "locked")
             try:
-                return self._run_locked(submission_id)
+                return self._run_locked(submission_id, lock_key)
             finally:
                 self.redis.eval(_UNLOCK, 1, lock_key, token)
 
     # -- one attempt under the lock --------------------------------------------------------------
 
-    def _run_locked(self, submission_id: str) -> Outcome:
+    def _run_locked(self, submission_id: str, lock_key: str) -> Outcome:
         rec = self.store.get(submission_id)  # again: it may have moved while we took the lock
         if rec.state not in _OPEN:
             return Outcome(action="noop", reason=f"state {rec.state}", job_name=rec.job_name)
@@ -164,6 +164,10 @@ class Submitter:
         except SpecError as exc:
             return self._reject(rec, f"invalid spec: {exc}", error=None)
         project, location, model = req.project, req.location, rec.model or req.model
+        lease_s = self._lock_lease_s(req.timeout_s)
+        if req.timeout_s and req.timeout_s > self.settings.http_timeout_s:
+            # A longer create timeout than the default: the lock must outlive the call.
+            self.redis.pexpire(lock_key, int(lease_s * 1000))
 
         if rec.state == _S.SUBMITTING:
             decision = self.limiter.try_acquire("read", project, location)
@@ -185,7 +189,6 @@ class Submitter:
             self.slots.release(submission_id, project, location, model)
             return self._reject(rec, rec.last_error or "retry budget exhausted", error=None)
 
-        lease_s = self._lock_lease_s()
         answer = self.slots.try_take(submission_id, project, location, model, lease_s)
         if not granted(answer):
             # A slot frees when the poller sees a job finish: about one poll interval.
@@ -381,9 +384,11 @@ class Submitter:
         spread_s = max(0.05, backlog / max(rate_per_s, 1e-6))
         return max(0.0, retry_after_s) + self.rng.uniform(0.0, spread_s)
 
-    def _lock_lease_s(self) -> float:
-        # Covers one list + one create + two store calls, each bounded by the HTTP timeout.
-        return 3 * self.settings.http_timeout_s + 30.0
+    def _lock_lease_s(self, create_timeout_s: float | None = None) -> float:
+        # Covers one list and one create (each bounded by its timeout) plus a few store calls;
+        # a killed holder blocks the next attempt for at most this long.
+        call_s = max(self.settings.http_timeout_s, create_timeout_s or 0.0)
+        return 2 * call_s + 10.0
 
 
 def _error_text(exc: VertexError) -> str:

@@ -1,15 +1,18 @@
 """Find submissions whose submit message was lost and enqueue them again (``vbq.sweep``).
 
-A submit message can vanish: the producer died between storing the record and publishing, or a
-worker holding a delayed (ETA) message was killed and the broker only restores it after the
-visibility timeout. Every scheduled submit message is therefore noted in the zset
-``vbq:submit:due`` (member = submission id, score = epoch seconds when it should run) by
-:mod:`workers.tasks`, and the sweeper re-enqueues:
+How a submit message can vanish, and how long it takes to notice:
 
-* ACCEPTED records older than ``accepted_age_s`` (60 s) whose due mark is missing or more than
-  ``grace_s`` (60 s) in the past;
-* SUBMITTING records not updated for ``visibility_timeout_s`` whose due mark is just as old.
+* The producer died (or the broker refused) between storing the record and publishing. Every
+  publish is followed by a due mark in the zset ``vbq:submit:due`` (member = submission id,
+  score = epoch seconds when the message should run), so an ACCEPTED record older than
+  ``accepted_age_s`` (60 s) **without** a mark was never published.
+* A worker holding the message (running, prefetched or delayed by a countdown) was killed. The
+  broker gives it back by itself (AMQP at once, Redis after the visibility timeout), so a mark
+  is only suspicious once it is more than ``visibility_timeout_s + grace_s`` in the past.
 
+A message waiting in a long broker queue is *not* lost, which is why a mark is trusted for a
+whole visibility timeout: re-enqueueing everything behind a backlog would double the backlog.
+SUBMITTING records are handled the same way, once also not updated for the visibility timeout.
 Enqueueing too often is harmless: the submit task is idempotent and serialised per submission.
 """
 
@@ -100,8 +103,10 @@ class Sweeper:
         redis_client: the vbq Redis (reads the state indexes and records directly).
         settings: ``visibility_timeout_s`` bounds how long a SUBMITTING record may sit still.
         enqueue: publishes one submit message per id (``workers.tasks.enqueue_submit_many``).
-        accepted_age_s: an ACCEPTED record younger than this (seconds) is left alone.
-        grace_s: a due mark at most this many seconds in the past still counts as pending.
+        accepted_age_s: an unmarked ACCEPTED record younger than this (seconds) may still be
+            being published, and is left alone.
+        grace_s: a due mark counts as pending until ``visibility_timeout_s + grace_s`` seconds
+            past its due time.
         batch: most records looked at per state and sweep.
         clock: epoch seconds (tests pass a fake).
     """
@@ -137,10 +142,7 @@ class Sweeper:
         submitting = self._stale_submitting(now)
         stale = [*accepted, *submitting]
         if stale:
-            # Mark first: if publishing fails half-way, the next sweep still sees them as
-            # overdue after the grace period and tries again.
-            self.due.mark(stale, now)
-            self.enqueue(stale)
+            self.enqueue(stale)  # marks them as due now once published
             _log.warning("sweep.reenqueued", accepted=len(accepted), submitting=len(submitting))
         self.redis.zremrangebyscore(DUE_KEY, "-inf", now - _FORGET_AFTER_S)
         return SweepReport(accepted=tuple(accepted), submitting=tuple(submitting))
@@ -151,16 +153,17 @@ class Sweeper:
         )
         return [r.decode() if isinstance(r, bytes) else str(r) for r in raw]
 
-    def _overdue(self, ids: list[str], now: float, grace_s: float) -> list[str]:
+    def _overdue(self, ids: list[str], now: float) -> list[str]:
+        limit = now - self.settings.visibility_timeout_s - self.grace_s
         return [
             sid
             for sid, due in zip(ids, self.due.due_at(ids), strict=True)
-            if due is None or due < now - grace_s
+            if due is None or due < limit
         ]
 
     def _stale_accepted(self, now: float) -> list[str]:
         ids = self._candidates(SubmissionState.ACCEPTED, now - self.accepted_age_s)
-        return self._overdue(ids, now, self.grace_s)
+        return self._overdue(ids, now)
 
     def _stale_submitting(self, now: float) -> list[str]:
         quiet_s = float(self.settings.visibility_timeout_s)
@@ -176,4 +179,4 @@ class Sweeper:
             for sid, upd in zip(ids, updated, strict=True)
             if upd is not None and float(upd) < now - quiet_s
         ]
-        return self._overdue(quiet, now, max(self.grace_s, quiet_s))
+        return self._overdue(quiet, now)

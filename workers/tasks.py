@@ -186,7 +186,7 @@ def enqueue_submit(submission_id: str, *, countdown_s: float = 0.0) -> None:
         countdown_s: seconds until it may run (capped at half the visibility timeout).
 
     Raises:
-        redis.RedisError: the vbq Redis is unreachable (nothing was published).
+        redis.RedisError: the vbq Redis is unreachable (published but not marked; harmless).
         kombu.exceptions.OperationalError: the broker is unreachable.
     """
     _enqueuer().submit(submission_id, countdown_s=countdown_s)
@@ -199,7 +199,7 @@ def enqueue_submit_many(submission_ids: Iterable[str]) -> int:
         How many messages were published.
 
     Raises:
-        redis.RedisError: the vbq Redis is unreachable (nothing was published).
+        redis.RedisError: the vbq Redis is unreachable (published but not marked; harmless).
         kombu.exceptions.OperationalError: the broker is unreachable.
     """
     return _enqueuer().submit_many(submission_ids)

@@ -57,6 +57,9 @@ class EmulatorProc:
         out: dict[str, Any] = r.json()
         return out
 
+    def reset(self) -> None:
+        self.http.post("/_emulator/reset").raise_for_status()
+
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = self.http.get("/_emulator/stats").raise_for_status().json()
         return out

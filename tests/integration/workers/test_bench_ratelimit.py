@@ -21,11 +21,11 @@ def test_window_helpers() -> None:
 
 def test_global_create_rate_holds_across_four_workers(tmp_path: Path) -> None:
     results, limit, burst = run(
-        backlog=120, workers=4, rate_per_min=1200.0, celery_builtin=False, workdir=tmp_path
+        backlog=100, workers=4, rate_per_min=1200.0, celery_builtin=False, workdir=tmp_path
     )
     (vbq,) = results
     print(vbq.row(limit, burst))
-    assert vbq.creates == 120
+    assert vbq.creates == 100
     # The limiter grants at most L + burst in any 1 s window (by the Redis clock). The emulator
     # stamps a request when it answers it, so the scheduling delay between grant and arrival
     # on this shared 2-core machine can squeeze a few extra into a window: allow 100 ms worth.

@@ -33,15 +33,23 @@ from tests.integration.workers.harness import (
 from tests.support.services import ManagedProcess
 from vbq.states import SubmissionState as S
 from vbq.store import JobStore, NewSubmission
+from workers.sweeper import Sweeper
 
 pytestmark = [pytest.mark.integration]
 
 
-@pytest.fixture
-def emulator(log_dir: Path) -> Iterator[EmulatorProc]:
-    emu = EmulatorProc(log_dir).start()
+@pytest.fixture(scope="module")
+def shared_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProc]:
+    emu = EmulatorProc(tmp_path_factory.mktemp("vertex")).start()
     yield emu
     emu.stop()
+
+
+@pytest.fixture
+def emulator(shared_emulator: EmulatorProc) -> EmulatorProc:
+    """The module's emulator, reset: no jobs, no counters, no faults."""
+    shared_emulator.reset()
+    return shared_emulator
 
 
 @pytest.fixture
@@ -81,12 +89,25 @@ def run_no_duplicates(
     enqueuer(settings).submit_many(ids)
 
     last_kill = [time.monotonic()]
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    enq = enqueuer(settings)
+    # What beat does in production: a killed worker's delayed messages come back only after
+    # the visibility timeout, so the sweeper re-enqueues what is overdue (short ages here).
+    sweeper = Sweeper(
+        redis_client=client,
+        settings=settings,
+        enqueue=enq.submit_many,
+        accepted_age_s=5.0,
+        grace_s=5.0,
+    )
 
     def all_submitted() -> bool:
         if kill_every_s and time.monotonic() - last_kill[0] > kill_every_s:
             victim = random.choice([p for p in procs if p.alive()] or procs)
             victim.signal(signal.SIGKILL)
-            procs.extend(start_workers(1, env, log_dir, tag=f"r{len(procs)}-"))  # replacement
+            # The replacement starts in the background; no waiting for its ping.
+            procs.extend(start_workers(1, env, log_dir, tag=f"r{len(procs)}-", wait=False))
+            sweeper.sweep()
             last_kill[0] = time.monotonic()
         return all(st is S.SUBMITTED for st in states(store, ids).values())
 
@@ -207,7 +228,7 @@ def test_cancel_before_submission_never_calls_vertex(
     procs += start_workers(1, env, log_dir)
     enq = enqueuer(settings)
     (rec, _) = store.create(NewSubmission(spec=spec(), tenant="t1"))
-    enq.submit(rec.id, countdown_s=3.0)  # the submit message is already queued...
+    enq.submit(rec.id, countdown_s=1.5)  # the submit message is already queued...
     enq.cancel(rec.id)  # ...and the cancel overtakes it
     wait_until(lambda: store.get(rec.id).state is S.CANCELLED, timeout_s=30, what="CANCELLED")
     client = redis.Redis.from_url(redis_url, decode_responses=True)
@@ -218,4 +239,36 @@ def test_cancel_before_submission_never_calls_vertex(
     client.close()
     assert emulator.stats()["requests"]["create"] == 0
     assert [e["type"] for e in outbox_events(redis_url)] == ["job.cancelled"]
+    store.close()
+
+
+def test_sweeper_recovers_submissions_whose_message_was_lost(
+    redis_url: str, emulator: EmulatorProc, log_dir: Path, procs: list[ManagedProcess]
+) -> None:
+    env = worker_env(redis_url, emulator.url)
+    settings = settings_from(env)
+    store = JobStore.from_settings(settings)
+    procs += start_workers(1, env, log_dir)
+    ids = create_submissions(store, 5)  # stored, but the producer "died" before publishing
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    enq = enqueuer(settings)
+    young = Sweeper(redis_client=client, settings=settings, enqueue=enq.submit_many)
+    assert young.sweep().total == 0  # younger than 60 s: maybe still being published
+    time.sleep(1.5)
+    sweeper = Sweeper(
+        redis_client=client,
+        settings=settings,
+        enqueue=enq.submit_many,
+        accepted_age_s=1.0,
+        grace_s=1.0,
+    )
+    assert sorted(sweeper.sweep().accepted) == sorted(ids)
+    wait_until(
+        lambda: all(st is S.SUBMITTED for st in states(store, ids).values()),
+        timeout_s=30,
+        what="swept submissions SUBMITTED",
+    )
+    assert sweeper.sweep().total == 0
+    assert sorted(jobs_per_submission(emulator.jobs())) == sorted(ids)
+    client.close()
     store.close()
