@@ -69,9 +69,10 @@ class Store(Protocol):
     def record_attempt(
         self,
         submission_id: str,
-        error: str | None,
+        error: str | None = None,
         *,
         expected: Iterable[Any] | None = None,
+        new_state: Any = None,
     ) -> Any: ...
 
     def touch(

@@ -45,6 +45,7 @@ from vbq.errors import (
 )
 from vbq.events import JobEvent
 from vbq.logs import bind_job, get_logger
+from vbq.metrics import observe_submitted
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL, with_submission_label
 from vbq.states import SubmissionState, event_type_for
@@ -280,16 +281,14 @@ class Submitter:
             _log.warning("submit.transition_lost", state=str(current.state))
             return Outcome(action="noop", reason=f"state {current.state}", job_name=name)
         self._hold_slot(rec.id, project, location, model)
+        observe_submitted(accepted_at_s=rec.created_at, tenant=rec.tenant, via=action)
         _log.info("submit.submitted", job_name=name, via=action, attempts=rec.attempts)
         return Outcome(action=action, job_name=name)
 
     def _mark_submitting(self, rec: Any) -> Any:
-        if rec.state == _S.ACCEPTED:
-            rec = self.store.transition(
-                rec.id, expected={_S.ACCEPTED}, new_state=_S.SUBMITTING, updates={}, event=None
-            )
-        # Counted before the create is sent, so a crash mid-create still uses up the budget.
-        return self.store.record_attempt(rec.id, rec.last_error, expected={_S.SUBMITTING})
+        # One Lua call: ACCEPTED → SUBMITTING (or stay) and attempts + 1, counted before the
+        # create is sent so that a crash mid-create still uses up the budget.
+        return self.store.record_attempt(rec.id, expected={rec.state}, new_state=_S.SUBMITTING)
 
     def _note_error(self, rec: Any, exc: VertexError) -> None:
         try:

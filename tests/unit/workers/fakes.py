@@ -91,10 +91,20 @@ class FakeStore:
         return rec
 
     def record_attempt(
-        self, submission_id: str, error: str | None, *, expected: Iterable[Any] | None = None
+        self,
+        submission_id: str,
+        error: str | None = None,
+        *,
+        expected: Iterable[Any] | None = None,
+        new_state: Any = SubmissionState.SUBMITTING,
     ) -> Record:
         rec = self._cas(submission_id, expected)
-        rec = replace(rec, attempts=rec.attempts + 1, last_error=error)
+        rec = replace(
+            rec,
+            attempts=rec.attempts + 1,
+            last_error=rec.last_error if error is None else error,
+            state=rec.state if new_state is None else SubmissionState(new_state),
+        )
         self.records[submission_id] = rec
         return rec
 
