@@ -248,7 +248,7 @@ def test_sweeper_recovers_submissions_whose_message_was_lost(
     env = worker_env(redis_url, emulator.url)
     settings = settings_from(env)
     store = JobStore.from_settings(settings)
-    procs += start_workers(1, env, log_dir)
+    procs += start_workers(1, env, log_dir, pool="prefork", concurrency=2)  # forked children
     ids = create_submissions(store, 5)  # stored, but the producer "died" before publishing
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     enq = enqueuer(settings)
