@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vbq.cli.api",
     "vbq.cli.subscribe",
     "vbq.cli.relay",
+    "vbq.cli.bridge",
+    "vbq.cli.demo",
 )
 
 
