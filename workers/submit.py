@@ -308,7 +308,7 @@ class Submitter:
         try:
             self.store.transition(
                 rec.id,
-                expected=set(_OPEN),
+                expected={rec.state},  # the event names it as previous_state
                 new_state=_S.REJECTED,
                 updates={"last_error": message},
                 event=event,
@@ -325,7 +325,7 @@ class Submitter:
         try:
             self.store.transition(
                 rec.id,
-                expected=set(_OPEN),
+                expected={rec.state},  # the event names it as previous_state
                 new_state=_S.CANCELLED,
                 updates={},
                 event=self._event(rec, _S.CANCELLED, job=None),

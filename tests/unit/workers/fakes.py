@@ -49,6 +49,7 @@ class Record:
     job: dict[str, Any] | None = None
     attempts: int = 0
     last_error: str | None = None
+    created_at: float = 0.0
 
 
 class FakeStore:

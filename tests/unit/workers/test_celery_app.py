@@ -42,9 +42,18 @@ def test_routes(task: str, queue: str) -> None:
     [
         "amqp://guest:guest@127.0.0.1:5672//",
         "rediss://:pw@127.0.0.1:6380/0?ssl_cert_reqs=required",
-        "sentinel://127.0.0.1:26379;sentinel://127.0.0.1:26380",
+        "redis://127.0.0.1:6379/3",
     ],
 )
 def test_broker_urls_pass_through(url: str) -> None:
-    app = create_app(Settings(broker_url=url))
+    app = create_app(Settings(broker_url=url, visibility_timeout_s=120))
     assert app.conf.broker_url == url
+    assert app.conf.broker_transport_options["visibility_timeout"] == 120
+
+
+def test_sentinel_broker_keeps_the_visibility_timeout() -> None:
+    url = "sentinel://127.0.0.1:26379;sentinel://127.0.0.1:26380/0?master_name=mymaster"
+    app = create_app(Settings(broker_url=url, visibility_timeout_s=120))
+    options = app.conf.broker_transport_options
+    assert options["visibility_timeout"] == 120
+    assert "mymaster" in (str(app.conf.broker_url) + str(options.get("master_name", "")))
