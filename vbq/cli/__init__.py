@@ -22,7 +22,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vbq.cli.api",
     "vbq.cli.subscribe",
     "vbq.cli.relay",
-    "vbq.cli.bridge",
     "vbq.cli.demo",
 )
 
