@@ -272,3 +272,27 @@ def test_sweeper_recovers_submissions_whose_message_was_lost(
     assert sorted(jobs_per_submission(emulator.jobs())) == sorted(ids)
     client.close()
     store.close()
+
+
+def test_cancel_racing_a_create_in_flight_cancels_the_new_job_on_vertex(
+    redis_url: str, emulator: EmulatorProc, log_dir: Path, procs: list[ManagedProcess]
+) -> None:
+    env = worker_env(redis_url, emulator.url)
+    settings = settings_from(env)
+    store = JobStore.from_settings(settings)
+    procs += start_workers(2, env, log_dir)  # one is busy creating, the other takes the cancel
+    emulator.configure(latency_s=2.0, fault_methods=["create"])  # a slow create
+    (rec, _) = store.create(NewSubmission(spec=spec(), tenant="t1"))
+    enq = enqueuer(settings)
+    enq.submit(rec.id)
+    wait_until(lambda: store.get(rec.id).state is S.SUBMITTING, timeout_s=20, what="SUBMITTING")
+    enq.cancel(rec.id)  # lands while the create is in flight: only the flag can stop it
+    wait_until(
+        lambda: emulator.stats()["requests"]["cancel"] >= 1, timeout_s=20, what="Vertex cancel"
+    )
+    (job,) = emulator.jobs()
+    assert job["labels"]["vbq-submission"] == rec.id
+    assert job["state"] in {"JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED"}
+    assert store.get(rec.id).state is S.SUBMITTED  # the poller mirrors CANCELLING/CANCELLED
+    assert store.get(rec.id).job_name == job["name"]
+    store.close()
