@@ -46,6 +46,7 @@ from subscribers.registry import HandlerRegistry, Registration
 from vbq.errors import EventError, PubSubError
 from vbq.events import JobEvent
 from vbq.logs import bind_job, get_logger
+from vbq.metrics import DEAD_LETTERED, SUBSCRIBER_MESSAGES, time_handler
 from vbq.pubsub_admin import subscriber_client
 from vbq.settings import Settings
 
@@ -415,7 +416,7 @@ class Subscriber:
                 group=self.group,
                 handler=reg.name,
             )
-            with delivery_context(delivery):
+            with delivery_context(delivery), time_handler(reg.name):
                 reg.func(event)
             if several:
                 self._inbox.mark_handler_done(event.event_id, reg.name)
@@ -423,3 +424,6 @@ class Subscriber:
     def _count(self, name: str) -> None:
         with self._lock:
             self._counts[name] += 1
+        SUBSCRIBER_MESSAGES.labels(outcome=name).inc()
+        if name == "dead_lettered":
+            DEAD_LETTERED.labels(source="subscriber").inc()

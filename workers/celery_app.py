@@ -28,6 +28,7 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue
 
+from vbq.broker_url import broker_options
 from vbq.settings import Settings
 
 __all__ = [
@@ -73,12 +74,15 @@ def max_countdown_s(settings: Settings) -> float:
 def celery_config(settings: Settings) -> dict[str, Any]:
     """The Celery configuration (new-style lowercase names) for ``settings``."""
     exchange = Exchange("vbq", type="direct")
+    broker = broker_options(settings.broker_url or settings.redis_url)  # sentinel, rediss
     return {
-        "broker_url": settings.broker_url or settings.redis_url,
+        "broker_url": broker.url,
+        "broker_use_ssl": broker.use_ssl,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {
             # Longer than any countdown we schedule (capped at half of it).
             "visibility_timeout": settings.visibility_timeout_s,
+            **broker.transport_options,
         },
         "result_backend": None,
         "task_ignore_result": True,

@@ -37,6 +37,7 @@ from vbq.errors import (
 )
 from vbq.events import JobEvent
 from vbq.logs import bind_job, get_logger
+from vbq.metrics import observe_poll_cycle
 from vbq.settings import Settings
 from vbq.states import JobState, SubmissionState, event_type_for, parse_job_state
 from vbq.store import JobStore, SubmissionRecord
@@ -211,6 +212,7 @@ class Poller:
             self.lock.release(token)
             report.duration_s = time.monotonic() - started
         _log.info("poll cycle", **report.as_log())
+        observe_poll_cycle(duration_s=report.duration_s, api_calls=report.api_calls)
         return report
 
     def _locations(self) -> list[tuple[str, str]]:

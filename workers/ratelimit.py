@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vbq.errors import ConfigError
+from vbq.metrics import observe_rate_limit_wait
 from vbq.settings import Settings
 
 __all__ = ["KINDS", "Decision", "RateLimiter", "emission_interval_us", "rate_key"]
@@ -133,11 +134,14 @@ class RateLimiter:
         allowed, wait_us, now_us = self._script(
             keys=[rate_key(kind, project, location)], args=[interval, tau]
         )
-        return Decision(
+        decision = Decision(
             allowed=bool(int(allowed)),
             retry_after_s=int(wait_us) / 1e6,
             server_time_s=int(now_us) / 1e6,
         )
+        if not decision.allowed:
+            observe_rate_limit_wait(kind, decision.retry_after_s)
+        return decision
 
     def acquire_blocking(
         self, kind: str, project: str, location: str, timeout_s: float

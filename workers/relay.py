@@ -47,6 +47,7 @@ import redis as redis_lib
 from vbq.errors import EventError
 from vbq.events import JobEvent
 from vbq.logs import get_logger
+from vbq.metrics import DEAD_LETTERED, EVENTS_PUBLISHED
 from vbq.settings import Settings
 from workers.pubsub_publisher import EventPublisher, PubSubPublisher
 from workers.relay_lock import FENCE_KEY, LOCK_KEY, RelayLock
@@ -439,6 +440,8 @@ class OutboxRelay:
         with self._stats_lock():
             self._published += done - n_dead
             self._dead_lettered += n_dead
+        EVENTS_PUBLISHED.inc(done - n_dead)
+        DEAD_LETTERED.labels(source="relay").inc(n_dead)
         return done - n_dead
 
     def _wait_for_entries(self) -> None:

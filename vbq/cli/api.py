@@ -46,6 +46,9 @@ def api(host: str, port: int, keys_file: str | None) -> None:
         keyring=keyring,
         max_body_bytes=settings.api_max_body_bytes,
     )
+    from vbq.health import add_fastapi_routes, readiness_for_role
+
+    add_fastapi_routes(app, readiness=readiness_for_role("api", settings))  # on the API port
     uvicorn.run(
         app,
         host=host,

@@ -47,7 +47,15 @@ def beat_schedule(
     help="Also run the outbox relay in this process.",
 )
 @click.option("--loglevel", default=None, help="Log level (default VBQ_LOG_LEVEL).")
-def beat_command(tick_s: float | None, relay: bool, loglevel: str | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics, /healthz, /readyz here (default VBQ_METRICS_PORT; 0 = off).",
+)
+def beat_command(
+    tick_s: float | None, relay: bool, loglevel: str | None, metrics_port: int | None
+) -> None:
     """Run Celery beat: poll ticks, the sweeper, and the outbox relay."""
     settings = Settings.from_env()
     configure_logging(log_format=settings.log_format, level=loglevel or settings.log_level)
@@ -58,17 +66,31 @@ def beat_command(tick_s: float | None, relay: bool, loglevel: str | None) -> Non
     app.conf.beat_scheduler = "celery.beat:Scheduler"
     app.conf.beat_max_loop_interval = 1.0
     stop = threading.Event()
+    relay_thread: threading.Thread | None = None
     if relay:
         from workers.relay import run_relay
 
-        threading.Thread(
+        relay_thread = threading.Thread(
             target=run_relay, args=(settings, stop), name="vbq-relay", daemon=True
-        ).start()
+        )
+        relay_thread.start()
+    from vbq.health import start_for_role
+
+    start_for_role(
+        "beat",
+        settings,
+        port=metrics_port,
+        liveness=(relay_thread.is_alive if relay_thread else None),
+        state_gauges=True,
+    )
     log.info("beat starting", relay=relay, settings=settings.redacted())
     try:
         app.Beat(loglevel=(loglevel or settings.log_level), quiet=True).run()
     finally:
         stop.set()
+        if relay_thread is not None:
+            # Let the relay settle in-flight publishes and release its lease before exiting.
+            relay_thread.join(timeout=settings.shutdown_grace_s)
 
 
 def register(group: click.Group) -> None:

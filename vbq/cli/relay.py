@@ -21,7 +21,13 @@ __all__ = ["register", "relay"]
     show_default=True,
     help="Lease of the relay lock in seconds (how soon a standby relay takes over).",
 )
-def relay(create: bool, batch_size: int, lock_ttl_s: float) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics, /healthz, /readyz here (default VBQ_METRICS_PORT; 0 = off).",
+)
+def relay(create: bool, batch_size: int, lock_ttl_s: float, metrics_port: int | None) -> None:
     """Move job events from vbq:outbox to Pub/Sub (one active relay at a time; SIGTERM stops)."""
     from vbq.errors import ConfigError, PubSubError
     from vbq.logs import configure_logging, get_logger
@@ -51,6 +57,9 @@ def relay(create: bool, batch_size: int, lock_ttl_s: float) -> None:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    from vbq.health import start_for_role
+
+    start_for_role("relay", settings, port=metrics_port, state_gauges=True)
     run_relay(settings, stop, batch_size=batch_size, lock_ttl_s=lock_ttl_s)
 
 

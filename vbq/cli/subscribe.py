@@ -41,6 +41,12 @@ __all__ = ["register", "subscribe"]
     show_default=True,
     help="Inbox claim lease in seconds (how soon a crashed process's event is taken over).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics, /healthz, /readyz here (default VBQ_METRICS_PORT; 0 = off).",
+)
 def subscribe(  # noqa: PLR0917 - click passes options positionally
     handlers: tuple[str, ...],
     actions_file: str,
@@ -49,6 +55,7 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
     group: str,
     threads: int,
     claim_lease_s: float,
+    metrics_port: int | None,
 ) -> None:
     """Pull job events and run handlers once per event id (SIGTERM stops gracefully).
 
@@ -107,6 +114,9 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
         claim_lease_s=claim_lease_s,
     )
     log.info("subscribe.handlers", handlers=[r.name for r in registry.registrations])
+    from vbq.health import start_for_role
+
+    start_for_role("subscriber", settings, port=metrics_port)
     try:
         abandoned = sub.run(stop)
     except PubSubError as exc:

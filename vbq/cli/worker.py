@@ -28,9 +28,28 @@ _POOLS = ("prefork", "solo", "threads")
 )
 @click.option("--pool", type=click.Choice(_POOLS), default="prefork", show_default=True)
 @click.option("--hostname", "-n", default="", help="Node name (default: vbq-<pid>@<host>).")
-def worker(queues: str, concurrency: int | None, pool: str, hostname: str) -> None:
-    """Consume vbq's Celery queues (submit, cancel, poll, maintenance)."""
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve /metrics, /healthz, /readyz here (default VBQ_METRICS_PORT; 0 = off).",
+)
+def worker(
+    queues: str, concurrency: int | None, pool: str, hostname: str, metrics_port: int | None
+) -> None:
+    """Consume vbq's Celery queues (submit, cancel, poll, maintenance).
+
+    SIGTERM is Celery's warm shutdown: no new messages, running tasks finish (acks_late: a task
+    that does not finish is redelivered). After VBQ_SHUTDOWN_GRACE_S the pool is killed.
+    """
     from celery.signals import setup_logging
+
+    from vbq.health import enable_multiprocess_metrics
+    from vbq.health_worker import install_worker_health
+
+    if pool == "prefork":
+        # Tasks run in forked children: their metrics must reach the parent's /metrics.
+        enable_multiprocess_metrics()
 
     from vbq.errors import ConfigError
     from vbq.logs import configure_logging
@@ -48,6 +67,8 @@ def worker(queues: str, concurrency: int | None, pool: str, hostname: str) -> No
         return None
 
     from workers.celery_app import QUEUES, app
+
+    install_worker_health(settings, metrics_port=metrics_port)
 
     chosen = [q.strip() for q in (queues or ",".join(QUEUES)).split(",") if q.strip()]
     argv = [

@@ -106,7 +106,7 @@ class VertexClient:
             # Google's own clients honour HTTPS_PROXY & co; an emulator on loopback must never
             # be reached through a proxy someone exported for the real thing.
             trust_env=not settings.uses_vertex_emulator,
-            on_call=on_call,
+            on_call=on_call if on_call is not None else _observe_call,
         )
 
     @property
@@ -410,3 +410,11 @@ def _check_version(api_version: str, method: str) -> str:
             f"unknown api_version {api_version!r}", status="INVALID_ARGUMENT", method=method
         )
     return api_version
+
+
+def _observe_call(method: str, status_code: int, duration_s: float) -> None:
+    # The default hook feeds Prometheus. Imported late so that `vbq worker` can switch
+    # prometheus-client to multiprocess mode before anything loads it.
+    from vbq.metrics import observe_vertex_call
+
+    observe_vertex_call(method, status_code, duration_s)

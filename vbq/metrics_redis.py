@@ -1,0 +1,142 @@
+"""Scrape-time gauges read from Redis: submissions by state and tenant, outbox, slots.
+
+These describe the whole system, not one process, so they are read from the job store when
+Prometheus scrapes instead of being kept in process memory: correct under Celery prefork, never
+stale, and identical whichever process serves them. Roles that are singletons (``vbq beat``,
+``vbq relay``) register the collector; dashboards take ``max()`` over instances in case several
+do.
+
+Cost per scrape: one pipeline of ``ZCARD`` per state, a ``SCAN`` of the tenant and slot index
+keys (bounded by ``max_keys``), ``XLEN`` + one ``XRANGE`` entry of the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import redis as redis_lib
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from vbq.logs import get_logger
+from vbq.states import SubmissionState
+
+__all__ = ["RedisStateCollector"]
+
+_log = get_logger("vbq.metrics")
+
+_OUTBOX = "vbq:outbox"
+_TENANT_PREFIX = "vbq:idx:tenant:"
+_STATE_PREFIX = "vbq:idx:state:"
+_SLOTS_PREFIX = "vbq:slots:"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
+
+
+class RedisStateCollector(Collector):
+    """A prometheus-client collector that reads the system's state from Redis at scrape time.
+
+    Args:
+        redis: a client of the vbq Redis (``decode_responses`` either way); give it a short
+            ``socket_timeout`` so that a dead Redis cannot hang a scrape.
+        max_keys: most tenant or slot keys reported (bounds the cost and the label cardinality).
+
+    A Redis error during a scrape yields ``vbq_redis_up 0`` and none of the other gauges (never
+    raises into the HTTP handler).
+    """
+
+    def __init__(self, *, redis: redis_lib.Redis, max_keys: int = 1000) -> None:
+        self._redis = redis
+        self._max_keys = max_keys
+
+    def describe(self) -> list[Any]:
+        """Nothing up front: the metric names are produced at scrape time only."""
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Yield the gauges (see the module docstring)."""
+        up = GaugeMetricFamily("vbq_redis_up", "1 when the scrape could read the vbq Redis.")
+        try:
+            families = self._read()
+        except redis_lib.RedisError as exc:
+            _log.warning("metrics.redis_unavailable", error=str(exc))
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _read(self) -> list[GaugeMetricFamily]:
+        states = list(SubmissionState)
+        pipe = self._redis.pipeline(transaction=False)
+        for st in states:
+            pipe.zcard(f"{_STATE_PREFIX}{st.value}")
+        pipe.xlen(_OUTBOX)
+        pipe.xrange(_OUTBOX, "-", "+", count=1)
+        pipe.time()
+        *counts, depth, first, server_time = pipe.execute()
+        now_s = float(server_time[0]) + float(server_time[1]) / 1e6
+
+        by_state = GaugeMetricFamily(
+            "vbq_submissions", "Submissions in the job store by state.", labels=["state"]
+        )
+        for st, n in zip(states, counts, strict=True):
+            by_state.add_metric([st.value], int(n))
+
+        by_tenant = GaugeMetricFamily(
+            "vbq_submissions_by_tenant",
+            "Submissions in the job store by tenant.",
+            labels=["tenant"],
+        )
+        tenant_keys = self._scan(f"{_TENANT_PREFIX}*")
+        for key, n in zip(tenant_keys, self._zcards(tenant_keys), strict=True):
+            by_tenant.add_metric([key[len(_TENANT_PREFIX) :]], n)
+
+        outbox_depth = GaugeMetricFamily("vbq_outbox_depth", "Events waiting in vbq:outbox.")
+        outbox_depth.add_metric([], int(depth))
+        outbox_age = GaugeMetricFamily(
+            "vbq_outbox_oldest_age_seconds",
+            "Age of the oldest outbox entry in seconds (0 when empty).",
+        )
+        age_s = 0.0
+        if first:
+            ms = int(_text(first[0][0]).split("-", 1)[0])
+            age_s = max(0.0, now_s - ms / 1000.0)
+        outbox_age.add_metric([], age_s)
+
+        slots = GaugeMetricFamily(
+            "vbq_slots_in_use",
+            "In-flight slots held or leased (unexpired) per pool.",
+            labels=["project", "location", "model"],
+        )
+        slot_keys = [k for k in self._scan(f"{_SLOTS_PREFIX}*") if k.count(":") >= 3]
+        pipe = self._redis.pipeline(transaction=False)
+        for key in slot_keys:
+            # Expired leases are reaped lazily by the take script: count only live ones.
+            pipe.zcount(key, f"({now_s}", "+inf")
+        for key, n in zip(slot_keys, pipe.execute() if slot_keys else [], strict=True):
+            project, location, *model = key[len(_SLOTS_PREFIX) :].split(":", 2)
+            slots.add_metric([project, location, model[0] if model else ""], int(n))
+        return [by_state, by_tenant, outbox_depth, outbox_age, slots]
+
+    def _scan(self, pattern: str) -> list[str]:
+        keys: list[str] = []
+        for key in self._redis.scan_iter(match=pattern, count=500, _type="zset"):
+            keys.append(_text(key))
+            if len(keys) >= self._max_keys:
+                break
+        return sorted(keys)
+
+    def _zcards(self, keys: list[str]) -> list[int]:
+        if not keys:
+            return []
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zcard(key)
+        return [int(n) for n in pipe.execute()]
