@@ -1,0 +1,486 @@
+"""The bridge: Pub/Sub messages in, submissions out (``vbq bridge``).
+
+One :class:`Bridge` pulls one or more subscriptions with streaming pull. Each message is either
+
+- a **job request** (JSON body of ``POST /v1/submissions``, see :mod:`producers.bridge.requests`),
+  idempotency key defaulting to ``pubsub:{project}/{topic}#{message_id}``; or
+- a **Cloud Storage notification** (attributes ``eventType``, ``bucketId``, ``objectId``, see
+  :mod:`producers.bridge.notifications`), turned into a request by the first matching rule
+  (:mod:`producers.bridge.rules`), key ``gcs:{bucket}/{object}#{generation}``. Other event
+  types than ``OBJECT_FINALIZE`` and objects no rule matches are acked and counted.
+
+Messages are handled in small batches by one thread: parse, then ``Client.submit_many``
+(one pipelined ``store.create_many``, one broker round trip for the ``vbq.submit`` tasks).
+
+Ack rules (at-least-once in, exactly-once submissions):
+
+- A message is acked only after ``store.create`` returned for it: the record is in Redis (AOF)
+  in state ACCEPTED. Its ``vbq.submit`` task was then published in the same call; if that
+  publish failed, the client logs it and the workers' sweeper re-enqueues ACCEPTED records
+  older than 60 s, so the ack does not wait for the broker (the same guarantee the HTTP API
+  gives). A redelivered message maps to the same idempotency key and so to the same submission.
+- Invalid messages (not JSON, a broken spec rule, an idempotency conflict) are published to
+  the dead-letter topic with the original data and attributes plus ``vbq_error`` (the message),
+  ``vbq_error_fields`` (comma-separated field names), ``vbq_subscription`` and
+  ``vbq_message_id``, and acked after Pub/Sub confirmed that publish.
+- The job store unreachable: the batch is retried here with backoff (the messages stay leased,
+  so flow control stops new deliveries) rather than nacked, which would burn the
+  subscription's delivery attempts and dead-letter valid requests during a Redis outage.
+
+Backpressure (:mod:`producers.bridge.backpressure`): while paused the batch thread takes no new
+messages. At most ``max_outstanding`` messages are leased (Pub/Sub flow control), so nothing
+piles up; after ``release_after_s`` of pause the streams are closed (leased messages nacked
+back to Pub/Sub for other consumers) and reopened when the pause ends.
+
+Shutdown: stop taking messages, finish the batch in hand, nack what is queued, close the
+streams (pending acks are flushed).
+"""
+
+from __future__ import annotations
+
+import functools
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from google.api_core import exceptions as gexc
+from google.cloud import pubsub_v1
+
+from producers.bridge.backpressure import Backpressure
+from producers.bridge.notifications import EVENT_FINALIZE, is_storage_notification
+from producers.bridge.notifications import parse_notification as parse_object_event
+from producers.bridge.requests import JobRequest, parse_request
+from producers.bridge.rules import RuleSet
+from producers.client import Client
+from subscribers.dead_letter import DeadLetterSink
+from subscribers.runtime import DeadLetterSender, MessageLike
+from vbq.errors import PubSubError, SpecError
+from vbq.logs import get_logger
+from vbq.pubsub_admin import subscriber_client
+from vbq.settings import Settings
+
+__all__ = ["Bridge", "BridgeStats", "FaultAction", "FaultHook"]
+
+_log = get_logger("vbq.bridge")
+
+FaultAction = Literal["ack", "nack", "drop"]
+FaultHook = Callable[[MessageLike], FaultAction]
+"""Test hook called right before a handled message is acked: ``"ack"`` (normal), ``"nack"``
+(Pub/Sub redelivers it at once) or ``"drop"`` (neither: the lease expires and Pub/Sub
+redelivers it later). Lets tests force redeliveries of messages already submitted."""
+
+_FATAL = (gexc.NotFound, gexc.PermissionDenied, gexc.InvalidArgument, gexc.Unauthenticated)
+_Ignored = Literal["ignored", "unmatched"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BridgeStats:
+    """Counters since the bridge was created.
+
+    Attributes:
+        received: deliveries taken in (redeliveries count again).
+        submitted: deliveries that created a new submission.
+        replayed: deliveries whose idempotency key already had a submission (acked, no new one).
+        dead_lettered: invalid messages sent to the dead-letter topic.
+        ignored: storage notifications of another event type than ``OBJECT_FINALIZE``.
+        unmatched: finalize notifications no rule matched.
+        nacked: deliveries nacked (shutdown, a failed dead-letter publish, the fault hook).
+        dropped: deliveries left to expire by the fault hook.
+        store_retries: batches retried because the job store failed.
+        outstanding: deliveries taken in and not yet acked, nacked or dropped.
+        peak_outstanding: the largest ``outstanding`` seen.
+        pauses: how often backpressure paused the bridge.
+        paused_s: seconds spent paused.
+        stream_releases: how often a long pause closed the streams.
+    """
+
+    received: int
+    submitted: int
+    replayed: int
+    dead_lettered: int
+    ignored: int
+    unmatched: int
+    nacked: int
+    dropped: int
+    store_retries: int
+    outstanding: int
+    peak_outstanding: int
+    pauses: int
+    paused_s: float
+    stream_releases: int
+
+
+@dataclass(frozen=True)
+class _Pending:
+    subscription: str
+    message: MessageLike
+
+
+class Bridge:
+    """Consume request and notification subscriptions and submit jobs.
+
+    Args:
+        settings: project (paths), dead-letter topic, emulator host, shutdown grace.
+        client: the producer client that validates and stores (``Client.from_settings``).
+        subscriptions: subscription ids or paths to pull.
+        rules: storage-notification rules (None: every notification is "unmatched").
+        backpressure: pause policy (None: never pause).
+        subscriber: a ``SubscriberClient`` (default: built from settings, closed at the end).
+        dead_letter: sink for invalid messages (default: the dead-letter topic).
+        max_outstanding: flow control, leased messages per stream (>= 1).
+        batch_size: messages per store/broker round trip (1..500).
+        batch_latency_s: how long a batch waits to fill, in seconds.
+        default_tenant: tenant of request messages that name none.
+        allow_message_tenant: False refuses request messages that name a tenant.
+        release_after_s: close the streams after a pause this long, in seconds (None: never).
+        max_lease_s: the client stops extending a message's lease after this, in seconds.
+        topics: subscription path -> topic path, to skip ``GetSubscription`` (tests).
+        before_ack: :data:`FaultHook` for tests.
+
+    Raises:
+        ValueError: ``max_outstanding`` or ``batch_size`` out of range.
+        ConfigError: no project to build subscription paths.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        client: Client,
+        subscriptions: Sequence[str],
+        rules: RuleSet | None = None,
+        backpressure: Backpressure | None = None,
+        subscriber: pubsub_v1.SubscriberClient | None = None,
+        dead_letter: DeadLetterSender | None = None,
+        max_outstanding: int = 100,
+        batch_size: int = 100,
+        batch_latency_s: float = 0.05,
+        default_tenant: str = "default",
+        allow_message_tenant: bool = True,
+        release_after_s: float | None = 30.0,
+        max_lease_s: float = 3600.0,
+        topics: Mapping[str, str] | None = None,
+        before_ack: FaultHook | None = None,
+    ) -> None:
+        if max_outstanding < 1:
+            raise ValueError(f"max_outstanding must be >= 1, got {max_outstanding}")
+        if not 1 <= batch_size <= 500:
+            raise ValueError(f"batch_size must be 1..500, got {batch_size}")
+        if not subscriptions:
+            raise ValueError("give at least one subscription")
+        self.settings = settings
+        self.client = client
+        self.subscriptions = [
+            settings.replace(events_subscription=s).events_subscription_path()
+            for s in dict.fromkeys(subscriptions)
+        ]
+        self.rules = rules
+        self.backpressure = backpressure
+        self.max_outstanding = max_outstanding
+        self.batch_size = batch_size
+        self.batch_latency_s = batch_latency_s
+        self.default_tenant = default_tenant
+        self.allow_message_tenant = allow_message_tenant
+        self.release_after_s = release_after_s
+        self.max_lease_s = max_lease_s
+        self._subscriber = subscriber
+        self._dead_letter = dead_letter
+        self._topics: dict[str, str] = dict(topics or {})
+        self._before_ack = before_ack
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._accepting = threading.Event()
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(
+            (
+                "received",
+                "submitted",
+                "replayed",
+                "dead_lettered",
+                "ignored",
+                "unmatched",
+                "nacked",
+                "dropped",
+                "store_retries",
+                "outstanding",
+                "peak_outstanding",
+                "stream_releases",
+            ),
+            0,
+        )
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def stats(self) -> BridgeStats:
+        """A snapshot of the counters."""
+        bp = self.backpressure
+        with self._lock:
+            counts = dict(self._counts)
+        return BridgeStats(
+            **counts,
+            pauses=bp.pauses if bp else 0,
+            paused_s=bp.paused_total_s() if bp else 0.0,
+        )
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Pull, submit and ack until ``stop_event`` is set; then shut down gracefully.
+
+        Raises:
+            PubSubError: a subscription does not exist or access is denied.
+        """
+        sub_client = self._subscriber or subscriber_client(self.settings)
+        bp_stop = threading.Event()
+        streams: dict[str, Any] = {}
+        retry_at: dict[str, float] = {}
+        try:
+            self._resolve_topics(sub_client)
+            if self.backpressure is not None:
+                threading.Thread(
+                    target=self.backpressure.run, args=(bp_stop,), name="vbq-bridge-bp", daemon=True
+                ).start()
+            self._accepting.set()
+            _log.info("bridge.started", subscriptions=self.subscriptions)
+            while not stop_event.is_set():
+                if self._paused():
+                    if streams and self._should_release():
+                        self._release(streams, stop_event)
+                    stop_event.wait(0.05)
+                    continue
+                self._keep_streams(sub_client, streams, retry_at)
+                batch = self._take_batch(stop_event)
+                if batch:
+                    self._process(batch, stop_event)
+        finally:
+            bp_stop.set()
+            self._release(streams, stop_event)
+            if self._subscriber is None:
+                sub_client.close()
+            if self._dead_letter is not None:
+                self._dead_letter.close()
+            _log.info("bridge.stopped", **self._counts)
+
+    # -- streams --------------------------------------------------------------------------------
+
+    def _resolve_topics(self, sub_client: pubsub_v1.SubscriberClient) -> None:
+        for path in self.subscriptions:
+            if path in self._topics:
+                continue
+            try:
+                sub = sub_client.get_subscription(request={"subscription": path}, timeout=30.0)
+            except gexc.GoogleAPICallError as exc:
+                raise PubSubError(f"subscription {path}: {exc}") from exc
+            self._topics[path] = sub.topic
+
+    def _keep_streams(
+        self,
+        sub_client: pubsub_v1.SubscriberClient,
+        streams: dict[str, Any],
+        retry_at: dict[str, float],
+    ) -> None:
+        if not self._accepting.is_set():
+            self._accepting.set()
+        now = time.monotonic()
+        for path in self.subscriptions:
+            future = streams.get(path)
+            if future is not None and future.done():
+                exc = future.exception()
+                if isinstance(exc, _FATAL):
+                    raise PubSubError(f"streaming pull on {path}: {exc}") from exc
+                _log.warning("bridge.stream_ended", subscription=path, error=str(exc))
+                del streams[path]
+                retry_at[path] = now + random.uniform(0.5, 1.5)
+                continue
+            if future is None and retry_at.get(path, 0.0) <= now:
+                streams[path] = sub_client.subscribe(
+                    path,
+                    callback=functools.partial(self._on_message, path),
+                    flow_control=pubsub_v1.types.FlowControl(
+                        max_messages=self.max_outstanding, max_lease_duration=self.max_lease_s
+                    ),
+                    await_callbacks_on_shutdown=True,
+                )
+
+    def _should_release(self) -> bool:
+        bp = self.backpressure
+        return (
+            bp is not None
+            and self.release_after_s is not None
+            and bp.paused_for_s() >= self.release_after_s
+        )
+
+    def _release(self, streams: dict[str, Any], stop_event: threading.Event) -> None:
+        """Close every stream; queued messages are nacked first so Pub/Sub has them back."""
+        if not streams:
+            self._nack_queued()
+            return
+        self._accepting.clear()
+        self._nack_queued()
+        for future in streams.values():
+            future.cancel()
+        deadline = time.monotonic() + self.settings.shutdown_grace_s
+        for future in streams.values():
+            try:
+                future.result(timeout=max(0.1, deadline - time.monotonic()))
+            except Exception as exc:  # cancelled streams end with an error or a timeout
+                _log.debug("bridge.stream_closed", error=repr(exc))
+        streams.clear()
+        self._nack_queued()  # callbacks that raced with the close
+        if not stop_event.is_set():
+            self._count("stream_releases")
+            _log.info("bridge.streams_released")
+
+    def _on_message(self, subscription: str, message: MessageLike) -> None:
+        if not self._accepting.is_set():
+            message.nack()
+            return
+        with self._lock:
+            counts = self._counts
+            counts["received"] += 1
+            counts["outstanding"] += 1
+            counts["peak_outstanding"] = max(counts["peak_outstanding"], counts["outstanding"])
+        self._queue.put(_Pending(subscription, message))
+
+    def _nack_queued(self) -> None:
+        while True:
+            try:
+                pending = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            self._settle(pending.message, "nack")
+
+    def _paused(self) -> bool:
+        return self.backpressure is not None and self.backpressure.paused
+
+    def _take_batch(self, stop_event: threading.Event) -> list[_Pending]:
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_latency_s
+        while len(batch) < self.batch_size and not stop_event.is_set():
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else None
+            except queue.Empty:
+                break
+            if item is None:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            batch.append(item)
+        return batch
+
+    # -- one batch ------------------------------------------------------------------------------
+
+    def _process(self, batch: list[_Pending], stop_event: threading.Event) -> None:
+        ready: list[tuple[_Pending, JobRequest]] = []
+        for pending in batch:
+            try:
+                outcome = self._parse(pending)
+            except SpecError as exc:
+                self._to_dead_letter(pending, exc.errors)
+                continue
+            if isinstance(outcome, str):
+                self._count(outcome)
+                self._settle(pending.message, "ack")
+            else:
+                ready.append((pending, outcome))
+        if not ready:
+            return
+        result = self._submit([req.as_item() for _, req in ready], stop_event)
+        if result is None:  # stopping while the store was down
+            for pending, _ in ready:
+                self._settle(pending.message, "nack")
+            return
+        for item in result.accepted:
+            pending = ready[item.index][0]
+            self._count("submitted" if item.created else "replayed")
+            self._settle(
+                pending.message, self._before_ack(pending.message) if self._before_ack else "ack"
+            )
+        for error in result.errors:
+            self._to_dead_letter(ready[error.index][0], list(error.errors))
+
+    def _parse(self, pending: _Pending) -> JobRequest | _Ignored:
+        message = pending.message
+        attributes = message.attributes
+        if not is_storage_notification(attributes):
+            return parse_request(
+                message.data,
+                message_id=message.message_id,
+                topic_path=self._topics.get(pending.subscription, pending.subscription),
+                default_tenant=self.default_tenant,
+                allow_message_tenant=self.allow_message_tenant,
+            )
+        event = parse_object_event(message.data, attributes)
+        if event.event_type != EVENT_FINALIZE:
+            return "ignored"
+        rule = self.rules.match(event) if self.rules is not None else None
+        if rule is None:
+            return "unmatched"
+        return rule.render(event)
+
+    def _submit(self, items: list[dict[str, Any]], stop_event: threading.Event) -> Any:
+        backoff_s = 0.2
+        while True:
+            try:
+                return self.client.submit_many(
+                    items, batch_size=len(items), tenant=self.default_tenant
+                )
+            except Exception as exc:
+                # Redis down or failing over: keep the leases and try again (see module doc).
+                self._count("store_retries")
+                _log.warning("bridge.store_failed", error=repr(exc), retry_in_s=backoff_s)
+                if stop_event.wait(random.uniform(backoff_s / 2, backoff_s)):
+                    return None
+                backoff_s = min(backoff_s * 2, 10.0)
+
+    def _to_dead_letter(self, pending: _Pending, errors: Sequence[Mapping[str, str]]) -> None:
+        message = pending.message
+        reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+        fields = ",".join(dict.fromkeys(e["field"] for e in errors))
+        attributes = {**message.attributes, "vbq_error_fields": fields[:1000]}
+        try:
+            sink = self._sink()
+            sink.send(
+                message.data,
+                attributes=attributes,
+                reason=reason,
+                subscription=pending.subscription,
+                message_id=message.message_id,
+            )
+        except Exception as exc:
+            _log.error("bridge.dead_letter_failed", message_id=message.message_id, error=str(exc))
+            self._settle(message, "nack")
+            return
+        _log.warning(
+            "bridge.dead_lettered", message_id=message.message_id, fields=fields, reason=reason
+        )
+        self._count("dead_lettered")
+        self._settle(message, "ack")
+
+    def _sink(self) -> DeadLetterSender:
+        with self._lock:
+            if self._dead_letter is None:
+                self._dead_letter = DeadLetterSink.from_settings(self.settings)
+            return self._dead_letter
+
+    def _settle(self, message: MessageLike, action: FaultAction) -> None:
+        if action == "ack":
+            message.ack()
+        elif action == "nack":
+            message.nack()
+            self._count("nacked")
+        else:
+            self._count("dropped")
+        with self._lock:
+            self._counts["outstanding"] -= 1
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
