@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -28,7 +28,16 @@ from vbq.demo.samples import job_requests, sample_files, upload_samples
 from vbq.demo.stack import DEMO_BUCKET, DEMO_LOCATION, DEMO_PROJECT, DemoStack, StackOptions
 from vbq.errors import ConfigError, VbqError
 
-__all__ = ["EXIT_FAILED_CHECKS", "EXIT_INTERRUPTED", "EXIT_OK", "DemoOptions", "run_demo"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_FAILED_CHECKS",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "DemoOptions",
+    "DemoOutcome",
+    "execute",
+    "run_demo",
+]
 
 EXIT_OK = 0
 EXIT_FAILED_CHECKS = 1
@@ -89,6 +98,23 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DemoOutcome:
+    """How a run ended.
+
+    Attributes:
+        code: the exit code (see :func:`run_demo`).
+        report: the judged run (None when it did not get that far).
+        startup_s: seconds to bring the stack up.
+        stop_codes: exit code of each process the demo stopped, by role name.
+    """
+
+    code: int
+    report: DemoReport | None = None
+    startup_s: float = 0.0
+    stop_codes: dict[str, int | None] = field(default_factory=dict)
+
+
 def run_demo(options: DemoOptions, *, console: Console | None = None) -> int:
     """Run the whole pipeline on this machine and judge it.
 
@@ -100,6 +126,11 @@ def run_demo(options: DemoOptions, *, console: Console | None = None) -> int:
         0 when every check passed, 1 when one failed, 2 when the stack could not run,
         130 when interrupted (Ctrl-C or SIGTERM).
     """
+    return execute(options, console=console).code
+
+
+def execute(options: DemoOptions, *, console: Console | None = None) -> DemoOutcome:
+    """:func:`run_demo`, returning the report and timings too (benchmarks use this)."""
     # Off a terminal (a log, CI) rich would wrap at 80 columns; keep summary lines whole.
     out = console or (Console() if sys.stdout.isatty() else Console(width=160))
     run_id = new_run_id()
@@ -112,31 +143,37 @@ def run_demo(options: DemoOptions, *, console: Console | None = None) -> int:
             redis_url=options.redis_url,
         )
     )
+    code, report, startup_s = EXIT_ERROR, None, 0.0
     with _signals_interrupt():
         try:
             out.print(f"[bold]vbq demo[/]: starting the stack (logs in {stack.log_dir})")
             t0 = time.monotonic()
             stack.start()
+            startup_s = time.monotonic() - t0
             out.print(
-                f"stack up in {time.monotonic() - t0:.1f}s: redis, vertex/pubsub/gcs "
+                f"stack up in {startup_s:.1f}s: redis, vertex/pubsub/gcs "
                 f"emulators, {options.workers} worker(s), beat + relay, subscriber"
             )
             report = _run(options, stack, run_id, out)
             report.render(out)
+            code = EXIT_OK if report.ok else EXIT_FAILED_CHECKS
             if options.keep_running:
                 _hold(stack, out)
-            return EXIT_OK if report.ok else EXIT_FAILED_CHECKS
         except KeyboardInterrupt as exc:
             why = "SIGTERM" if isinstance(exc, _Stop) else "Ctrl-C"
             out.print(f"\n[yellow]{why}: stopping every process the demo started[/]")
-            return EXIT_INTERRUPTED
+            code = EXIT_INTERRUPTED
         except (VbqError, redis.RedisError, httpx.HTTPError) as exc:
             out.print(f"[red]demo failed:[/] {exc}", highlight=False)
-            return EXIT_ERROR
+            code = EXIT_ERROR
         finally:
-            codes = stack.stop()
-            if codes:
-                out.print(f"stopped {len(codes)} processes", highlight=False)
+            # A second Ctrl-C must not cut the clean-up short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            stop_codes = stack.stop()
+            if stop_codes:
+                out.print(f"stopped {len(stop_codes)} processes", highlight=False)
+    return DemoOutcome(code=code, report=report, startup_s=startup_s, stop_codes=stop_codes)
 
 
 def _run(options: DemoOptions, stack: DemoStack, run_id: str, out: Console) -> DemoReport:

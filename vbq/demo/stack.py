@@ -98,7 +98,10 @@ class DemoStack:
             if key.startswith("VBQ_") or key.endswith("_EMULATOR_HOST"):
                 inherited.pop(key)
         inherited["PYTHONUNBUFFERED"] = "1"
-        self.supervisor = Supervisor(log_dir=self.log_dir, env=inherited, cwd=self.workdir)
+        self.pids_file = self.workdir / "pids"
+        self.supervisor = Supervisor(
+            log_dir=self.log_dir, env=inherited, cwd=self.workdir, pids_file=self.pids_file
+        )
         self.redis_url = options.redis_url
         self.vertex_port = free_port()
         self.gcs_port = free_port()

@@ -189,13 +189,31 @@ class Supervisor:
         log_dir: where each child's ``{name}.log`` goes.
         env: the base environment of every child (the demo's own plus the stack's variables).
         cwd: working directory of the children.
+        pids_file: kept up to date with one ``{name} {pid}`` line per running child (None: no
+            file), so an operator (or a test) can see what the demo started.
     """
 
-    def __init__(self, *, log_dir: Path, env: Mapping[str, str], cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        log_dir: Path,
+        env: Mapping[str, str],
+        cwd: Path | None = None,
+        pids_file: Path | None = None,
+    ) -> None:
         self.log_dir = log_dir
         self.env = dict(env)
         self.cwd = cwd
+        self.pids_file = pids_file
         self.children: list[Child] = []
+
+    def _write_pids(self) -> None:
+        if self.pids_file is None:
+            return
+        text = "".join(f"{c.name} {c.pid}\n" for c in self.children if c.proc is not None)
+        tmp = self.pids_file.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.pids_file)
 
     def start(
         self,
@@ -234,7 +252,9 @@ class Supervisor:
         )
         child.ready_check = ready
         child.ready_timeout_s = timeout_s
-        self.children.append(child.start())
+        self.children.append(child)
+        child.start()
+        self._write_pids()
         if wait:
             child.wait_ready(timeout_s=timeout_s, check=ready)
         return child
@@ -271,6 +291,7 @@ class Supervisor:
             for child in group:
                 codes[child.name] = child.stop(timeout_s=max(0.1, deadline - time.monotonic()))
         self.children.clear()
+        self._write_pids()
         return codes
 
 
