@@ -184,7 +184,7 @@ def test_permanent_error_is_rejected_with_googles_message(
     env = worker_env(redis_url, emulator.url + "/no-such-api")
     settings = settings_from(env)
     store = JobStore.from_settings(settings)
-    procs += start_workers(1, env, log_dir)
+    procs += start_workers(1, env, log_dir, pool="threads", concurrency=2)
     (rec, _) = store.create(NewSubmission(spec=spec(), tenant="t1"))
     enqueuer(settings).submit(rec.id)
     wait_until(lambda: store.get(rec.id).state is S.REJECTED, timeout_s=30, what="REJECTED")
