@@ -10,6 +10,7 @@ from types import FrameType
 import click
 
 from vbq.emulators.pubsub.server import PubSubEmulatorServer
+from vbq.errors import ConfigError
 from vbq.logs import configure_logging
 from vbq.settings import Settings
 
@@ -35,8 +36,13 @@ def command(port: int, host: str, data_file: Path | None, admin_port: int | None
     """Pub/Sub emulator (gRPC Publisher + Subscriber) for google-cloud-pubsub clients."""
     settings = Settings.from_env()
     configure_logging(log_format=settings.log_format, level=settings.log_level)
-    server = PubSubEmulatorServer(host=host, port=port, data_file=data_file, admin_port=admin_port)
-    server.start()
+    try:
+        server = PubSubEmulatorServer(
+            host=host, port=port, data_file=data_file, admin_port=admin_port
+        )
+        server.start()
+    except (ConfigError, OSError) as err:
+        raise click.ClickException(str(err)) from err
     click.echo(f"pubsub emulator on {host}:{server.port}", err=True)
     stop = threading.Event()
 
