@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PACKAGES := vbq producers workers subscribers
 
-.PHONY: setup test lint typecheck unit integration chaos demo bench clean
+.PHONY: setup test lint typecheck unit integration chaos demo bench clean compose-check
 
 setup:
 	bash ops/setup.sh
@@ -22,8 +22,18 @@ unit:
 integration:
 	$(PY) -m pytest tests/integration -q -p no:cacheprovider
 
-test: lint typecheck
+test: lint typecheck compose-check
 	$(PY) -m pytest tests -q -p no:cacheprovider -n 2 --dist loadgroup -m "not chaos and not slow"
+
+# Validates docker-compose.yml against the Compose schema (no Docker engine needed). Installs
+# Debian's docker-compose (v1.29, works offline) when missing; CI runs as root on a fresh clone.
+compose-check:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+	  echo "installing docker-compose (Debian package) for the compose check"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; }
+	docker-compose -f docker-compose.yml config -q
+	@echo "docker-compose.yml: valid"
 
 chaos:
 	$(PY) -m pytest tests/chaos -q -p no:cacheprovider -m chaos

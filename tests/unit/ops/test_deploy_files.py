@@ -1,0 +1,77 @@
+"""The deployment files agree with the code: lock covers the dependencies, compose roles exist."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _compose() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return doc
+
+
+def test_lock_pins_every_runtime_dependency_and_flower() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0] for d in project["dependencies"]]
+    wanted += ["flower"]
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not pinned: {line}"
+            pins[_norm(name)] = version
+    missing = [w for w in wanted if _norm(w) not in pins]
+    assert not missing, f"requirements.lock lacks {missing}"
+
+
+def test_dockerfile_is_slim_non_root_and_enters_vbq() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert text.startswith("#") and "FROM python:3.11-slim" in text
+    assert re.search(r"^USER (?!root)\S+", text, re.M)
+    assert 'ENTRYPOINT ["vbq"]' in text
+    assert "requirements.lock" in text
+
+
+def test_compose_has_every_role_and_a_scalable_worker() -> None:
+    services = _compose()["services"]
+    for name in ("redis", "pubsub", "vertex", "gcs", "api", "worker", "beat", "subscriber"):
+        assert name in services, name
+    assert {"flower", "prometheus"} <= set(services)
+    worker = services["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert all("healthcheck" in services[n] for n in services)
+    redis_cmd = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis_cmd and "noeviction" in redis_cmd
+    assert services["pubsub"]["image"].startswith("gcr.io/google.com/cloudsdktool/google-cloud-cli")
+
+
+def test_compose_commands_are_real_vbq_commands() -> None:
+    from vbq.cli import cli
+
+    for name, svc in _compose()["services"].items():
+        if svc.get("image") != "vbq:local" or "entrypoint" in svc:
+            continue
+        command = svc["command"]
+        group = cli.commands[command[0]]
+        if command[0] == "emulator":
+            group = group.commands[command[1]]  # type: ignore[attr-defined]
+        options = {o for p in group.params for o in getattr(p, "opts", [])}
+        used = {a for a in command if a.startswith("--")}
+        assert used <= options, f"{name}: unknown options {used - options}"
+
+
+def test_prometheus_scrapes_every_long_running_role() -> None:
+    text = (ROOT / "ops" / "prometheus.yml").read_text()
+    for target in ("worker", "subscriber", "beat:9100", "api:8080"):
+        assert target in text
