@@ -124,7 +124,8 @@ def run_demo(options: DemoOptions, *, console: Console | None = None) -> int:
 
     Returns:
         0 when every check passed, 1 when one failed, 2 when the stack could not run,
-        130 when interrupted (Ctrl-C or SIGTERM).
+        130 when interrupted (Ctrl-C or SIGTERM) before the summary. With ``keep_running``,
+        Ctrl-C or SIGTERM after the summary ends the run with the summary's code.
     """
     return execute(options, console=console).code
 
@@ -158,7 +159,11 @@ def execute(options: DemoOptions, *, console: Console | None = None) -> DemoOutc
             report.render(out)
             code = EXIT_OK if report.ok else EXIT_FAILED_CHECKS
             if options.keep_running:
-                _hold(stack, out)
+                try:
+                    _hold(stack, out)
+                except KeyboardInterrupt:
+                    # The asked-for way to end --keep-running: the run's verdict stands.
+                    out.print("\nstopping the stack")
         except KeyboardInterrupt as exc:
             why = "SIGTERM" if isinstance(exc, _Stop) else "Ctrl-C"
             out.print(f"\n[yellow]{why}: stopping every process the demo started[/]")
