@@ -11,7 +11,9 @@ One attempt, in order:
    (a redelivery racing a sweeper re-enqueue) never both create.
 3. **Reconcile** when the record says SUBMITTING: a create may have reached Google without an
    answer (a timeout, a killed worker), so list by label ``vbq-submission=<id>`` first (a read
-   token) and adopt a job found instead of creating another.
+   token) and adopt a job found instead of creating another. Skipped only when the last create
+   certainly created nothing (``vbq:submit:unsent:{id}``, set after a 429/503/connect error,
+   deleted before every create).
 4. Honour a cancel request (``vbq:cancel:{id}``) before anything is sent.
 5. In-flight slot (short lease), then a global create token; if either is unavailable, come
    back later (not a failed attempt).
@@ -49,7 +51,7 @@ from vbq.metrics import observe_submitted
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL, with_submission_label
 from vbq.states import SubmissionState, event_type_for
-from workers.cancel import cancel_requested
+from workers.cancel import cancel_flag_key, cancel_requested
 from workers.ports import Limiter, SlotPool, Store, Vertex
 from workers.retry import backoff_s, capped, granted
 
@@ -170,7 +172,7 @@ class Submitter:
             # A longer create timeout than the default: the lock must outlive the call.
             self.redis.pexpire(lock_key, int(lease_s * 1000))
 
-        if rec.state == _S.SUBMITTING:
+        if rec.state == _S.SUBMITTING and not self.redis.exists(_unsent_key(submission_id)):
             decision = self.limiter.try_acquire("read", project, location)
             if not decision.allowed:
                 return self._retry(self._token_wait_s(decision.retry_after_s), "read_rate_limited")
@@ -205,7 +207,12 @@ class Submitter:
         except StateConflictError:
             self.slots.release(submission_id, project, location, model)
             return Outcome(action="noop", reason="state changed")
-        if cancel_requested(self.redis, submission_id):
+        # One round trip: read the cancel flag and forget "nothing sent", since from here on
+        # a create may be in flight (a crash now must lead to a reconcile, not a blind create).
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(cancel_flag_key(submission_id))
+        pipe.delete(_unsent_key(submission_id))
+        if pipe.execute()[0]:
             return self._cancel_before_create(rec, project, location, model)
 
         body = with_submission_label(req.body, submission_id)
@@ -219,6 +226,8 @@ class Submitter:
             self._note_error(rec, exc)
             return self._retry(backoff_s(self.settings, 0, exc, rng=self.rng), f"ambiguous: {exc}")
         except VertexRetryableError as exc:
+            # Not applied (429, 503, no connection): the next attempt may skip the reconcile.
+            self.redis.set(_unsent_key(submission_id), "1", ex=_UNSENT_TTL_S)
             self.slots.release(submission_id, project, location, model)
             self._note_error(rec, exc)
             if rec.attempts >= self.settings.max_attempts:
@@ -388,6 +397,14 @@ class Submitter:
         # a killed holder blocks the next attempt for at most this long.
         call_s = max(self.settings.http_timeout_s, create_timeout_s or 0.0)
         return 2 * call_s + 10.0
+
+
+_UNSENT_TTL_S = 24 * 3600
+
+
+def _unsent_key(submission_id: str) -> str:
+    # Set only after a create that certainly created nothing; deleted before every create.
+    return f"vbq:submit:unsent:{submission_id}"
 
 
 def _error_text(exc: VertexError) -> str:

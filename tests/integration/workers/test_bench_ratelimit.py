@@ -26,9 +26,11 @@ def test_global_create_rate_holds_across_four_workers(tmp_path: Path) -> None:
     (vbq,) = results
     print(vbq.row(limit, burst))
     assert vbq.creates == 100
-    # The limiter grants at most L + burst in any 1 s window (by the Redis clock). The emulator
-    # stamps a request when it answers it, so the scheduling delay between grant and arrival
-    # on this shared 2-core machine can squeeze a few extra into a window: allow 100 ms worth.
-    jitter = math.ceil(0.1 * limit)
+    # The limiter grants at most L + burst in any 1 s window of the Redis clock. The emulator
+    # stamps a request when it answers it, and on this shared 2-core machine (load 5-10 while
+    # the suite runs) the delay from grant to answer varies by up to ~0.2 s, which squeezes a
+    # few more grants into one window: measured 26-29 for L + burst = 25. Allow 250 ms worth;
+    # Celery's per-worker rate_limit reaches ~4 x L = 73-78 here (ops/bench/bench_ratelimit.py).
+    jitter = math.ceil(0.25 * limit)
     assert vbq.peak_window <= limit + burst + jitter
     assert vbq.steady_rate >= 0.95 * limit

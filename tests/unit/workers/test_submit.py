@@ -160,6 +160,22 @@ def test_retryable_error_backs_off_then_succeeds(w: World) -> None:
     assert w.id not in w.slots.leased
     assert w.sub.run(w.id).action == "submitted"
     assert len(w.vertex.jobs) == 1
+    assert w.vertex.calls == ["create", "create"]  # certainly not applied: no reconcile list
+
+
+def test_a_crash_after_a_retryable_error_still_reconciles(w: World) -> None:
+    w.vertex.script = [VertexRetryableError("busy", status_code=503)]
+    w.sub.run(w.id)
+    assert w.redis.exists(f"vbq:submit:unsent:{w.id}")
+    # The next attempt forgets "unsent" before its create; if it dies mid-create, the one
+    # after that must list first.
+    w.vertex.script = [VertexAmbiguousError("reset")]
+    w.vertex.created_but_error = {2}
+    w.sub.run(w.id)
+    assert not w.redis.exists(f"vbq:submit:unsent:{w.id}")
+    assert w.sub.run(w.id).action == "adopted"
+    assert w.vertex.calls == ["create", "create", "list"]
+    assert len(w.vertex.jobs) == 1
 
 
 def test_retry_budget_exhaustion_rejects_with_event_carrying_the_error(w: World) -> None:
