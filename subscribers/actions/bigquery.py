@@ -59,7 +59,8 @@ def iter_bigquery_rows(
         page_size: rows per page.
 
     Raises:
-        OutputsError: no table named, google-cloud-bigquery missing, or the read failed.
+        OutputsError: no table named or google-cloud-bigquery missing (at call time); the
+            read failed (while iterating).
     """
     tables = bigquery_tables(job, include_errors=include_errors)
     if client is None:
@@ -73,6 +74,10 @@ def iter_bigquery_rows(
                 "pip install 'vertex-batch-queue[bigquery]'"
             ) from None
         client = bigquery.Client(project=tables[0].split(".", 1)[0])
+    return _rows(client, tables, page_size)
+
+
+def _rows(client: Any, tables: list[str], page_size: int) -> Iterator[dict[str, Any]]:
     for index, table_id in enumerate(tables):
         try:
             rows = client.list_rows(table_id, page_size=page_size)

@@ -171,7 +171,7 @@ def storage_client(project: str | None = None) -> Any:
 
 
 def iter_output_files(event_or_job: Any, *, client: Any = None) -> Iterator[OutputFile]:
-    """The objects in the job's output directory, sorted by name.
+    """The objects in the job's output directory, sorted by name (listed at call time).
 
     Args:
         event_or_job: a ``JobEvent``, ``Submission`` or job resource dict.
@@ -191,23 +191,26 @@ def iter_output_files(event_or_job: Any, *, client: Any = None) -> Iterator[Outp
         if _is_google_error(exc):
             raise OutputsError(f"cannot list {directory}: {exc}") from exc
         raise
-    for blob in blobs:
-        base = blob.name.rsplit("/", 1)[-1]
-        stem, _, ext = base.partition(".")
-        kind: FileKind = "other"
-        if stem.startswith("predictions"):
-            kind = "predictions"
-        elif stem.startswith("errors"):
-            kind = "errors"
-        yield OutputFile(
-            uri=f"gs://{bucket}/{blob.name}",
-            bucket=bucket,
-            name=blob.name,
-            kind=kind,
-            format=ext.lower(),
-            size_bytes=int(blob.size or 0),
-            blob=blob,
-        )
+    return iter([_output_file(bucket, blob) for blob in blobs])
+
+
+def _output_file(bucket: str, blob: Any) -> OutputFile:
+    base = blob.name.rsplit("/", 1)[-1]
+    stem, _, ext = base.partition(".")
+    kind: FileKind = "other"
+    if stem.startswith("predictions"):
+        kind = "predictions"
+    elif stem.startswith("errors"):
+        kind = "errors"
+    return OutputFile(
+        uri=f"gs://{bucket}/{blob.name}",
+        bucket=bucket,
+        name=blob.name,
+        kind=kind,
+        format=ext.lower(),
+        size_bytes=int(blob.size or 0),
+        blob=blob,
+    )
 
 
 def iter_predictions(
@@ -235,23 +238,28 @@ def iter_predictions(
         decode_json_cells: CSV cells holding JSON are parsed.
 
     Raises:
-        OutputsError: the job is not readable, names no output, or a file is malformed.
+        OutputsError: the job is not readable or names no output (at call time, like the
+            SDK); a file is malformed or a read fails (while iterating).
     """
     job = readable_job(event_or_job)
     info = job.get("outputInfo") or {}
     if not info.get("gcsOutputDirectory") and info.get("bigqueryOutputTable"):
         from subscribers.actions.bigquery import iter_bigquery_rows
 
-        yield from iter_bigquery_rows(job, include_errors=include_errors, client=bigquery_client)
-        return
+        return iter_bigquery_rows(job, include_errors=include_errors, client=bigquery_client)
     files = list(iter_output_files(job, client=client))
     kinds = ("predictions", "errors") if include_errors else ("predictions",)
-    for kind in kinds:
-        for file in files:
-            if file.kind == kind:
-                yield from file.iter_rows(
-                    chunk_size_bytes=chunk_size_bytes, decode_json_cells=decode_json_cells
-                )
+    ordered = [f for kind in kinds for f in files if f.kind == kind]
+    return _chain_rows(ordered, chunk_size_bytes, decode_json_cells)
+
+
+def _chain_rows(
+    files: list[OutputFile], chunk_size_bytes: int, decode_json_cells: bool
+) -> Iterator[dict[str, Any]]:
+    for file in files:
+        yield from file.iter_rows(
+            chunk_size_bytes=chunk_size_bytes, decode_json_cells=decode_json_cells
+        )
 
 
 def iter_gemini_rows(event_or_job: Any, **kwargs: Any) -> Iterator[GeminiRow]:
@@ -260,8 +268,7 @@ def iter_gemini_rows(event_or_job: Any, **kwargs: Any) -> Iterator[GeminiRow]:
     Raises:
         OutputsError: as :func:`iter_predictions`.
     """
-    for row in iter_predictions(event_or_job, **kwargs):
-        yield GeminiRow(row)
+    return (GeminiRow(row) for row in iter_predictions(event_or_job, **kwargs))
 
 
 def _is_google_error(exc: Exception) -> bool:

@@ -124,3 +124,15 @@ def test_bigquery_bad_dataset_is_refused() -> None:
     job = _job(bigqueryOutputDataset="bq://nodots", bigqueryOutputTable="predictions")
     with pytest.raises(OutputsError, match=r"project\.dataset"):
         list(iter_bigquery_rows(job, client=FakeBigQuery({})))
+
+
+def test_refusal_happens_at_call_time_like_the_sdk() -> None:
+    failed = _job("JOB_STATE_FAILED")
+    with pytest.raises(OutputsError):
+        iter_predictions(failed, client=FakeStorage({}))  # no next(): refused on the call
+    with pytest.raises(OutputsError):
+        iter_gemini_rows(failed, client=FakeStorage({}))
+    with pytest.raises(OutputsError):
+        iter_output_files(failed, client=FakeStorage({}))
+    with pytest.raises(OutputsError, match="no BigQuery output"):
+        iter_bigquery_rows(_job(), client=FakeBigQuery({}))
