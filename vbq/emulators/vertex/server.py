@@ -190,6 +190,9 @@ class VertexEmulator:
             missing = api_error(404, f"The requested URL {req.path} was not found on this server.")
             return 404, error_body(missing), {}
         kind, match = route
+        # The log stamps arrival, as a quota counts requests when they are received; the
+        # handler's own time (and injected latency) must not shift a request between windows.
+        arrived = time.time()
         delay = self.gate.delay_s(kind)
         if delay > 0:
             time.sleep(delay)
@@ -197,15 +200,15 @@ class VertexEmulator:
             self.gate.check(kind)
             body = _HANDLERS[kind](self, req, match)
         except VertexError as err:
-            self.log.record(kind, err.status_code, t=time.time())
+            self.log.record(kind, err.status_code, t=arrived)
             headers = {}
             if err.retry_after_s:
                 headers["Retry-After"] = str(max(1, round(err.retry_after_s)))
             return err.status_code, error_body(err), headers
         if kind == "create" and self.gate.should_drop():
-            self.log.record(kind, 0, t=time.time(), fault="create_then_drop")
+            self.log.record(kind, 0, t=arrived, fault="create_then_drop")
             return 0, None, {}
-        self.log.record(kind, 200, t=time.time())
+        self.log.record(kind, 200, t=arrived)
         return 200, body, {}
 
     @staticmethod
