@@ -127,3 +127,15 @@ def test_failed_job_outputs_are_refused(
         next(iter_predictions(event_for(job), client=storage_client))
     with pytest.raises(OutputsError):
         list(iter_output_files(job, client=storage_client))
+
+
+def test_empty_predictions_file_yields_no_rows(
+    vertex_emulator: VertexEmulator, storage_client: Any
+) -> None:
+    bucket = new_bucket(storage_client)
+    uri = upload_jsonl(bucket, "in/empty.jsonl", [])
+    job = run_job(vertex_emulator, model=CUSTOM, uris=[uri], prefix=f"gs://{bucket.name}/e")
+    assert job["state"] == "JOB_STATE_SUCCEEDED", job.get("error")
+    files = list(iter_output_files(job, client=storage_client))
+    assert [(f.kind, f.size_bytes) for f in files] == [("predictions", 0)]
+    assert list(iter_predictions(job, include_errors=True, client=storage_client)) == []
