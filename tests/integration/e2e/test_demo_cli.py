@@ -117,7 +117,9 @@ def assert_all_stopped(demo: DemoProcess) -> None:
 
 
 def test_demo_runs_20_jobs_passes_every_check_and_stops_everything(demo_dir: Path) -> None:
-    demo = DemoProcess(demo_dir, "--jobs", "20", "--seconds-per-job", "1", "--workers", "1")
+    demo = DemoProcess(
+        demo_dir, "--jobs", "20", "--seconds-per-job", "1", "--workers", "1", "--storm-s", "1"
+    )
     try:
         code = demo.wait(timeout_s=150)
         out = demo.output()
