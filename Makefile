@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PACKAGES := vbq producers workers subscribers
 
-.PHONY: setup test lint typecheck unit integration chaos demo bench clean compose-check
+.PHONY: setup test lint typecheck unit integration chaos chaos-ci audit demo bench clean compose-check
 
 setup:
 	bash ops/setup.sh
@@ -35,8 +35,23 @@ compose-check:
 	docker-compose -f docker-compose.yml config -q
 	@echo "docker-compose.yml: valid"
 
+# Full chaos suite: each fault alone, then all faults together on 2,000 submissions (long).
 chaos:
-	$(PY) -m pytest tests/chaos -q -p no:cacheprovider -m chaos
+	$(PY) -m pytest tests/chaos -q -s -p no:cacheprovider -m chaos -k "not ci_bounded"
+
+# Bounded chaos run for CI (150 submissions, most faults), hard-capped at 5 minutes.
+chaos-ci:
+	timeout --signal=INT --kill-after=30 300 \
+	  $(PY) -m pytest tests/chaos -q -s -p no:cacheprovider -m chaos -k ci_bounded
+
+# Known vulnerabilities in the installed packages (PyPI's advisory data). A vulnerability fails;
+# an unreachable advisory service only warns, so CI never fails for someone else's outage.
+audit:
+	@out=$$($(PY) -m pip_audit --local --skip-editable --progress-spinner off 2>&1); rc=$$?; \
+	echo "$$out" | grep -v "Dependency not found on PyPI" ; \
+	if [ $$rc -ne 0 ] && ! echo "$$out" | grep -qE "Found [0-9]+ known vulnerabilit"; then \
+	  echo "audit: advisory service unreachable or failed (exit $$rc); not failing the build"; \
+	  exit 0; fi; exit $$rc
 
 demo:
 	$(VENV)/bin/vbq demo
