@@ -44,6 +44,7 @@ EXIT_FAILED_CHECKS = 1
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 _TICK_S = 0.5
+_READ_FAILURE_GRACE_S = 30.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,6 +172,11 @@ def execute(options: DemoOptions, *, console: Console | None = None) -> DemoOutc
         except (VbqError, redis.RedisError, httpx.HTTPError) as exc:
             out.print(f"[red]demo failed:[/] {exc}", highlight=False)
             code = EXIT_ERROR
+        except Exception as exc:
+            # Anything else (a storage emulator refusing the upload, a full disk) still ends
+            # with every process stopped and a one-line reason; details are in the logs.
+            out.print(f"[red]demo failed:[/] {type(exc).__name__}: {exc}", highlight=False)
+            code = EXIT_ERROR
         finally:
             # A second Ctrl-C must not cut the clean-up short.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -244,16 +250,27 @@ def _watch(
     deadline: float,
     until: Callable[[Snapshot], bool],
 ) -> Snapshot:
+    snap: Snapshot | None = None
+    failing_since: float | None = None
     while True:
-        snap = monitor.snapshot()
-        view.update(snap)
-        if until(snap):
-            return snap
+        try:
+            snap = monitor.snapshot()
+            failing_since = None
+        except (redis.RedisError, httpx.HTTPError) as exc:
+            # A stats call timing out on a loaded machine is no reason to abandon the run;
+            # a service that stays silent is.
+            failing_since = failing_since or time.monotonic()
+            if time.monotonic() - failing_since > _READ_FAILURE_GRACE_S:
+                raise ConfigError(f"the stack stopped answering: {exc}") from exc
+        if snap is not None:
+            view.update(snap)
+            if until(snap):
+                return snap
         dead = stack.dead_roles()
         if dead:
             tails = "\n".join(f"--- {c.name}\n{c.log_tail(20)}" for c in dead)
             raise ConfigError(f"{', '.join(c.name for c in dead)} exited unexpectedly:\n{tails}")
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline and snap is not None:
             return snap  # the report shows what did not finish
         time.sleep(_TICK_S)
 

@@ -182,6 +182,8 @@ class DemoStack:
         for old in self.log_dir.glob("*.log"):
             old.unlink()
         self.summary_path.unlink(missing_ok=True)
+        if self.redis_url:
+            self._check_redis()
         self._start_services()
         self._prepare_pubsub()
         self._start_roles()
@@ -292,6 +294,17 @@ class DemoStack:
         sup.wait_all(roles)
         self._wait_workers([f"demo-w{i}-{os.getpid()}" for i in range(opts.workers)])
         self.roles = roles
+
+    def _check_redis(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise ConfigError(f"cannot reach the Redis at VBQ_REDIS_URL: {exc}") from exc
+        finally:
+            client.close()
 
     def _redis_exists(self, key: str) -> bool:
         import redis
