@@ -15,10 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from vbq.demo.probes import (
+    check_redis,
+    http_ok,
+    redis_key_exists,
+    subscription_streaming,
+    wait_celery_workers,
+)
 from vbq.demo.supervisor import Child, Supervisor, free_port, vbq_command
-from vbq.errors import ConfigError
 from vbq.redis_binary import find_redis_server
 from vbq.settings import Settings
 
@@ -183,7 +187,7 @@ class DemoStack:
             old.unlink()
         self.summary_path.unlink(missing_ok=True)
         if self.redis_url:
-            self._check_redis()
+            check_redis(self.redis_url)
         self._start_services()
         self._prepare_pubsub()
         self._start_roles()
@@ -216,7 +220,7 @@ class DemoStack:
                     "emulator", "gcs", "--port", str(self.gcs_port), "--default-bucket", DEMO_BUCKET
                 ),
                 port=self.gcs_port,
-                ready=lambda: _http_ok(f"{self.storage_host}/storage/v1/b"),
+                ready=lambda: http_ok(f"{self.storage_host}/storage/v1/b"),
                 service=True,
                 wait=False,
             )
@@ -237,7 +241,7 @@ class DemoStack:
                 ),
                 port=self.vertex_port,
                 env={"STORAGE_EMULATOR_HOST": self.storage_host, "VBQ_LOG_LEVEL": "WARNING"},
-                ready=lambda: _http_ok(f"{self.vertex_url}/_emulator/health"),
+                ready=lambda: http_ok(f"{self.vertex_url}/_emulator/health"),
                 service=True,
                 wait=False,
             )
@@ -254,7 +258,7 @@ class DemoStack:
                     str(self.pubsub_admin_port),
                 ),
                 port=self.pubsub_port,
-                ready=lambda: _http_ok(f"{self.pubsub_admin_url}/_emulator/stats"),
+                ready=lambda: http_ok(f"{self.pubsub_admin_url}/_emulator/stats"),
                 service=True,
                 wait=False,
             )
@@ -278,7 +282,7 @@ class DemoStack:
             roles.append(sup.start(f"worker-{i}", argv, env=env, wait=False, timeout_s=60))
         beat = sup.start("beat", vbq_command("beat"), env=env, wait=False, timeout_s=60)
         # Ready = its relay thread holds the outbox lease (log lines are WARNING and up here).
-        beat.ready_check = lambda: self._redis_exists("vbq:relay:lock")
+        beat.ready_check = lambda: redis_key_exists(self.redis_url, "vbq:relay:lock")
         roles.append(beat)
         subscriber = sup.start(
             "subscriber",
@@ -289,63 +293,10 @@ class DemoStack:
             wait=False,
             timeout_s=60,
         )
-        subscriber.ready_check = self._subscriber_streaming
+        sub_path = self.settings().events_subscription_path()
+        subscriber.ready_check = lambda: subscription_streaming(self.pubsub_admin_url, sub_path)
         roles.append(subscriber)
         sup.wait_all(roles)
-        self._wait_workers([f"demo-w{i}-{os.getpid()}" for i in range(opts.workers)])
+        names = [f"demo-w{i}-{os.getpid()}" for i in range(opts.workers)]
+        wait_celery_workers(self.settings(), names, roles)
         self.roles = roles
-
-    def _check_redis(self) -> None:
-        import redis
-
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        try:
-            client.ping()
-        except redis.RedisError as exc:
-            raise ConfigError(f"cannot reach the Redis at VBQ_REDIS_URL: {exc}") from exc
-        finally:
-            client.close()
-
-    def _redis_exists(self, key: str) -> bool:
-        import redis
-
-        client = redis.Redis.from_url(self.redis_url)
-        try:
-            return bool(client.exists(key))
-        finally:
-            client.close()
-
-    def _subscriber_streaming(self) -> bool:
-        path = self.settings().events_subscription_path()
-        stats = httpx.get(f"{self.pubsub_admin_url}/_emulator/stats", timeout=2.0).json()
-        sub = (stats.get("subscriptions") or {}).get(path) or {}
-        return any(s.get("open") for s in sub.get("streams") or [])
-
-    def _wait_workers(self, names: list[str], timeout_s: float = 60.0) -> None:
-        import time
-
-        from workers.celery_app import create_app
-
-        app = create_app(self.settings())
-        pending = set(names)
-        deadline = time.monotonic() + timeout_s
-        try:
-            while pending:
-                dead = [c.name for c in self.supervisor.dead()]
-                if dead or time.monotonic() > deadline:
-                    tails = "\n".join(f"--- {c.name}\n{c.log_tail()}" for c in self.roles)
-                    raise ConfigError(
-                        f"workers not ready ({sorted(pending)}), dead {dead}\n{tails}"
-                    )
-                for reply in app.control.ping(timeout=0.5) or []:
-                    for node in reply:
-                        pending -= {n for n in pending if node.startswith(n)}
-        finally:
-            app.close()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
