@@ -47,12 +47,14 @@ class ClusterShape:
         beats: int = 1,
         skewed_worker: bool = False,
         vertex_time_scale: float = 0.05,
+        env_overrides: dict[str, str] | None = None,
     ) -> None:
         self.submit_workers = submit_workers
         self.subscribers = subscribers
         self.beats = beats
         self.skewed_worker = skewed_worker
         self.vertex_time_scale = vertex_time_scale
+        self.env_overrides = dict(env_overrides or {})
 
 
 class ChaosCluster:
@@ -107,6 +109,7 @@ class ChaosCluster:
             "VBQ_LOG_FORMAT": "json",
             "VBQ_LOG_LEVEL": "WARNING",
             "CHAOS_RECORD_DIR": str(self.record_dir),
+            **self.shape.env_overrides,
         }
 
     def settings(self) -> Settings:

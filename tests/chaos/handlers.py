@@ -46,6 +46,7 @@ def record(event: JobEvent) -> None:
         "pid": os.getpid(),
         "message_id": delivery.message_id if delivery else "",
         "attempt": delivery.delivery_attempt if delivery else None,
+        "job_end": (event.job or {}).get("endTime"),
     }
     _write({**base, "phase": "start", "t": time.time()})
     delay_s = float(os.environ.get("CHAOS_HANDLER_SLEEP_S", "0") or 0)

@@ -1,0 +1,155 @@
+"""Vertex API calls per poll cycle: vbq's bulk poller against one ``get`` per job.
+
+Starts a private ``redis-server`` and the Vertex emulator (jobs stay unfinished: time scale
+1000), creates ``--jobs`` jobs in the emulator labelled ``vbq-submission=<id>`` and the matching
+SUBMITTED records in the job store, then:
+
+- vbq: one :class:`workers.poller.Poller` cycle (list calls filtered by the label, page size
+  1000), counted by the emulator's own request counter;
+- baseline: what Google's SDK does per job, one ``get`` per job, over one pooled client.
+
+Run from the repository root::
+
+    .venv/bin/python -m ops.bench.bench_poll --jobs 10000
+
+Prints a markdown table (``--header`` adds the header): jobs, vbq calls/cycle, vbq cycle s,
+per-job get calls, per-job get s, call ratio, time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import redis
+
+from tests.support.emulators import VertexEmulator
+from tests.support.services import RedisServer
+from vbq.logs import configure_logging
+from vbq.settings import Settings
+from vbq.spec import JobSpec, with_submission_label
+from vbq.states import SubmissionState
+from vbq.store import JobStore, NewSubmission
+from vbq.vertex import VertexClient
+from workers.poller import Poller
+from workers.ratelimit import RateLimiter
+from workers.slots import Slots
+
+PROJECT = "bench-project"
+LOCATION = "us-central1"
+
+
+def _spec(i: int) -> JobSpec:
+    return JobSpec.from_sdk_kwargs(
+        job_display_name=f"poll-{i}",
+        model_name="publishers/google/models/gemini-2.0-flash-001",
+        gcs_source="gs://bench-in/in.jsonl",
+        gcs_destination_prefix="gs://bench-out/out",
+    )
+
+
+def seed(settings: Settings, store: JobStore, jobs: int, threads: int = 8) -> list[str]:
+    """Create ``jobs`` emulator jobs and their SUBMITTED records; returns the job names."""
+    results = store.create_many(NewSubmission(spec=_spec(i), tenant="bench") for i in range(jobs))
+    records = [r for r, _ in results]  # type: ignore[misc]
+    client = VertexClient.from_settings(settings)
+
+    def create(rec_index: int) -> str:
+        rec = records[rec_index]
+        req = rec.spec.resolve(default_project=PROJECT, default_location=LOCATION)
+        body = with_submission_label(req.body, rec.id)
+        job = client.create_batch_prediction_job(req.parent, body)
+        store.record_attempt(rec.id)
+        store.transition(
+            rec.id,
+            expected={SubmissionState.SUBMITTING},
+            new_state=SubmissionState.SUBMITTED,
+            updates={"job_name": job["name"], "job": job},
+        )
+        return str(job["name"])
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(create, range(len(records))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--header", action="store_true", help="print the table header too")
+    args = parser.parse_args(argv)
+    configure_logging(log_format="json", level="WARNING", stream=sys.stderr, force=True)
+
+    with tempfile.TemporaryDirectory(prefix="vbq-bench-poll-") as tmp:
+        server = RedisServer(Path(tmp) / "redis", appendonly=False).start()
+        emulator = VertexEmulator(Path(tmp) / "logs", time_scale=1000.0).start()
+        try:
+            settings = Settings.from_env(
+                {
+                    "VBQ_REDIS_URL": server.url,
+                    "VBQ_PROJECT": PROJECT,
+                    "VBQ_LOCATION": LOCATION,
+                    "VBQ_VERTEX_ENDPOINT": emulator.url,
+                    "VBQ_READ_RATE_PER_MIN": "6000000",
+                    "VBQ_READ_BURST": "100000",
+                    "VBQ_POLL_PAGE_SIZE": "1000",
+                    "VBQ_LOG_LEVEL": "WARNING",
+                }
+            )
+            r = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+            store = JobStore(r, settings=settings)
+            names = seed(settings, store, args.jobs)
+            if emulator.stats()["unfinished"] < len(names):
+                raise SystemExit("emulator jobs finished during the benchmark; raise time_scale")
+            vertex = VertexClient.from_settings(settings)
+            poller = Poller(
+                store=store,
+                vertex=vertex,
+                limiter=RateLimiter(r, settings=settings),
+                slots=Slots(r, settings=settings),
+                redis=r,
+                settings=settings,
+            )
+            # The first cycle also writes one transition per job (SUBMITTED -> QUEUED);
+            # the second is the steady state of a fleet of unfinished jobs.
+            started = time.perf_counter()
+            first = poller.run_cycle()
+            first_s = time.perf_counter() - started
+            before = emulator.stats()["requests"]
+            started = time.perf_counter()
+            report = poller.run_cycle()
+            cycle_s = time.perf_counter() - started
+            after = emulator.stats()["requests"]
+            vbq_calls = sum(after.get(k, 0) - before.get(k, 0) for k in ("list", "get"))
+            if not report.ran or report.jobs_polled != len(names) or vbq_calls != report.api_calls:
+                raise SystemExit(f"poll cycle did not cover every job: {report.as_log()}")
+
+            before = emulator.stats()["requests"]
+            started = time.perf_counter()
+            for name in names:
+                vertex.get_batch_prediction_job(name)
+            per_job_s = time.perf_counter() - started
+            after = emulator.stats()["requests"]
+            per_job_calls = after.get("get", 0) - before.get("get", 0)
+        finally:
+            emulator.stop()
+            server.stop()
+    if args.header:
+        print(
+            "| jobs | vbq calls/cycle | vbq cycle s | first cycle s (+transitions) "
+            "| per-job get calls | per-job get s | call ratio | time ratio |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {len(names)} | {vbq_calls} | {cycle_s:.2f} | {first_s:.2f} ({first.jobs_changed}) "
+        f"| {per_job_calls} | {per_job_s:.2f} "
+        f"| {per_job_calls / max(vbq_calls, 1):,.0f}x fewer | {per_job_s / cycle_s:.1f}x faster |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

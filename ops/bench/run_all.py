@@ -1,0 +1,187 @@
+"""Run every ``ops/bench/bench_*.py`` with bounded sizes and rewrite ``BENCHMARKS.md``.
+
+``make bench`` runs this. Each script runs as its own process (``python -m ops.bench.<name>``)
+with the arguments in :data:`BOUNDED_ARGS` (a script not listed there runs with its defaults),
+and prints markdown table lines; they are collected verbatim under the script's section. The
+summary table lists every benchmark, what it compares, its headline ratio and its status
+(``ok``, ``failed`` with the exit code, or ``pending`` when the script does not exist yet).
+
+Usage (from the repository root)::
+
+    .venv/bin/python -m ops.bench.run_all [--only bench_poll,bench_latency] [--out BENCHMARKS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_DIR = Path(__file__).resolve().parent
+
+# What each benchmark compares, in the order of the summary table. Scripts found on disk but not
+# listed here are appended with their module docstring's first line.
+KNOWN: dict[str, str] = {
+    "bench_enqueue": "enqueue rate: `Client.submit_many` vs bare Celery `apply_async`",
+    "bench_ratelimit": "global create-rate accuracy: vbq GCRA vs Celery's per-worker rate_limit",
+    "bench_poll": "Vertex API calls per poll cycle: bulk list vs one get per job",
+    "bench_events": "event throughput: outbox relay + subscriber vs bare Pub/Sub client",
+    "bench_latency": "event latency (job endTime → handler start) vs poll interval",
+    "bench_e2e": "end-to-end jobs/s and CPU s per job (demo pipeline)",
+    "bench_outputs": "peak memory of streaming outputs vs reading them whole",
+}
+
+# Bounded sizes for `make bench` (minutes, not hours, on a 2-core machine).
+BOUNDED_ARGS: dict[str, list[str]] = {
+    "bench_enqueue": ["--count", "5000", "--budget-s", "30"],
+    "bench_ratelimit": ["--workers", "4", "--backlog", "300", "--rate-per-min", "1200"],
+    "bench_poll": ["--jobs", "10000", "--header"],
+    "bench_events": ["--events", "3000", "--header"],
+    "bench_latency": ["--intervals", "0.5,2,5", "--jobs", "40", "--header"],
+    "bench_e2e": ["--jobs", "100", "--header"],
+    "bench_outputs": ["--size-mb", "256", "--baseline-mb", "32"],
+}
+TIMEOUT_S = 900.0
+
+
+@dataclass
+class Result:
+    """One benchmark's run."""
+
+    name: str
+    status: str
+    seconds: float = 0.0
+    table: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def headline(self) -> str:
+        """The ratio column(s) of the first data row, when the table has one."""
+        if len(self.table) < 3:
+            return ""
+        header = [c.strip() for c in self.table[0].strip("|").split("|")]
+        row = [c.strip() for c in self.table[2].strip("|").split("|")]
+        picked = [
+            f"{h}: {v}"
+            for h, v in zip(header, row, strict=False)
+            if "ratio" in h.lower() or "/ interval" in h.lower() or "vs" in h.lower()
+        ]
+        return "; ".join(picked)
+
+
+def discover() -> list[str]:
+    """Benchmark module names: the known ones first (present or not), then any others."""
+    found = sorted(p.stem for p in BENCH_DIR.glob("bench_*.py"))
+    return list(KNOWN) + [n for n in found if n not in KNOWN]
+
+
+def run_one(name: str, timeout_s: float) -> Result:
+    """Run ``ops.bench.<name>``; keep the markdown lines of its output."""
+    if not (BENCH_DIR / f"{name}.py").exists():
+        return Result(name, "pending", note="script not written yet")
+    argv = [sys.executable, "-m", f"ops.bench.{name}", *BOUNDED_ARGS.get(name, [])]
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            argv,
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env={**os.environ, "VBQ_LOG_LEVEL": "WARNING"},
+        )
+    except subprocess.TimeoutExpired:
+        return Result(name, "failed", time.monotonic() - started, note=f"timeout {timeout_s:g}s")
+    seconds = time.monotonic() - started
+    table = [line.rstrip() for line in proc.stdout.splitlines() if line.startswith("|")]
+    if proc.returncode != 0 or not table:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+        return Result(name, f"failed (exit {proc.returncode})", seconds, table, tail[0][:200])
+    return Result(name, "ok", seconds, table)
+
+
+def machine() -> list[str]:
+    """Lines describing the machine the figures come from."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return [
+        f"- CPU: {cpu}, `nproc` = {os.cpu_count()}",
+        f"- memory: {mem or 'unknown'}",
+        f"- Python {platform.python_version()} on {platform.system()} {platform.release()}",
+        f"- run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+    ]
+
+
+def render(results: list[Result]) -> str:
+    """The whole BENCHMARKS.md."""
+    lines = [
+        "# Benchmarks",
+        "",
+        "Every figure below comes from one run of `make bench` (`python -m ops.bench.run_all`),",
+        "which runs each `ops/bench/bench_*.py` with bounded sizes and rewrites this file.",
+        "Where a baseline exists it is measured in the same run, on the same machine, and the",
+        "ratio is vbq / baseline (or how many times fewer calls / faster).",
+        "",
+        "Machine:",
+        "",
+        *machine(),
+        "",
+        "| benchmark | compares | headline | status | run s |",
+        "|:--|:--|:--|:--|---:|",
+    ]
+    for r in results:
+        what = KNOWN.get(r.name, "")
+        status = r.status + (f": {r.note}" if r.note else "")
+        lines.append(f"| `{r.name}` | {what} | {r.headline()} | {status} | {r.seconds:.0f} |")
+    for r in results:
+        lines += ["", f"## {r.name}", "", KNOWN.get(r.name, ""), ""]
+        args = " ".join(BOUNDED_ARGS.get(r.name, []))
+        lines.append(f"`python -m ops.bench.{r.name} {args}`".replace(" `", "`"))
+        lines.append("")
+        lines += r.table or [f"_{r.status}{': ' + r.note if r.note else ''}_"]
+    lines += ["", "Reproduce: `make bench`.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated benchmark names")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--timeout-s", type=float, default=TIMEOUT_S, help="per benchmark")
+    args = parser.parse_args(argv)
+    names = discover()
+    if args.only:
+        chosen = {n.strip() for n in args.only.split(",") if n.strip()}
+        names = [n for n in names if n in chosen]
+    results: list[Result] = []
+    for name in names:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        result = run_one(name, args.timeout_s)
+        print(f"  {result.status} in {result.seconds:.0f}s", file=sys.stderr, flush=True)
+        results.append(result)
+    Path(args.out).write_text(render(results))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0 if all(r.status in {"ok", "pending"} for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
