@@ -239,6 +239,7 @@ def _run(options: DemoOptions, stack: DemoStack, run_id: str, out: Console) -> D
     finally:
         client.close()
         monitor.close()
+        store.close()
         r.close()
     return report
 
