@@ -38,14 +38,27 @@ def vbq_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "vbq.cli", *args]
 
 
+def _load_prctl() -> Callable[[int, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl  # type: ignore[no-any-return]
+
+
+# Resolved once here, not in the child: between fork and exec only a plain system call is
+# safe when other threads (gRPC's, google-auth's) may hold locks the child would inherit.
+_PRCTL = _load_prctl()
+
+
 def _die_with_parent() -> None:
     # Runs in the child between fork and exec: ask the kernel for SIGTERM when the demo dies.
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        except (OSError, AttributeError):
-            pass
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Child:
@@ -111,7 +124,7 @@ class Child:
                     env=self.env,
                     cwd=self.cwd,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads run user code yet
+                    preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, resolved up front
                 )
             except OSError as exc:
                 raise ConfigError(f"cannot start {self.name} ({self.argv[0]}): {exc}") from exc
