@@ -45,6 +45,7 @@ FINISHED_EVENT_TYPES = (
 )
 RUN_LABEL = "demo-run"
 STAGE_LABEL = "demo-stage"
+RUNS_TTL_S = 24 * 3600
 _lock = threading.Lock()
 
 
@@ -105,7 +106,12 @@ def stage2_request(event: JobEvent) -> dict[str, Any] | None:
 def count_event(event: JobEvent) -> None:
     """Count this handler run of ``event`` (per demo run, by the ``demo-run`` label)."""
     run_id = event.request.labels.get(RUN_LABEL, "none")
-    _redis().hincrby(runs_key(run_id), event.event_id, 1)
+    key = runs_key(run_id)
+    pipe = _redis().pipeline(transaction=True)
+    pipe.hincrby(key, event.event_id, 1)
+    # A demo against a long-lived Redis (VBQ_REDIS_URL) should not leave counters forever.
+    pipe.expire(key, RUNS_TTL_S)
+    pipe.execute()
 
 
 @handler(*FINISHED_EVENT_TYPES)
