@@ -166,18 +166,19 @@ def test_hostile_input_through_every_door_never_reaches_vertex(
     client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kombu's Redis transport decodes the BRPOP'd bytes outside any error handling: a "
-    "non-JSON entry in a queue list ends the worker with 'Unrecoverable error: JSONDecodeError' "
-    "(kombu 5.7, Channel._brpop_read). Needs broker write access; the entry is consumed, so a "
-    "supervised worker restarts cleanly. Remove this marker when a guard lands in workers/.",
-)
 def test_raw_garbage_on_the_broker_does_not_kill_the_worker(
     cluster: tuple[Settings, ManagedProcess], redis_url: str
 ) -> None:
     _settings, worker = cluster
     r = redis.Redis.from_url(redis_url)
     r.lpush("vbq.submit", b"\x00not a kombu message\xff")
-    time.sleep(3.0)
+    r.lpush("vbq.submit", b"[1, 2, 3]")
+    deadline = time.monotonic() + 15
+    while r.llen("vbq:dead-letter:broker") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
     assert worker.alive(), worker.log_text()[-2000:]
+    # Both entries were dead-lettered, byte for byte, and the worker went on.
+    assert sorted(r.lrange("vbq:dead-letter:broker", 0, -1)) == sorted(
+        [b"\x00not a kombu message\xff", b"[1, 2, 3]"]
+    )

@@ -20,7 +20,7 @@ from vbq.errors import EventError, SpecError
 from vbq.events import JobEvent
 from vbq.spec import JobSpec
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _spec_or_spec_error(build: Any) -> JobSpec | None:

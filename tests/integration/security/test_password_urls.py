@@ -112,7 +112,7 @@ def test_beat_start_line_never_shows_the_redis_password(
     ).start()
     try:
         _wait_for(beat, "beat starting")
-        time.sleep(1.5)  # a few ticks: sending tasks logs the broker connection too
+        time.sleep(1.0)  # a few ticks: sending tasks logs the broker connection too
     finally:
         beat.stop()
     text = beat.log_text()
