@@ -30,6 +30,7 @@ from kombu import Exchange, Queue
 
 from vbq.broker_url import broker_options
 from vbq.settings import Settings
+from workers import broker_guard
 
 __all__ = [
     "QUEUES",
@@ -135,5 +136,6 @@ def _task_modules() -> list[str]:
     return [*TASK_MODULES, *(m for m in found if m not in TASK_MODULES)]
 
 
+broker_guard.install()
 app: Celery = create_app()
 """The process-wide app, configured from the environment at import time."""

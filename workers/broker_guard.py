@@ -1,0 +1,80 @@
+"""Survive undecodable messages on a Redis broker: dead-letter them, never die.
+
+kombu's Redis transport decodes a popped queue entry outside any error handling
+(``Channel._brpop_read`` / ``Channel._get`` call ``kombu.utils.json.loads`` on the raw bytes),
+so one non-JSON entry pushed into a queue list by anyone with broker access ends the worker
+with ``Unrecoverable error: JSONDecodeError``. The entry is already popped when that happens,
+so the guard can drop it safely: it copies the raw bytes to the Redis list
+``vbq:dead-letter:broker`` (capped) for inspection, logs the reason without the payload, and
+tells kombu "no message" (``Empty``), so the worker goes on with the next one.
+
+Installed once per process by :mod:`workers.celery_app`; a no-op for other transports.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from queue import Empty
+from typing import Any
+
+import kombu.transport.redis as kombu_redis
+
+from vbq.logs import get_logger
+
+__all__ = ["DEAD_LETTER_KEY", "install"]
+
+DEAD_LETTER_KEY = "vbq:dead-letter:broker"
+_KEEP = 1000  # newest entries kept in the dead-letter list
+_log = get_logger("vbq.workers.broker_guard")
+_installed = False
+_lock = threading.Lock()
+
+
+def install(dead_letter: Callable[[bytes | str, str], None] | None = None) -> None:
+    """Wrap the Redis transport's decoder (idempotent).
+
+    Args:
+        dead_letter: called with ``(raw entry, reason)`` for each undecodable entry; the default
+            pushes it to ``vbq:dead-letter:broker`` on the vbq Redis.
+    """
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        original: Callable[..., Any] = kombu_redis.loads  # type: ignore[attr-defined]
+        sink = dead_letter or _push_to_redis
+
+        def guarded_loads(raw: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                message = original(raw, *args, **kwargs)
+            except (ValueError, TypeError, UnicodeDecodeError) as exc:
+                reason = f"undecodable broker message: {type(exc).__name__}: {exc}"[:300]
+            else:
+                if isinstance(message, dict):
+                    return message
+                reason = f"broker message is {type(message).__name__}, not an object"
+            _log.error("broker.malformed_message", reason=reason, size=len(raw or b""))
+            try:
+                sink(raw, reason)
+            except Exception as exc:  # the guard itself must never kill the worker
+                _log.warning("broker.dead_letter_failed", error=str(exc))
+            raise Empty
+
+        kombu_redis.loads = guarded_loads  # type: ignore[attr-defined]
+        _installed = True
+
+
+def _push_to_redis(raw: bytes | str, reason: str) -> None:
+    import redis
+
+    from vbq.settings import Settings
+
+    client = redis.Redis.from_url(Settings.from_env().redis_url, socket_timeout=2.0)
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.lpush(DEAD_LETTER_KEY, raw if isinstance(raw, bytes) else raw.encode())
+        pipe.ltrim(DEAD_LETTER_KEY, 0, _KEEP - 1)
+        pipe.execute()
+    finally:
+        client.close()
