@@ -145,7 +145,10 @@ def pubsub_check(settings: Settings, *, timeout_s: float = 2.0) -> Check:
             from vbq.pubsub_admin import publisher_client
 
             clients.append(publisher_client(settings, enable_message_ordering=False))
-        clients[0].get_topic(request={"topic": settings.events_topic_path()}, timeout=timeout_s)
+        # No retries: a probe wants the current answer within its timeout.
+        clients[0].get_topic(
+            request={"topic": settings.events_topic_path()}, timeout=timeout_s, retry=None
+        )
 
     return check
 
