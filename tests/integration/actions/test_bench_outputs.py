@@ -12,13 +12,13 @@ from tests.support.services import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
-SIZE_MB = 16
+SIZE_MB = 24
 
 
 def test_streaming_memory_stays_far_below_the_file_size() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "ops.bench.bench_outputs", "--size-mb", str(SIZE_MB),
-         "--baseline-mb", "8", "--chunk-mb", "0.25"],
+         "--baseline-mb", "6", "--chunk-mb", "0.25"],
         check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -30,9 +30,10 @@ def test_streaming_memory_stays_far_below_the_file_size() -> None:
     assert m is not None, row
     size_mb, rows, stream_rate, stream_mb = int(m[1]), int(m[2]), int(m[3]), float(m[4])
     base_rate, base_mb, scaled_mb = int(m[5]), float(m[6]), int(m[8])
-    assert size_mb == SIZE_MB and rows > 40_000
+    assert size_mb == SIZE_MB and rows > 60_000
     assert stream_rate > 0 and base_rate > 0
-    # The whole-file baseline grows with the file; streaming holds a few chunks at most.
-    assert base_mb > 8 * 0.8
+    # The whole-file baseline grows with the file; streaming holds a few chunks plus allocator
+    # slack (glibc's moving mmap threshold makes that a few MB, not a function of the size).
+    assert base_mb > 6 * 0.8
     assert stream_mb < SIZE_MB / 2, row
     assert stream_mb < scaled_mb / 3, row
