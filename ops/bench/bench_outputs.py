@@ -17,7 +17,8 @@ Run from the repository root::
     .venv/bin/python -m ops.bench.bench_outputs --size-mb 1024
 
 Prints a markdown table (header + one row): size, rows, stream rows/s, stream peak RSS growth,
-baseline rows/s, baseline RSS growth (measured, and scaled to the full size).
+baseline rows/s, baseline RSS growth (measured, and scaled to the full size), and the memory
+ratio (scaled baseline / stream growth, the stream's floored at 1 MB).
 """
 
 from __future__ import annotations
@@ -190,13 +191,15 @@ def run(size_mb: float, baseline_mb: float, chunk_mb: float) -> str:
     scaled = base["growth_mb"] * real_mb / small_mb
     header = (
         "| size MB | rows | stream rows/s | stream peak RSS growth MB | baseline rows/s "
-        "| baseline RSS growth MB (at MB) | baseline scaled to size MB |\n"
-        "|---|---|---|---|---|---|---|"
+        "| baseline RSS growth MB (at MB) | baseline scaled to size MB "
+        "| memory ratio (scaled baseline / stream) |\n"
+        "|---|---|---|---|---|---|---|---|"
     )
     row = (
         f"| {real_mb:.0f} | {rows} | {stream['rows'] / stream['seconds']:.0f} "
         f"| {stream['growth_mb']:.1f} | {base['rows'] / base['seconds']:.0f} "
-        f"| {base['growth_mb']:.1f} ({small_mb:.0f}) | {scaled:.0f} |"
+        f"| {base['growth_mb']:.1f} ({small_mb:.0f}) | {scaled:.0f} "
+        f"| {scaled / max(stream['growth_mb'], 1.0):.1f} |"
     )
     return f"{header}\n{row}"
 

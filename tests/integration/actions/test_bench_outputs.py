@@ -25,7 +25,9 @@ def test_streaming_memory_stays_far_below_the_file_size() -> None:
     print(proc.stdout)
     row = proc.stdout.strip().splitlines()[-1]
     m = re.fullmatch(
-        r"\| (\d+) \| (\d+) \| (\d+) \| (-?[\d.]+) \| (\d+) \| ([\d.]+) \((\d+)\) \| (\d+) \|", row
+        r"\| (\d+) \| (\d+) \| (\d+) \| (-?[\d.]+) \| (\d+) \| ([\d.]+) \((\d+)\) \| (\d+) "
+        r"\| ([\d.]+) \|",
+        row,
     )
     assert m is not None, row
     size_mb, rows, stream_rate, stream_mb = int(m[1]), int(m[2]), int(m[3]), float(m[4])
@@ -37,3 +39,4 @@ def test_streaming_memory_stays_far_below_the_file_size() -> None:
     assert base_mb > 6 * 0.8
     assert stream_mb < SIZE_MB / 2, row
     assert stream_mb < scaled_mb / 3, row
+    assert float(m[9]) == pytest.approx(scaled_mb / max(stream_mb, 1.0), rel=0.1, abs=0.2)
