@@ -75,3 +75,60 @@ def test_prometheus_scrapes_every_long_running_role() -> None:
     text = (ROOT / "ops" / "prometheus.yml").read_text()
     for target in ("worker", "subscriber", "beat:9100", "api:8080"):
         assert target in text
+
+
+def _k8s() -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = []
+    for path in sorted((ROOT / "ops" / "k8s").glob("*.yaml")):
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return docs
+
+
+def test_k8s_deployments_run_real_roles_with_probes_and_one_beat() -> None:
+    from vbq.cli import cli
+
+    deployments = {d["metadata"]["name"]: d for d in _k8s() if d["kind"] == "Deployment"}
+    assert set(deployments) == {
+        f"vbq-{r}" for r in ("worker", "beat", "relay", "subscriber", "api")
+    }
+    assert deployments["vbq-beat"]["spec"]["replicas"] == 1
+    for name, d in deployments.items():
+        pod = d["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert container["args"][0] in cli.commands, name
+        port = container["ports"][0]["containerPort"]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
+        assert pod["serviceAccountName"] == "vbq"
+        assert pod["terminationGracePeriodSeconds"] > 30  # VBQ_SHUTDOWN_GRACE_S + margin
+    kinds = {d["kind"] for d in _k8s()}
+    assert {"Service", "HorizontalPodAutoscaler", "ConfigMap", "ServiceAccount"} <= kinds
+    listed = yaml.safe_load((ROOT / "ops" / "k8s" / "kustomization.yaml").read_text())
+    on_disk = {p.name for p in (ROOT / "ops" / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(listed["resources"]) == on_disk
+
+
+def test_grafana_dashboard_queries_only_metrics_that_exist() -> None:
+    import json
+
+    from vbq import metrics
+
+    dashboard = json.loads((ROOT / "ops" / "grafana" / "vbq.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = set(re.findall(r"\bvbq_[a-z_]+", " ".join(exprs)))
+    defined = {m._name for m in vars(metrics).values() if hasattr(m, "_name")}
+    gauges = {
+        "vbq_submissions",
+        "vbq_submissions_by_tenant",
+        "vbq_outbox_depth",
+        "vbq_outbox_oldest_age_seconds",
+        "vbq_slots_in_use",
+        "vbq_redis_up",
+    }
+    suffixes = ("_total", "_bucket", "_sum", "_count")
+    for name in used:
+        base = next((name[: -len(s)] for s in suffixes if name.endswith(s)), name)
+        assert (
+            base in defined or name in gauges or base + "_total" in {d + "_total" for d in defined}
+        ), name
+    assert len(used) >= 12
