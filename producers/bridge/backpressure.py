@@ -1,21 +1,27 @@
 """Backpressure: stop taking new requests while the workers cannot keep up.
 
-The bridge pauses when **both** hold:
+The bridge pauses when the in-flight cap is full **and** the submit backlog is above
+``max_backlog``. Both are measured at one instant, and jobs finishing free slots all the time
+(a worker takes a freed slot within milliseconds), so "full" is read as "would be full":
 
-- the in-flight cap is full: ``Slots.in_use(project, location) >= max_in_flight`` (no worker
-  can create another Vertex job until one finishes), and
-- the submit backlog is above ``max_backlog``: the larger of the ``vbq.submit`` queue length
-  on the broker and the number of ACCEPTED submissions in the store.
+    waiting = backlog - free slots            (free = max_in_flight - in use, at least 0)
+    pause while waiting > max_backlog
 
-Why both backlog measures: while the cap is full, a submit task re-publishes itself with a
-countdown, and Celery holds countdown messages inside the worker, not in the queue, so the queue
-alone can look empty while hundreds of requests wait. ACCEPTED counts them; the queue length
-counts messages published for records that have not been picked up yet.
+that is, the requests that would still wait after every free slot was taken. With the cap
+full this is exactly ``backlog > max_backlog``; with free slots the bridge may run ahead by as
+many requests as there are free slots (they start at once), never more.
 
-It resumes when the cap has room again, or when the backlog fell to ``resume_backlog``
-(default: half of ``max_backlog``; the gap keeps it from flapping on every submission). While
-paused the bridge stops processing and so stops acking: Pub/Sub's flow control then stops
-delivering once ``max_outstanding`` messages are leased (see :mod:`producers.bridge.consumer`).
+- In use: ``Slots.in_use(project, location)`` (default project and location of the settings).
+- Backlog: the larger of the ``vbq.submit`` queue length on the broker and the number of
+  ACCEPTED submissions in the store. Why both: while the cap is full, a submit task
+  re-publishes itself with a countdown, and Celery holds countdown messages inside the worker,
+  not in the queue, so the queue alone can look empty while hundreds of requests wait; ACCEPTED
+  counts them, the queue length counts messages for records not yet picked up.
+
+It resumes when ``waiting`` fell to ``resume_backlog`` (default: half of ``max_backlog``; the
+gap keeps it from flapping on every submission). While paused the bridge stops processing and
+so stops acking: Pub/Sub's flow control then stops delivering once ``max_outstanding`` messages
+are leased (see :mod:`producers.bridge.consumer`).
 """
 
 from __future__ import annotations
@@ -64,13 +70,11 @@ def should_pause(
     resume_backlog: int,
     paused: bool,
 ) -> bool:
-    """The pause decision (pure): full cap and a backlog above the limit; with hysteresis,
-    a pause lasts until the cap has room or the backlog is down to ``resume_backlog``."""
-    if in_use < max_in_flight:
-        return False
-    if paused:
-        return backlog > resume_backlog
-    return backlog > max_backlog
+    """The pause decision (pure): what would still wait once every free slot is taken,
+    ``backlog - max(0, max_in_flight - in_use)``, is above ``max_backlog``; with hysteresis,
+    a pause lasts until that is down to ``resume_backlog``."""
+    waiting = backlog - max(0, max_in_flight - in_use)
+    return waiting > (resume_backlog if paused else max_backlog)
 
 
 class StoreBacklog:

@@ -27,10 +27,12 @@ Ack rules (at-least-once in, exactly-once submissions):
   so flow control stops new deliveries) rather than nacked, which would burn the
   subscription's delivery attempts and dead-letter valid requests during a Redis outage.
 
-Backpressure (:mod:`producers.bridge.backpressure`): while paused the batch thread takes no new
-messages. At most ``max_outstanding`` messages are leased (Pub/Sub flow control), so nothing
-piles up; after ``release_after_s`` of pause the streams are closed (leased messages nacked
-back to Pub/Sub for other consumers) and reopened when the pause ends.
+Backpressure (:mod:`producers.bridge.backpressure`): the pressure is measured right before each
+batch (three Redis reads), so at most one batch lands beyond ``max_backlog``. While paused the
+batch is held and nothing is acked; Pub/Sub's flow control stops delivering once
+``max_outstanding`` messages are leased, so nothing piles up in the bridge either. After
+``release_after_s`` of pause the streams are closed (leased messages nacked back to Pub/Sub for
+other consumers) and reopened when the pause ends.
 
 Shutdown: stop taking messages, finish the batch in hand, nack what is queued, close the
 streams (pending acks are flushed).
@@ -190,6 +192,7 @@ class Bridge:
         self._subscriber = subscriber
         self._dead_letter = dead_letter
         self._topics: dict[str, str] = dict(topics or {})
+        self._sub_client: pubsub_v1.SubscriberClient | None = None
         self._before_ack = before_ack
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._accepting = threading.Event()
@@ -232,35 +235,59 @@ class Bridge:
             PubSubError: a subscription does not exist or access is denied.
         """
         sub_client = self._subscriber or subscriber_client(self.settings)
-        bp_stop = threading.Event()
+        self._sub_client = sub_client
         streams: dict[str, Any] = {}
         retry_at: dict[str, float] = {}
         try:
             self._resolve_topics(sub_client)
-            if self.backpressure is not None:
-                threading.Thread(
-                    target=self.backpressure.run, args=(bp_stop,), name="vbq-bridge-bp", daemon=True
-                ).start()
             self._accepting.set()
             _log.info("bridge.started", subscriptions=self.subscriptions)
             while not stop_event.is_set():
-                if self._paused():
-                    if streams and self._should_release():
-                        self._release(streams, stop_event)
-                    stop_event.wait(0.05)
-                    continue
                 self._keep_streams(sub_client, streams, retry_at)
                 batch = self._take_batch(stop_event)
-                if batch:
+                if batch and self._wait_for_room(batch, streams, stop_event):
                     self._process(batch, stop_event)
         finally:
-            bp_stop.set()
             self._release(streams, stop_event)
             if self._subscriber is None:
                 sub_client.close()
             if self._dead_letter is not None:
                 self._dead_letter.close()
             _log.info("bridge.stopped", **self._counts)
+
+    # -- backpressure ---------------------------------------------------------------------------
+
+    def _paused(self) -> bool:
+        """Measure now (a failed measurement keeps the last decision) and say whether to wait."""
+        bp = self.backpressure
+        if bp is None:
+            return False
+        try:
+            bp.update()
+        except Exception as exc:
+            _log.warning("bridge.backpressure_check_failed", error=repr(exc))
+        return bp.paused
+
+    def _wait_for_room(
+        self, batch: list[_Pending], streams: dict[str, Any], stop_event: threading.Event
+    ) -> bool:
+        """Hold ``batch`` while paused. True: process it; False: it was nacked (stopping, or
+        the pause lasted ``release_after_s`` and the streams were closed until it ends)."""
+        interval_s = self.backpressure.check_interval_s if self.backpressure else 0.0
+        while self._paused():
+            if stop_event.is_set():
+                break
+            if streams and self._should_release():
+                self._release(streams, stop_event, held=batch)
+                while self._paused() and not stop_event.wait(interval_s):
+                    pass
+                return False
+            stop_event.wait(interval_s)
+        else:
+            return True
+        # Stopping: the streams close first, then the batch is handed back (see _release).
+        self._release(streams, stop_event, held=batch)
+        return False
 
     # -- streams --------------------------------------------------------------------------------
 
@@ -311,13 +338,21 @@ class Bridge:
             and bp.paused_for_s() >= self.release_after_s
         )
 
-    def _release(self, streams: dict[str, Any], stop_event: threading.Event) -> None:
-        """Close every stream; queued messages are nacked first so Pub/Sub has them back."""
-        if not streams:
-            self._nack_queued()
-            return
+    def _release(
+        self,
+        streams: dict[str, Any],
+        stop_event: threading.Event,
+        held: Sequence[_Pending] = (),
+    ) -> None:
+        """Close every stream, then hand the messages held here back to Pub/Sub.
+
+        The order matters: nacking first would let Pub/Sub redeliver them at once onto the
+        stream being closed, where they would sit leased until their ack deadline. Closed
+        first, the stream's own dispatcher is gone, so the held messages are nacked with a
+        unary ``ModifyAckDeadline(0)`` (messages that reach the callback while the stream
+        closes are nacked by it, through the still-running dispatcher).
+        """
         self._accepting.clear()
-        self._nack_queued()
         for future in streams.values():
             future.cancel()
         deadline = time.monotonic() + self.settings.shutdown_grace_s
@@ -326,11 +361,48 @@ class Bridge:
                 future.result(timeout=max(0.1, deadline - time.monotonic()))
             except Exception as exc:  # cancelled streams end with an error or a timeout
                 _log.debug("bridge.stream_closed", error=repr(exc))
+        released = bool(streams)
         streams.clear()
-        self._nack_queued()  # callbacks that raced with the close
-        if not stop_event.is_set():
+        self._hand_back([*held, *self._drain_queue()])
+        if released and not stop_event.is_set():
             self._count("stream_releases")
             _log.info("bridge.streams_released")
+
+    def _drain_queue(self) -> list[_Pending]:
+        out: list[_Pending] = []
+        while True:
+            try:
+                out.append(self._queue.get_nowait())
+            except queue.Empty:
+                return out
+
+    def _hand_back(self, pending: Sequence[_Pending]) -> None:
+        """Nack messages whose stream is closed: unary ModifyAckDeadline(0) per subscription
+        (a fake message without ``ack_id`` is nacked directly)."""
+        by_sub: dict[str, list[str]] = {}
+        for item in pending:
+            ack_id = getattr(item.message, "ack_id", None)
+            if isinstance(ack_id, str) and ack_id and self._sub_client is not None:
+                by_sub.setdefault(item.subscription, []).append(ack_id)
+                self._count("nacked")
+                with self._lock:
+                    self._counts["outstanding"] -= 1
+            else:
+                self._settle(item.message, "nack")
+        for subscription, ack_ids in by_sub.items():
+            for start in range(0, len(ack_ids), 1000):
+                try:
+                    self._sub_client.modify_ack_deadline(  # type: ignore[union-attr]
+                        request={
+                            "subscription": subscription,
+                            "ack_ids": ack_ids[start : start + 1000],
+                            "ack_deadline_seconds": 0,
+                        },
+                        timeout=10.0,
+                    )
+                except gexc.GoogleAPICallError as exc:
+                    # Not lost: Pub/Sub redelivers them when their ack deadline passes.
+                    _log.warning("bridge.hand_back_failed", count=len(ack_ids), error=str(exc))
 
     def _on_message(self, subscription: str, message: MessageLike) -> None:
         if not self._accepting.is_set():
@@ -342,17 +414,6 @@ class Bridge:
             counts["outstanding"] += 1
             counts["peak_outstanding"] = max(counts["peak_outstanding"], counts["outstanding"])
         self._queue.put(_Pending(subscription, message))
-
-    def _nack_queued(self) -> None:
-        while True:
-            try:
-                pending = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            self._settle(pending.message, "nack")
-
-    def _paused(self) -> bool:
-        return self.backpressure is not None and self.backpressure.paused
 
     def _take_batch(self, stop_event: threading.Event) -> list[_Pending]:
         try:
@@ -393,9 +454,9 @@ class Bridge:
         if not ready:
             return
         result = self._submit([req.as_item() for _, req in ready], stop_event)
-        if result is None:  # stopping while the store was down
+        if result is None:  # stopping while the store was down: handed back after the close
             for pending, _ in ready:
-                self._settle(pending.message, "nack")
+                self._queue.put(pending)
             return
         for item in result.accepted:
             pending = ready[item.index][0]

@@ -183,9 +183,10 @@ def run_bridge(settings: Settings) -> Iterator[Callable[..., RunningBridge]]:
     clients: list[Client] = []
 
     def start(**kwargs: Any) -> RunningBridge:
-        client = Client.from_settings(kwargs.pop("settings", settings))
+        own = kwargs.pop("settings", settings)
+        client = Client.from_settings(own)
         clients.append(client)
-        runner = RunningBridge(Bridge(settings=settings, client=client, **kwargs)).start()
+        runner = RunningBridge(Bridge(settings=own, client=client, **kwargs)).start()
         started.append(runner)
         return runner
 

@@ -156,27 +156,7 @@ def test_each_request_submits_exactly_once(
         run_bridge=run_bridge,
         valid=1000,
         invalid=10,
-        drop_every=0,
-        timeout_s=60,
-    )
-
-
-def test_expired_leases_do_not_submit_twice(
-    settings: Settings,
-    resources: Names,
-    emulator: PubSubEmulator,
-    publisher: Any,
-    run_bridge: Callable[..., RunningBridge],
-) -> None:
-    _run_requests(
-        settings=settings,
-        names=resources,
-        emulator=emulator,
-        publisher=publisher,
-        run_bridge=run_bridge,
-        valid=60,
-        invalid=0,
-        drop_every=3,
+        drop_every=40,  # about 1 in 60 messages is left to expire instead of nacked
         timeout_s=90,
     )
 
