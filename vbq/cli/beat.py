@@ -9,7 +9,9 @@ compare-and-set make harmless.
 
 from __future__ import annotations
 
+import signal
 import threading
+from types import FrameType
 
 import click
 
@@ -67,24 +69,29 @@ def beat_command(
     app.conf.beat_max_loop_interval = 1.0
     stop = threading.Event()
     relay_thread: threading.Thread | None = None
-    if relay:
-        from workers.relay import run_relay
 
-        relay_thread = threading.Thread(
-            target=run_relay, args=(settings, stop), name="vbq-relay", daemon=True
-        )
-        relay_thread.start()
-    from vbq.health import start_for_role
+    def _exit(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)  # SIGTERM before Celery's own handler is in place: still clean up
 
-    start_for_role(
-        "beat",
-        settings,
-        port=metrics_port,
-        liveness=(relay_thread.is_alive if relay_thread else None),
-        state_gauges=True,
-    )
-    log.info("beat starting", relay=relay, settings=settings.redacted())
+    signal.signal(signal.SIGTERM, _exit)
     try:
+        if relay:
+            from workers.relay import run_relay
+
+            relay_thread = threading.Thread(
+                target=run_relay, args=(settings, stop), name="vbq-relay", daemon=True
+            )
+            relay_thread.start()
+        from vbq.health import start_for_role
+
+        start_for_role(
+            "beat",
+            settings,
+            port=metrics_port,
+            liveness=(relay_thread.is_alive if relay_thread else None),
+            state_gauges=True,
+        )
+        log.info("beat starting", relay=relay, settings=settings.redacted())
         app.Beat(loglevel=(loglevel or settings.log_level), quiet=True).run()
     finally:
         stop.set()

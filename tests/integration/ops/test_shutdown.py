@@ -110,3 +110,32 @@ def test_sigterm_to_a_busy_worker_500_jobs(
     redis_url: str, emulator: EmulatorProc, log_dir: Path, procs: list[ManagedProcess]
 ) -> None:
     _sigterm_mid_run(500, redis_url, emulator, log_dir, procs)
+
+
+def test_sigterm_to_beat_stops_the_relay_and_releases_its_lease(
+    redis_url: str, shared_pubsub_host: str, log_dir: Path, procs: list[ManagedProcess]
+) -> None:
+    from tests.integration.ops.helpers import create_event_resources, event_names, start_role
+    from tests.integration.ops.helpers import wait_healthy as healthy
+
+    env = {
+        "VBQ_REDIS_URL": redis_url,
+        "VBQ_PROJECT": "vbq-test-project",
+        "PUBSUB_EMULATOR_HOST": shared_pubsub_host,
+        "VBQ_LOG_FORMAT": "json",
+        "VBQ_SHUTDOWN_GRACE_S": "10",
+        **event_names("beat"),
+    }
+    create_event_resources(env)
+    beat, port = start_role("beat", ["beat", "--tick-s", "0.5"], env=env, log_dir=log_dir)
+    procs.append(beat)
+    healthy(port, beat)
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    wait_until(lambda: bool(r.get("vbq:relay:lock")), timeout_s=20, what="relay lease taken")
+    os.kill(beat.pid, signal.SIGTERM)
+    assert beat.proc is not None
+    started = time.monotonic()
+    beat.proc.wait(timeout=25)
+    assert time.monotonic() - started <= 10 + 3
+    # The relay released its lease on the way out: a standby can take over at once.
+    assert r.get("vbq:relay:lock") is None, beat.log_text()[-2000:]
