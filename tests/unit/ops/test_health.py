@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -116,3 +117,35 @@ def test_json_bodies_are_json() -> None:
         assert status == 200 and json.loads(json.dumps(doc))["ready"] is True
     finally:
         server.stop()
+
+
+def test_loading_the_cli_does_not_import_the_metrics_module() -> None:
+    # `vbq worker` must switch prometheus-client to multiprocess mode before vbq.metrics loads.
+    import subprocess
+    import sys
+
+    code = "import sys, vbq.cli; sys.exit(1 if 'vbq.metrics' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_multiprocess_mode_aggregates_samples_written_by_other_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from vbq.health import enable_multiprocess_metrics\n"
+        "os.environ['PROMETHEUS_MULTIPROC_DIR'] = sys.argv[1]\n"
+        "enable_multiprocess_metrics()\n"
+        "from vbq import metrics\n"
+        "if os.fork() == 0:\n"
+        "    metrics.observe_vertex_call('create', 200, 0.1)\n"
+        "    os._exit(0)\n"
+        "os.wait()\n"
+        "from vbq.health import render_metrics\n"
+        "print(render_metrics()[0].decode())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], check=True, capture_output=True, text=True
+    ).stdout
+    assert 'vbq_vertex_api_calls_total{method="create",status="200"} 1.0' in out
