@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,7 +190,6 @@ class DemoStack:
         if self.redis_url:
             check_redis(self.redis_url)
         self._start_services()
-        self._prepare_pubsub()
         self._start_roles()
         return self
 
@@ -265,14 +265,13 @@ class DemoStack:
         )
         sup.wait_all(started)
 
-    def _prepare_pubsub(self) -> None:
-        from vbq.pubsub_admin import ensure_event_resources
-
-        # Topics exist before the relay's first publish; the subscriber's --create repeats it.
-        ensure_event_resources(self.settings())
-
     def _start_roles(self) -> None:
         sup, env, opts = self.supervisor, self.env(), self.options
+        # Topics must exist before the relay's first publish. They are made in a child
+        # process: gRPC threads in this process would make forking the next children unsafe.
+        setup = sup.start(
+            "pubsub-setup", [sys.executable, "-c", _PUBSUB_SETUP], env=env, wait=False
+        )
         roles: list[Child] = []
         for i in range(opts.workers):
             argv = vbq_command(
@@ -280,10 +279,6 @@ class DemoStack:
                 "--hostname", f"demo-w{i}-{os.getpid()}@%h",
             )  # fmt: skip
             roles.append(sup.start(f"worker-{i}", argv, env=env, wait=False, timeout_s=60))
-        beat = sup.start("beat", vbq_command("beat"), env=env, wait=False, timeout_s=60)
-        # Ready = its relay thread holds the outbox lease (log lines are WARNING and up here).
-        beat.ready_check = lambda: redis_key_exists(self.redis_url, "vbq:relay:lock")
-        roles.append(beat)
         subscriber = sup.start(
             "subscriber",
             vbq_command(
@@ -296,7 +291,18 @@ class DemoStack:
         sub_path = self.settings().events_subscription_path()
         subscriber.ready_check = lambda: subscription_streaming(self.pubsub_admin_url, sub_path)
         roles.append(subscriber)
+        sup.wait_exit(setup, timeout_s=60)
+        beat = sup.start("beat", vbq_command("beat"), env=env, wait=False, timeout_s=60)
+        # Ready = its relay thread holds the outbox lease (log lines are WARNING and up here).
+        beat.ready_check = lambda: redis_key_exists(self.redis_url, "vbq:relay:lock")
+        roles.append(beat)
         sup.wait_all(roles)
         names = [f"demo-w{i}-{os.getpid()}" for i in range(opts.workers)]
         wait_celery_workers(self.settings(), names, roles)
         self.roles = roles
+
+
+_PUBSUB_SETUP = (
+    "from vbq.pubsub_admin import ensure_event_resources; from vbq.settings import Settings; "
+    "ensure_event_resources(Settings.from_env())"
+)

@@ -281,6 +281,27 @@ class Supervisor:
         for child in children:
             child.wait_ready(timeout_s=child.ready_timeout_s, check=child.ready_check)
 
+    def wait_exit(self, child: Child, *, timeout_s: float = 60.0) -> None:
+        """Wait for a one-shot ``child`` to exit 0, then forget it.
+
+        Raises:
+            ConfigError: it exited with another code or ran longer than ``timeout_s`` seconds
+                (it is stopped then), with its log tail.
+        """
+        if child.proc is None:
+            raise ConfigError(f"{child.name} was not started")
+        try:
+            code = child.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            child.stop(timeout_s=2.0)
+            raise ConfigError(
+                f"{child.name} did not finish within {timeout_s:.0f}s:\n{child.log_tail()}"
+            ) from None
+        if code != 0:
+            raise ConfigError(f"{child.name} exited with {code}:\n{child.log_tail()}")
+        self.children.remove(child)
+        self._write_pids()
+
     def dead(self) -> list[Child]:
         """Children that exited although nobody stopped them."""
         return [c for c in self.children if not c.alive()]
