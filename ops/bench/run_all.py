@@ -49,6 +49,12 @@ BOUNDED_ARGS: dict[str, list[str]] = {
 }
 TIMEOUT_S = 900.0
 
+# Benchmarks without a ratio column: the columns that make their headline (every data row).
+HEADLINE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bench_ratelimit": ("limiter", "limit L", "burst", "peak creates in any 1 s"),
+    "bench_e2e": ("jobs/s", "CPU s/job", "checks"),
+}
+
 
 @dataclass
 class Result:
@@ -65,11 +71,17 @@ class Result:
         if len(self.table) < 3:
             return ""
         header = [c.strip() for c in self.table[0].strip("|").split("|")]
-        row = [c.strip() for c in self.table[2].strip("|").split("|")]
+        rows = [[c.strip() for c in line.strip("|").split("|")] for line in self.table[2:]]
+        wanted = HEADLINE_COLUMNS.get(self.name)
+        if wanted:
+            return "; ".join(
+                ", ".join(f"{h}: {v}" for h, v in zip(header, row, strict=False) if h in wanted)
+                for row in rows
+            )
         picked = [
             f"{h}: {v}"
-            for h, v in zip(header, row, strict=False)
-            if "ratio" in h.lower() or "/ interval" in h.lower() or "vs" in h.lower()
+            for h, v in zip(header, rows[0], strict=False)
+            if "ratio" in h.lower() or "/ interval" in h.lower()
         ]
         return "; ".join(picked)
 
