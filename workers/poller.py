@@ -102,6 +102,7 @@ class CycleReport:
         duration_s: wall time of the cycle, in seconds.
         oldest_unfinished_age_s: age of the oldest unfinished job, in seconds (None: none).
         limited: True when the read-rate limit stopped the cycle early.
+        list_errors: list calls that failed with a transient error (the location was skipped).
     """
 
     ran: bool = False
@@ -116,6 +117,7 @@ class CycleReport:
     duration_s: float = 0.0
     oldest_unfinished_age_s: float | None = None
     limited: bool = False
+    list_errors: int = 0
     changed_ids: list[str] = field(default_factory=list)
 
     @property
@@ -137,6 +139,7 @@ class CycleReport:
             "conflicts": self.conflicts,
             "fallback": self.fallback,
             "limited": self.limited,
+            "list_errors": self.list_errors,
             "duration_s": round(self.duration_s, 4),
             "oldest_unfinished_age_s": (
                 None
@@ -236,6 +239,7 @@ class Poller:
         by_id = {r.id: r for r in records}
         parent = f"projects/{project}/locations/{location}"
         seen: dict[str, dict[str, Any]] = {}
+        complete = True
         try:
             for listed in self._list_ours(
                 parent=parent,
@@ -246,14 +250,25 @@ class Poller:
                 token=token,
             ):
                 sid = (listed.get("labels") or {}).get(SUBMISSION_LABEL)
-                if sid in by_id:
-                    seen[sid] = listed
+                rec = by_id.get(sid or "")
+                # Only the job the record points at: a stray job carrying the same label (made
+                # outside vbq) must never drive this submission's state.
+                if rec is not None and listed.get("name") == rec.job_name:
+                    seen[rec.id] = listed
         except VertexPermanentError as exc:
             # Vertex refused the filter (or the list): fall back to one get per job.
             _log.warning("list refused; falling back to per-job get", error=str(exc))
             report.fallback = True
+        except VertexError as exc:
+            # 429, 5xx, timeout: apply what the pages so far showed; the next cycle lists again.
+            # Per-job gets for the rest would spend the read quota that just ran out.
+            _log.warning("list failed; next cycle retries", project=project, error=str(exc))
+            report.list_errors += 1
+            complete = False
         for sid, rec in by_id.items():
-            job = seen.get(sid) or self._get_one(rec, project, location, report)
+            job = seen.get(sid)
+            if job is None and complete:
+                job = self._get_one(rec, project, location, report)
             if job is not None:
                 self._apply(rec, job, report)
         self._raise_stale(records, now, report)

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from tests.support.emulators import VertexEmulator
-from vbq.errors import VertexPermanentError
+from vbq.errors import VertexPermanentError, VertexRetryableError
 from vbq.settings import Settings
 from vbq.spec import JobSpec, with_submission_label
 from vbq.states import SubmissionState
@@ -283,3 +283,63 @@ def test_schedule_backs_off_and_wakes_up_after_a_submission(redis_url: str) -> N
     client.zadd(f"vbq:inflight:{PROJECT}:{LOCATION}", {"x" * 32: schedule.now() + 1})
     assert schedule.is_due()
     assert schedule.finished(changed=True) == 10.0
+
+
+class _FlakyList:
+    """The real client, but the first list call fails like a 503 would."""
+
+    def __init__(self, inner: VertexClient) -> None:
+        self.inner = inner
+        self.failures_left = 1
+
+    def list_batch_prediction_jobs(self, parent: str, **kwargs: Any) -> Any:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise VertexRetryableError("list: 503", status_code=503, status="UNAVAILABLE")
+        return self.inner.list_batch_prediction_jobs(parent, **kwargs)
+
+    def get_batch_prediction_job(self, name: str) -> dict[str, Any]:
+        return self.inner.get_batch_prediction_job(name)
+
+
+@pytest.mark.integration
+def test_transient_list_failure_skips_the_location_without_per_job_gets(
+    redis_url: str, vertex_emulator: VertexEmulator
+) -> None:
+    vertex_emulator.configure(queued_s=3600, run_s=3600)
+    settings = _settings(redis_url, vertex_emulator)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = JobStore(client, settings=settings)
+    vertex = VertexClient.from_settings(settings)
+    _submit_all(store, vertex, Slots(client, settings=settings), 5)
+    poller = _poller(settings, client)
+    poller.vertex = _FlakyList(vertex)
+    first = poller.run_cycle()
+    assert (first.list_errors, first.get_calls, first.jobs_changed) == (1, 0, 0)
+    second = poller.run_cycle()
+    assert (second.list_errors, second.jobs_changed) == (0, 5)
+
+
+@pytest.mark.integration
+def test_a_stray_job_with_the_same_label_never_drives_the_record(
+    redis_url: str, vertex_emulator: VertexEmulator
+) -> None:
+    vertex_emulator.configure(queued_s=3600, run_s=3600)
+    settings = _settings(redis_url, vertex_emulator)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = JobStore(client, settings=settings)
+    vertex = VertexClient.from_settings(settings)
+    (sid,) = _submit_all(store, vertex, Slots(client, settings=settings), 1)
+    # A second job carrying the same label, e.g. made by hand outside vbq, then cancelled.
+    req = store.get(sid).spec.resolve(default_project=PROJECT, default_location=LOCATION)
+    stray = vertex.create_batch_prediction_job(req.parent, with_submission_label(req.body, sid))
+    vertex.cancel_batch_prediction_job(stray["name"])
+    poller = _poller(settings, client)
+    deadline = time.monotonic() + 10
+    while vertex.get_batch_prediction_job(stray["name"])["state"] != "JOB_STATE_CANCELLED":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    poller.run_cycle()
+    rec = store.get(sid)
+    assert not rec.finished
+    assert rec.job is not None and rec.job["name"] == rec.job_name != stray["name"]
