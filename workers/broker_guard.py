@@ -51,7 +51,9 @@ def install(dead_letter: Callable[[bytes | str, str], None] | None = None) -> No
             except (ValueError, TypeError, UnicodeDecodeError) as exc:
                 reason = f"undecodable broker message: {type(exc).__name__}: {exc}"[:300]
             else:
-                if isinstance(message, dict):
+                # A queued message is an object; an unacked entry that kombu restores on
+                # shutdown is [message, exchange, routing_key]: both are well formed.
+                if isinstance(message, dict) or _is_unacked_entry(message):
                     return message
                 reason = f"broker message is {type(message).__name__}, not an object"
             _log.error("broker.malformed_message", reason=reason, size=len(raw or b""))
@@ -63,6 +65,15 @@ def install(dead_letter: Callable[[bytes | str, str], None] | None = None) -> No
 
         kombu_redis.loads = guarded_loads  # type: ignore[attr-defined]
         _installed = True
+
+
+def _is_unacked_entry(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], dict)
+        and all(isinstance(v, str) for v in value[1:])
+    )
 
 
 def _push_to_redis(raw: bytes | str, reason: str) -> None:
