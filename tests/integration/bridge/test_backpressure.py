@@ -164,9 +164,12 @@ def _run(
     assert max(s["peak_outstanding_messages"] for s in streams) <= max_outstanding
     # Measured before every batch: at most one batch lands beyond the limit, counting what
     # would still wait once the free slots are taken (see producers.bridge.backpressure).
+    # The slot count and the backlog are separate Redis reads (here and in the bridge), so a
+    # slot taken in between may skew one reading by a submission or two.
+    skew = 2
     waiting = [b - max(0, cap - u) for b, u in zip(sampler.backlog, sampler.in_use, strict=True)]
-    assert max(waiting) <= max_backlog + batch, waiting
-    assert max(sampler.backlog) <= max_backlog + cap + batch, sampler.backlog
+    assert max(waiting) <= max_backlog + batch + skew, waiting
+    assert max(sampler.backlog) <= max_backlog + cap + batch + skew, sampler.backlog
     assert max(sampler.in_use) <= cap
     if release_after_s is not None:
         assert stats.stream_releases >= 1
