@@ -152,6 +152,8 @@ def render(results: list[Result]) -> str:
         "which runs each `ops/bench/bench_*.py` with bounded sizes and rewrites this file.",
         "Where a baseline exists it is measured in the same run, on the same machine, and the",
         "ratio is vbq / baseline (or how many times fewer calls / faster).",
+        "On a shared 2-core machine absolute rates move by up to ~30 % between runs; the",
+        "ratios, measured back to back, move much less.",
         "",
         "Machine:",
         "",
