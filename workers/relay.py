@@ -435,6 +435,8 @@ class OutboxRelay:
             if key not in pending_keys:
                 self._publisher.resume(self._topic, key)
                 self._paused_keys.discard(key)
+                # Reads skipped this key's entries while it was paused: read them again.
+                self._cursor = None
         done = self._xdel(confirmed + dead) if (confirmed or dead) else 0
         n_dead = min(len(dead), done)
         with self._stats_lock():

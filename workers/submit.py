@@ -79,17 +79,25 @@ class Outcome:
             visibility timeout).
         reason: why (``rate_limited``, ``no_slot``, ``locked``, the error text, ...).
         job_name: the Vertex job, when one exists.
+        cancel_follows: a cancel was requested while the job was being created: the caller
+            must enqueue ``vbq.cancel`` (the job exists now and must be cancelled on Vertex).
     """
 
     action: Literal["submitted", "adopted", "noop", "retry", "rejected", "cancelled"]
     countdown_s: float = 0.0
     reason: str = ""
     job_name: str | None = None
+    cancel_follows: bool = False
 
     @property
     def final(self) -> bool:
         """True when no further attempt is needed."""
         return self.action != "retry"
+
+
+def _surely_unsent(exc: VertexRetryableError) -> bool:
+    """True when the create cannot have been applied: 429/503 answers, or no connection."""
+    return exc.status_code in (0, 429, 503)
 
 
 def label_filter(submission_id: str) -> str:
@@ -224,12 +232,19 @@ class Submitter:
             # The job may exist: keep the slot and reconcile (list by label) on the next run.
             _log.warning("submit.ambiguous", error=str(exc), attempt=rec.attempts)
             self._note_error(rec, exc)
-            return self._retry(backoff_s(self.settings, 0, exc, rng=self.rng), f"ambiguous: {exc}")
+            return self._retry(self._settle_s(exc, req.timeout_s), f"ambiguous: {exc}")
         except VertexRetryableError as exc:
+            self._note_error(rec, exc)
+            if not _surely_unsent(exc):
+                # 500/502/504/408: Google may have created the job anyway ("may have
+                # completed"): like an ambiguous create, keep the slot and reconcile next time.
+                _log.warning("submit.maybe_applied", error=str(exc), attempt=rec.attempts)
+                return self._retry(
+                    backoff_s(self.settings, rec.attempts, exc, rng=self.rng), str(exc)
+                )
             # Not applied (429, 503, no connection): the next attempt may skip the reconcile.
             self.redis.set(_unsent_key(submission_id), "1", ex=_UNSENT_TTL_S)
             self.slots.release(submission_id, project, location, model)
-            self._note_error(rec, exc)
             if rec.attempts >= self.settings.max_attempts:
                 return self._reject(rec, _error_text(exc), error=exc)
             _log.info("submit.retryable", error=str(exc), attempt=rec.attempts)
@@ -272,10 +287,6 @@ class Submitter:
         action: Literal["submitted", "adopted"],
     ) -> Outcome:
         name = str(job.get("name", ""))
-        if cancel_requested(self.redis, rec.id):
-            # A cancel raced the create: the job exists now, so cancel it on Vertex; the poller
-            # mirrors CANCELLING/CANCELLED into the record.
-            self._cancel_on_vertex(name)
         event = self._event(rec, _S.SUBMITTED, job=job)
         try:
             self.store.transition(
@@ -292,7 +303,13 @@ class Submitter:
         self._hold_slot(rec.id, project, location, model)
         observe_submitted(accepted_at_s=rec.created_at, tenant=rec.tenant, via=action)
         _log.info("submit.submitted", job_name=name, via=action, attempts=rec.attempts)
-        return Outcome(action=action, job_name=name)
+        # Checked AFTER the transition: a canceller sets the flag before it reads the state, so
+        # either it saw SUBMITTED (and cancels on Vertex itself) or this check sees its flag.
+        # The cancel task does the Vertex call under the read limit, with retries.
+        follow_up = cancel_requested(self.redis, rec.id)
+        if follow_up:
+            _log.info("submit.cancel_follows", job_name=name)
+        return Outcome(action=action, job_name=name, cancel_follows=follow_up)
 
     def _mark_submitting(self, rec: Any) -> Any:
         # One Lua call: ACCEPTED → SUBMITTING (or stay) and attempts + 1, counted before the
@@ -344,17 +361,31 @@ class Submitter:
         _log.info("submit.cancelled_before_create")
         return Outcome(action="cancelled", reason="cancel requested")
 
-    def _cancel_on_vertex(self, name: str) -> None:
-        try:
-            self.vertex.cancel_batch_prediction_job(name)
-        except VertexError as exc:
-            # The cancel task retries; here we only make the race window as small as we can.
-            _log.warning("submit.cancel_after_create_failed", job_name=name, error=str(exc))
-
     def _hold_slot(
         self, submission_id: str, project: str, location: str, model: str | None
     ) -> None:
-        self.slots.hold(submission_id, project, location, model)
+        if self.slots.hold(submission_id, project, location, model):
+            return
+        # The short lease ran out (a slow ambiguous create, then another submission took the
+        # place): the job exists anyway, so it must count against the cap again.
+        answer = self.slots.try_take(submission_id, project, location, model, self._lock_lease_s())
+        if granted(answer):
+            self.slots.hold(submission_id, project, location, model)
+        else:
+            _log.warning("submit.slot_lost_job_exists", note="in-flight cap exceeded by one")
+
+    def _settle_s(self, exc: VertexAmbiguousError, create_timeout_s: float | None) -> float:
+        """Seconds to wait before reconciling an ambiguous create.
+
+        After a timeout Google may still be working on the request, so a list sent at once
+        could miss a job that appears a moment later and a second create would follow: wait
+        at least the create timeout. A connection closed without an answer means the server
+        is done with the request, so the usual short backoff is enough.
+        """
+        base = backoff_s(self.settings, 0, exc, rng=self.rng)
+        if exc.status == "DEADLINE_EXCEEDED":
+            return max(base, create_timeout_s or self.settings.http_timeout_s)
+        return base
 
     # -- helpers ---------------------------------------------------------------------------------
 

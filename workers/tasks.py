@@ -135,6 +135,10 @@ def submit(self: Task[Any, Any], submission_id: str) -> str:
         # Redis is down: come back later; the broker keeps the message if it is down too.
         wait = backoff_s(deps.settings, self.request.retries or 0)
         raise self.retry(exc=exc, countdown=wait) from exc
+    if outcome.cancel_follows:
+        # A cancel arrived while the job was being created: the cancel task now cancels it
+        # on Vertex (under the read limit, with retries).
+        enqueue_cancel(submission_id)
     if outcome.final:
         deps.due.clear(submission_id)
     else:

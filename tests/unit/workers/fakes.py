@@ -221,6 +221,10 @@ class FakeSlots:
         self.leased.discard(submission_id)
         self.held.discard(submission_id)
 
-    def hold(self, submission_id: str, project: str, location: str, model: str | None) -> None:
+    def hold(self, submission_id: str, project: str, location: str, model: str | None) -> bool:
+        # Like workers.slots.Slots.hold: only a slot that still exists becomes held.
+        if submission_id not in self.leased and submission_id not in self.held:
+            return False
         self.leased.discard(submission_id)
         self.held.add(submission_id)
+        return True

@@ -220,12 +220,26 @@ def test_cancel_requested_before_create_cancels_without_vertex(w: World) -> None
     assert [e.type for e in w.store.events] == ["job.cancelled"]
 
 
-def test_cancel_arriving_during_create_cancels_the_new_job(w: World) -> None:
+def test_cancel_arriving_during_create_hands_the_new_job_to_the_cancel_task(w: World) -> None:
     w.vertex.on_create = lambda: request_cancel(w.redis, w.id)
     out = w.sub.run(w.id)
     assert out.action == "submitted"
-    assert w.vertex.cancelled == [w.vertex.jobs[0]["name"]]
+    assert out.cancel_follows, "the task must enqueue vbq.cancel for the job that now exists"
+    assert w.vertex.cancelled == []  # done by the cancel task, under the read limit
     assert w.rec.state is S.SUBMITTED
+
+
+def test_plain_submit_needs_no_cancel(w: World) -> None:
+    assert not w.sub.run(w.id).cancel_follows
+
+
+def test_a_5xx_answer_to_a_create_is_reconciled_before_any_new_create(w: World) -> None:
+    # Google "may have completed" a create answered 500/502/504: never skip the label list.
+    w.vertex.script = [VertexRetryableError("internal", status_code=500, status="INTERNAL")]
+    out = w.sub.run(w.id)
+    assert out.action == "retry"
+    assert not w.redis.exists(f"vbq:submit:unsent:{w.id}")
+    assert w.id in w.slots.leased  # the slot stays: the job may exist
 
 
 def test_a_second_copy_waits_while_the_first_holds_the_lock(w: World) -> None:
@@ -239,3 +253,10 @@ def test_a_second_copy_waits_while_the_first_holds_the_lock(w: World) -> None:
 def test_lock_is_released_after_an_attempt(w: World) -> None:
     w.sub.run(w.id)
     assert w.redis.exists(f"vbq:lock:submit:{w.id}") == 0
+
+
+def test_a_slot_lost_during_a_slow_create_is_taken_again_for_the_job(w: World) -> None:
+    # The short lease expired mid-create and was reaped: the job exists, so it must count.
+    w.vertex.on_create = lambda: w.slots.leased.discard(w.id)
+    assert w.sub.run(w.id).action == "submitted"
+    assert w.id in w.slots.held
