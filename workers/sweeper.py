@@ -30,6 +30,8 @@ from vbq.states import SubmissionState
 
 __all__ = ["DUE_KEY", "DueIndex", "SweepReport", "Sweeper"]
 
+_MAX_SCAN_PAGES = 50  # pages of `batch` ids one sweep looks through for unpublished ones
+
 DUE_KEY = "vbq:submit:due"
 """zset: submission id → epoch seconds when its next submit message is due."""
 
@@ -162,8 +164,19 @@ class Sweeper:
         ]
 
     def _stale_accepted(self, now: float) -> list[str]:
-        ids = self._candidates(SubmissionState.ACCEPTED, now - self.accepted_age_s)
-        return self._overdue(ids, now)
+        # Page through the oldest ACCEPTED records: under a rate-limited backlog most have a
+        # valid due mark, and an unpublished record must not wait behind them all.
+        key = f"vbq:idx:state:{SubmissionState.ACCEPTED.value}"
+        found: list[str] = []
+        for page in range(_MAX_SCAN_PAGES):
+            raw = self.redis.zrangebyscore(
+                key, "-inf", now - self.accepted_age_s, start=page * self.batch, num=self.batch
+            )
+            ids = [r.decode() if isinstance(r, bytes) else str(r) for r in raw]
+            found += self._overdue(ids, now)
+            if len(found) >= self.batch or len(ids) < self.batch:
+                break
+        return found[: self.batch]
 
     def _stale_submitting(self, now: float) -> list[str]:
         quiet_s = float(self.settings.visibility_timeout_s)

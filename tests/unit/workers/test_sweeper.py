@@ -68,3 +68,17 @@ def test_clear_and_old_marks_are_forgotten(r: redis.Redis) -> None:
     due.clear("c")
     sweeper(r, []).sweep()
     assert r.zcard(DUE_KEY) == 0
+
+
+def test_an_unpublished_record_behind_a_marked_backlog_is_found(r: redis.Redis) -> None:
+    # 2,500 older records wait for rate-limit tokens (valid marks); one newer was never sent.
+    backlog = [f"w{i:05d}" for i in range(2500)]
+    pipe = r.pipeline(transaction=False)
+    for i, sid in enumerate(backlog):
+        pipe.zadd("vbq:idx:state:ACCEPTED", {sid: NOW - 3000 + i * 0.1})
+    pipe.execute()
+    DueIndex(r).mark(backlog, NOW + 60)
+    put(r, "unsent", "ACCEPTED", created=NOW - 200, updated=NOW - 200)
+    sent: list[str] = []
+    sweeper(r, sent).sweep()
+    assert sent == ["unsent"]
