@@ -140,6 +140,9 @@ class Bridge:
         allow_message_tenant: False refuses request messages that name a tenant.
         release_after_s: close the streams after a pause this long, in seconds (None: never).
         max_lease_s: the client stops extending a message's lease after this, in seconds.
+        lease_extension_s: each lease extension (and the stream's ack deadline), in seconds
+            (10..600): how soon Pub/Sub redelivers what a crashed bridge held. Google's default
+            of 60 s would leave a killed bridge's messages stranded for a minute.
         topics: subscription path -> topic path, to skip ``GetSubscription`` (tests).
         before_ack: :data:`FaultHook` for tests.
 
@@ -165,6 +168,7 @@ class Bridge:
         allow_message_tenant: bool = True,
         release_after_s: float | None = 30.0,
         max_lease_s: float = 3600.0,
+        lease_extension_s: int = 10,
         topics: Mapping[str, str] | None = None,
         before_ack: FaultHook | None = None,
     ) -> None:
@@ -189,6 +193,7 @@ class Bridge:
         self.allow_message_tenant = allow_message_tenant
         self.release_after_s = release_after_s
         self.max_lease_s = max_lease_s
+        self.lease_extension_s = lease_extension_s
         self._subscriber = subscriber
         self._dead_letter = dead_letter
         self._topics: dict[str, str] = dict(topics or {})
@@ -325,7 +330,9 @@ class Bridge:
                     path,
                     callback=functools.partial(self._on_message, path),
                     flow_control=pubsub_v1.types.FlowControl(
-                        max_messages=self.max_outstanding, max_lease_duration=self.max_lease_s
+                        max_messages=self.max_outstanding,
+                        max_lease_duration=self.max_lease_s,
+                        max_duration_per_lease_extension=int(self.lease_extension_s),
                     ),
                     await_callbacks_on_shutdown=True,
                 )
