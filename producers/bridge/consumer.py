@@ -453,6 +453,11 @@ class Bridge:
             except SpecError as exc:
                 self._to_dead_letter(pending, exc.errors)
                 continue
+            except Exception as exc:  # a malformed message must never stop the bridge
+                _log.exception("bridge.parse_failed", message_id=pending.message.message_id)
+                error = {"field": "data", "rule": "unreadable", "message": repr(exc)}
+                self._to_dead_letter(pending, [error])
+                continue
             if isinstance(outcome, str):
                 self._count(outcome)
                 self._settle(pending.message, "ack")

@@ -198,3 +198,19 @@ def test_fault_hook_decides_the_settlement() -> None:
     assert [m.outcome for m in msgs] == ["nack", "", "ack"]
     stats = bridge.stats()
     assert (stats.nacked, stats.dropped, stats.outstanding, stats.peak_outstanding) == (1, 1, 0, 3)
+
+
+def test_an_unexpected_parse_error_dead_letters_instead_of_crashing() -> None:
+    class ExplodingRules(RuleSet):
+        def match(self, event: Any) -> Any:
+            raise RuntimeError("bug in a rule")
+
+    client, sink = FakeClient(), FakeSink()
+    bridge = _bridge(client, sink, ExplodingRules(rules=()))
+    data, attrs = build_notification(object_resource(bucket="b", name="x", generation=1))
+    msg = FakeMessage(data, "1", attrs)
+    good = FakeMessage(_req(1), "2")
+    bridge._process([_Pending(SUB, msg), _Pending(SUB, good)], threading.Event())
+    assert (msg.outcome, good.outcome) == ("ack", "ack")
+    assert sink.sent[0][1]["vbq_error_fields"] == "data"
+    assert "bug in a rule" in sink.sent[0][1]["vbq_error"]
