@@ -54,6 +54,7 @@ _WINDOW_MARGIN_S = 600.0
 _STALE_SCRIPT = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   redis.call('XADD', KEYS[2], '*', 'event', ARGV[2])
+  redis.call('INCR', KEYS[2] .. ':added')
   return 1
 end
 return 0

@@ -259,8 +259,15 @@ def test_job_deleted_outside_vbq_ends_failed(
     store = JobStore(client, settings=settings)
     vertex = VertexClient.from_settings(settings)
     (sid,) = _submit_all(store, vertex, Slots(client, settings=settings), 1)
-    time.sleep(0.2)
-    vertex.delete_batch_prediction_job(store.get(sid).job_name or "", wait=True)
+    name = store.get(sid).job_name or ""
+    deadline = time.monotonic() + 20
+    while vertex.get_batch_prediction_job(name)["state"] not in {
+        "JOB_STATE_SUCCEEDED",
+        "JOB_STATE_FAILED",
+    }:
+        assert time.monotonic() < deadline, "the job never finished"
+        time.sleep(0.05)
+    vertex.delete_batch_prediction_job(name, wait=True)
     _drain(_poller(settings, client), store, [sid])
     rec = store.get(sid)
     assert rec.state is SubmissionState.FAILED

@@ -74,5 +74,7 @@ if ARGV[5] == '1' then
 end
 if ARGV[6] ~= '' then
   redis.call('XADD', KEYS[2], '*', 'event', ARGV[6])
+  -- Every event ever recorded (the stream's own entries-added needs Redis 7).
+  redis.call('INCR', KEYS[2] .. ':added')
 end
 return {'ok', redis.call('HGETALL', sub)}
