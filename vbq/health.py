@@ -367,6 +367,7 @@ def start_for_role(
         collectors.append(RedisStateCollector(redis=client))
     return HealthServer(
         port=chosen,
+        host=settings.metrics_host,
         readiness=readiness_for_role(role, settings),
         liveness=liveness,
         collectors=collectors,

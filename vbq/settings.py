@@ -139,6 +139,9 @@ class Settings:
 
     metrics_port: int = 0
     """Port for ``/metrics``, ``/healthz``, ``/readyz``; 0 = off (``VBQ_METRICS_PORT``)."""
+    metrics_host: str = "0.0.0.0"
+    """Address the metrics/health server binds (``VBQ_METRICS_HOST``); all interfaces by
+    default so that probes and Prometheus reach a container."""
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (console on a terminal) (``VBQ_LOG_FORMAT``)."""
     log_level: str = "INFO"
@@ -194,6 +197,7 @@ class Settings:
             subscriber_max_messages=_int(e, "VBQ_SUBSCRIBER_MAX_MESSAGES", 100, minimum=1),
             shutdown_grace_s=_float(e, "VBQ_SHUTDOWN_GRACE_S", 30.0),
             metrics_port=_int(e, "VBQ_METRICS_PORT", 0),
+            metrics_host=e.get("VBQ_METRICS_HOST", "").strip() or cls.metrics_host,
             log_format=e.get("VBQ_LOG_FORMAT", "auto").strip().lower() or "auto",
             log_level=e.get("VBQ_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             api_keys_file=e.get("VBQ_API_KEYS_FILE", "").strip(),

@@ -79,5 +79,7 @@ def start_role(
     """Start ``vbq <args> --metrics-port P`` (a free P); returns the process and P."""
     port = free_port()
     argv = vbq_argv(*args, *(["--metrics-port", str(port)] if metrics else []))
-    proc = ManagedProcess(name, argv, log_dir=log_dir, env=dict(env)).start()
+    # Test servers listen on loopback only (containers use the 0.0.0.0 default).
+    env = {"VBQ_METRICS_HOST": "127.0.0.1", **env}
+    proc = ManagedProcess(name, argv, log_dir=log_dir, env=env).start()
     return proc, port

@@ -91,7 +91,11 @@ def test_submissions_go_through_each_broker_exactly_once(
     broker_url = redis_url if broker == "redis" else request.getfixturevalue("rabbitmq_url")
     port = free_port()
     env = worker_env(
-        redis_url, shared_emulator.url, VBQ_BROKER_URL=broker_url, VBQ_METRICS_PORT=str(port)
+        redis_url,
+        shared_emulator.url,
+        VBQ_BROKER_URL=broker_url,
+        VBQ_METRICS_PORT=str(port),
+        VBQ_METRICS_HOST="127.0.0.1",
     )
     settings = settings_from(env)
     procs.extend(start_workers(1, env | {"VBQ_METRICS_PORT": "0"}, log_dir, tag=broker))

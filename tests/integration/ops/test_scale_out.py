@@ -9,6 +9,7 @@ arrival jitter between Redis granting a token and the emulator logging the reque
 
 from __future__ import annotations
 
+import math
 import signal
 from collections import Counter
 from collections.abc import Iterator
@@ -135,5 +136,8 @@ def test_three_workers_and_two_subscribers_share_the_work_under_one_limit(
     per_label = jobs_per_submission(emulator.jobs())
     assert {i: per_label.get(i, 0) for i in ids} == dict.fromkeys(ids, 1)
     creates = sorted(e["t"] for e in emulator.requests() if e["method"] == "create")
-    jitter = max(2, int(RATE_PER_S * 0.25))
+    # The emulator stamps a request when it answers it; on a loaded 2-core machine that lags
+    # the Redis grant by up to ~0.5 s, which can pull that many grants into one window (seen:
+    # 16 for L + burst = 13). Without the global limit, three workers reach ~40 per window.
+    jitter = math.ceil(RATE_PER_S * 0.5)
     assert peak_window(creates) <= RATE_PER_S + BURST + jitter, peak_window(creates)

@@ -149,3 +149,17 @@ def test_multiprocess_mode_aggregates_samples_written_by_other_processes(tmp_pat
         [sys.executable, "-c", code, str(tmp_path)], check=True, capture_output=True, text=True
     ).stdout
     assert 'vbq_vertex_api_calls_total{method="create",status="200"} 1.0' in out
+
+
+def test_start_for_role_binds_the_configured_address_and_is_off_at_port_0() -> None:
+    from vbq.health import start_for_role
+
+    assert start_for_role("worker", Settings(metrics_port=0)) is None
+    port = free_port()
+    server = start_for_role("worker", Settings(metrics_port=port, metrics_host="127.0.0.1"))
+    assert server is not None
+    try:
+        assert (server.host, server.port) == ("127.0.0.1", port)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+    finally:
+        server.stop()
