@@ -15,11 +15,13 @@ bridge.run(stop_event)
 - :mod:`~producers.bridge.rules` and :mod:`~producers.bridge.template`: notification rules.
 - :mod:`~producers.bridge.backpressure`: pause while the in-flight cap and backlog are full.
 - :mod:`~producers.bridge.consumer`: the streaming-pull runtime.
+- :mod:`~producers.bridge.handling`: one batch: parse, submit, ack or dead-letter.
 - :mod:`~producers.bridge.notify`: publish a notification as Google does (local demos).
 """
 
 from producers.bridge.backpressure import Backpressure, Pressure, StoreBacklog, should_pause
-from producers.bridge.consumer import Bridge, BridgeStats, FaultAction, FaultHook
+from producers.bridge.consumer import Bridge, BridgeStats
+from producers.bridge.handling import FaultAction, FaultHook
 from producers.bridge.notifications import (
     EVENT_FINALIZE,
     ObjectEvent,

@@ -45,22 +45,19 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
 from producers.bridge.backpressure import Backpressure
-from producers.bridge.notifications import EVENT_FINALIZE, is_storage_notification
-from producers.bridge.notifications import parse_notification as parse_object_event
-from producers.bridge.requests import JobRequest, parse_request
+from producers.bridge.handling import BatchHandler, Counters, FaultAction, FaultHook, Pending
 from producers.bridge.rules import RuleSet
 from producers.client import Client
-from subscribers.dead_letter import DeadLetterSink
 from subscribers.runtime import DeadLetterSender, MessageLike
-from vbq.errors import PubSubError, SpecError
+from vbq.errors import PubSubError
 from vbq.logs import get_logger
 from vbq.pubsub_admin import subscriber_client
 from vbq.settings import Settings
@@ -69,14 +66,7 @@ __all__ = ["Bridge", "BridgeStats", "FaultAction", "FaultHook"]
 
 _log = get_logger("vbq.bridge")
 
-FaultAction = Literal["ack", "nack", "drop"]
-FaultHook = Callable[[MessageLike], FaultAction]
-"""Test hook called right before a handled message is acked: ``"ack"`` (normal), ``"nack"``
-(Pub/Sub redelivers it at once) or ``"drop"`` (neither: the lease expires and Pub/Sub
-redelivers it later). Lets tests force redeliveries of messages already submitted."""
-
 _FATAL = (gexc.NotFound, gexc.PermissionDenied, gexc.InvalidArgument, gexc.Unauthenticated)
-_Ignored = Literal["ignored", "unmatched"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,12 +104,6 @@ class BridgeStats:
     pauses: int
     paused_s: float
     stream_releases: int
-
-
-@dataclass(frozen=True)
-class _Pending:
-    subscription: str
-    message: MessageLike
 
 
 class Bridge:
@@ -195,29 +179,21 @@ class Bridge:
         self.max_lease_s = max_lease_s
         self.lease_extension_s = lease_extension_s
         self._subscriber = subscriber
-        self._dead_letter = dead_letter
         self._topics: dict[str, str] = dict(topics or {})
         self._sub_client: pubsub_v1.SubscriberClient | None = None
-        self._before_ack = before_ack
-        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
         self._accepting = threading.Event()
-        self._lock = threading.Lock()
-        self._counts = dict.fromkeys(
-            (
-                "received",
-                "submitted",
-                "replayed",
-                "dead_lettered",
-                "ignored",
-                "unmatched",
-                "nacked",
-                "dropped",
-                "store_retries",
-                "outstanding",
-                "peak_outstanding",
-                "stream_releases",
-            ),
-            0,
+        self._counters = Counters()
+        self._handler = BatchHandler(
+            settings=settings,
+            client=client,
+            rules=rules,
+            counters=self._counters,
+            topics=self._topics,  # filled in by run() (GetSubscription)
+            dead_letter=dead_letter,
+            default_tenant=default_tenant,
+            allow_message_tenant=allow_message_tenant,
+            before_ack=before_ack,
         )
 
     # -- public ---------------------------------------------------------------------------------
@@ -225,8 +201,7 @@ class Bridge:
     def stats(self) -> BridgeStats:
         """A snapshot of the counters."""
         bp = self.backpressure
-        with self._lock:
-            counts = dict(self._counts)
+        counts = self._counters.snapshot()
         return BridgeStats(
             **counts,
             pauses=bp.pauses if bp else 0,
@@ -256,9 +231,8 @@ class Bridge:
             self._release(streams, stop_event)
             if self._subscriber is None:
                 sub_client.close()
-            if self._dead_letter is not None:
-                self._dead_letter.close()
-            _log.info("bridge.stopped", **self._counts)
+            self._handler.close()
+            _log.info("bridge.stopped", **self._counters.snapshot())
 
     # -- backpressure ---------------------------------------------------------------------------
 
@@ -274,7 +248,7 @@ class Bridge:
         return bp.paused
 
     def _wait_for_room(
-        self, batch: list[_Pending], streams: dict[str, Any], stop_event: threading.Event
+        self, batch: list[Pending], streams: dict[str, Any], stop_event: threading.Event
     ) -> bool:
         """Hold ``batch`` while paused. True: process it; False: it was nacked (stopping, or
         the pause lasted ``release_after_s`` and the streams were closed until it ends)."""
@@ -349,7 +323,7 @@ class Bridge:
         self,
         streams: dict[str, Any],
         stop_event: threading.Event,
-        held: Sequence[_Pending] = (),
+        held: Sequence[Pending] = (),
     ) -> None:
         """Close every stream, then hand the messages held here back to Pub/Sub.
 
@@ -372,18 +346,18 @@ class Bridge:
         streams.clear()
         self._hand_back([*held, *self._drain_queue()])
         if released and not stop_event.is_set():
-            self._count("stream_releases")
+            self._counters.add("stream_releases")
             _log.info("bridge.streams_released")
 
-    def _drain_queue(self) -> list[_Pending]:
-        out: list[_Pending] = []
+    def _drain_queue(self) -> list[Pending]:
+        out: list[Pending] = []
         while True:
             try:
                 out.append(self._queue.get_nowait())
             except queue.Empty:
                 return out
 
-    def _hand_back(self, pending: Sequence[_Pending]) -> None:
+    def _hand_back(self, pending: Sequence[Pending]) -> None:
         """Nack messages whose stream is closed: unary ModifyAckDeadline(0) per subscription
         (a fake message without ``ack_id`` is nacked directly)."""
         by_sub: dict[str, list[str]] = {}
@@ -391,11 +365,10 @@ class Bridge:
             ack_id = getattr(item.message, "ack_id", None)
             if isinstance(ack_id, str) and ack_id and self._sub_client is not None:
                 by_sub.setdefault(item.subscription, []).append(ack_id)
-                self._count("nacked")
-                with self._lock:
-                    self._counts["outstanding"] -= 1
+                self._counters.add("nacked")
+                self._counters.add("outstanding", -1)
             else:
-                self._settle(item.message, "nack")
+                self._handler.settle(item.message, "nack")
         for subscription, ack_ids in by_sub.items():
             for start in range(0, len(ack_ids), 1000):
                 try:
@@ -415,14 +388,10 @@ class Bridge:
         if not self._accepting.is_set():
             message.nack()
             return
-        with self._lock:
-            counts = self._counts
-            counts["received"] += 1
-            counts["outstanding"] += 1
-            counts["peak_outstanding"] = max(counts["peak_outstanding"], counts["outstanding"])
-        self._queue.put(_Pending(subscription, message))
+        self._counters.received()
+        self._queue.put(Pending(subscription, message))
 
-    def _take_batch(self, stop_event: threading.Event) -> list[_Pending]:
+    def _take_batch(self, stop_event: threading.Event) -> list[Pending]:
         try:
             first = self._queue.get(timeout=0.1)
         except queue.Empty:
@@ -443,117 +412,5 @@ class Bridge:
             batch.append(item)
         return batch
 
-    # -- one batch ------------------------------------------------------------------------------
-
-    def _process(self, batch: list[_Pending], stop_event: threading.Event) -> None:
-        ready: list[tuple[_Pending, JobRequest]] = []
-        for pending in batch:
-            try:
-                outcome = self._parse(pending)
-            except SpecError as exc:
-                self._to_dead_letter(pending, exc.errors)
-                continue
-            except Exception as exc:  # a malformed message must never stop the bridge
-                _log.exception("bridge.parse_failed", message_id=pending.message.message_id)
-                error = {"field": "data", "rule": "unreadable", "message": repr(exc)}
-                self._to_dead_letter(pending, [error])
-                continue
-            if isinstance(outcome, str):
-                self._count(outcome)
-                self._settle(pending.message, "ack")
-            else:
-                ready.append((pending, outcome))
-        if not ready:
-            return
-        result = self._submit([req.as_item() for _, req in ready], stop_event)
-        if result is None:  # stopping while the store was down: handed back after the close
-            for pending, _ in ready:
-                self._queue.put(pending)
-            return
-        for item in result.accepted:
-            pending = ready[item.index][0]
-            self._count("submitted" if item.created else "replayed")
-            self._settle(
-                pending.message, self._before_ack(pending.message) if self._before_ack else "ack"
-            )
-        for error in result.errors:
-            self._to_dead_letter(ready[error.index][0], list(error.errors))
-
-    def _parse(self, pending: _Pending) -> JobRequest | _Ignored:
-        message = pending.message
-        attributes = message.attributes
-        if not is_storage_notification(attributes):
-            return parse_request(
-                message.data,
-                message_id=message.message_id,
-                topic_path=self._topics.get(pending.subscription, pending.subscription),
-                default_tenant=self.default_tenant,
-                allow_message_tenant=self.allow_message_tenant,
-            )
-        event = parse_object_event(message.data, attributes)
-        if event.event_type != EVENT_FINALIZE:
-            return "ignored"
-        rule = self.rules.match(event) if self.rules is not None else None
-        if rule is None:
-            return "unmatched"
-        return rule.render(event)
-
-    def _submit(self, items: list[dict[str, Any]], stop_event: threading.Event) -> Any:
-        backoff_s = 0.2
-        while True:
-            try:
-                return self.client.submit_many(
-                    items, batch_size=len(items), tenant=self.default_tenant
-                )
-            except Exception as exc:
-                # Redis down or failing over: keep the leases and try again (see module doc).
-                self._count("store_retries")
-                _log.warning("bridge.store_failed", error=repr(exc), retry_in_s=backoff_s)
-                if stop_event.wait(random.uniform(backoff_s / 2, backoff_s)):
-                    return None
-                backoff_s = min(backoff_s * 2, 10.0)
-
-    def _to_dead_letter(self, pending: _Pending, errors: Sequence[Mapping[str, str]]) -> None:
-        message = pending.message
-        reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
-        fields = ",".join(dict.fromkeys(e["field"] for e in errors))
-        attributes = {**message.attributes, "vbq_error_fields": fields[:1000]}
-        try:
-            sink = self._sink()
-            sink.send(
-                message.data,
-                attributes=attributes,
-                reason=reason,
-                subscription=pending.subscription,
-                message_id=message.message_id,
-            )
-        except Exception as exc:
-            _log.error("bridge.dead_letter_failed", message_id=message.message_id, error=str(exc))
-            self._settle(message, "nack")
-            return
-        _log.warning(
-            "bridge.dead_lettered", message_id=message.message_id, fields=fields, reason=reason
-        )
-        self._count("dead_lettered")
-        self._settle(message, "ack")
-
-    def _sink(self) -> DeadLetterSender:
-        with self._lock:
-            if self._dead_letter is None:
-                self._dead_letter = DeadLetterSink.from_settings(self.settings)
-            return self._dead_letter
-
-    def _settle(self, message: MessageLike, action: FaultAction) -> None:
-        if action == "ack":
-            message.ack()
-        elif action == "nack":
-            message.nack()
-            self._count("nacked")
-        else:
-            self._count("dropped")
-        with self._lock:
-            self._counts["outstanding"] -= 1
-
-    def _count(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
+    def _process(self, batch: list[Pending], stop_event: threading.Event) -> None:
+        self._handler.process(batch, stop_event, self._queue.put)

@@ -11,7 +11,7 @@ from typing import Any
 
 from producers.batch import BatchResult, ItemError, ItemResult
 from producers.bridge import Bridge, build_notification, object_resource
-from producers.bridge.consumer import _Pending
+from producers.bridge.handling import Pending
 from producers.bridge.rules import RuleSet
 from vbq.settings import Settings
 from vbq.states import SubmissionState
@@ -97,7 +97,7 @@ def test_store_outage_is_retried_and_acks_wait_for_it() -> None:
     client, sink = FakeClient(failures=2), FakeSink()
     bridge = _bridge(client, sink)
     msgs = [FakeMessage(_req(i), str(i)) for i in range(3)]
-    bridge._process([_Pending(SUB, m) for m in msgs], threading.Event())
+    bridge._process([Pending(SUB, m) for m in msgs], threading.Event())
     assert len(client.calls) == 3 and bridge.stats().store_retries == 2
     assert [m.outcome for m in msgs] == ["ack"] * 3
     assert [i["idempotency_key"] for i in client.calls[-1]] == [
@@ -113,7 +113,7 @@ def test_stopping_during_an_outage_acks_nothing() -> None:
     stop = threading.Event()
     stop.set()
     msg = FakeMessage(_req(1), "1")
-    bridge._process([_Pending(SUB, msg)], stop)
+    bridge._process([Pending(SUB, msg)], stop)
     assert msg.outcome == ""  # queued again, handed back when the streams close
     assert bridge._queue.qsize() == 1
 
@@ -124,7 +124,7 @@ def test_invalid_and_conflicting_messages_are_dead_lettered() -> None:
     bad = FakeMessage(b"{oops", "1", {"origin": "svc"})
     conflict = FakeMessage(_req(2, idempotency_key="conflict-1"), "2")
     good = FakeMessage(_req(3), "3")
-    bridge._process([_Pending(SUB, m) for m in (bad, conflict, good)], threading.Event())
+    bridge._process([Pending(SUB, m) for m in (bad, conflict, good)], threading.Event())
     assert [m.outcome for m in (bad, conflict, good)] == ["ack", "ack", "ack"]
     assert [a["vbq_error_fields"] for _, a in sink.sent] == ["data", "idempotency_key"]
     assert sink.sent[0][1]["origin"] == "svc" and sink.sent[0][0] == b"{oops"
@@ -139,7 +139,7 @@ def test_failed_dead_letter_publish_nacks() -> None:
 
     bridge = _bridge(FakeClient(), BrokenSink())
     msg = FakeMessage(b"nope", "1")
-    bridge._process([_Pending(SUB, msg)], threading.Event())
+    bridge._process([Pending(SUB, msg)], threading.Event())
     assert msg.outcome == "nack" and bridge.stats().dead_lettered == 0
 
 
@@ -169,7 +169,7 @@ def test_notifications_ignored_unmatched_and_submitted() -> None:
         return FakeMessage(data, name, attrs)
 
     msgs = [note("in/a.jsonl"), note("in/a.jsonl", "OBJECT_DELETE"), note("out/a.jsonl")]
-    bridge._process([_Pending(SUB, m) for m in msgs], threading.Event())
+    bridge._process([Pending(SUB, m) for m in msgs], threading.Event())
     assert [m.outcome for m in msgs] == ["ack"] * 3
     stats = bridge.stats()
     assert (stats.submitted, stats.ignored, stats.unmatched) == (1, 1, 1)
@@ -210,7 +210,7 @@ def test_an_unexpected_parse_error_dead_letters_instead_of_crashing() -> None:
     data, attrs = build_notification(object_resource(bucket="b", name="x", generation=1))
     msg = FakeMessage(data, "1", attrs)
     good = FakeMessage(_req(1), "2")
-    bridge._process([_Pending(SUB, msg), _Pending(SUB, good)], threading.Event())
+    bridge._process([Pending(SUB, msg), Pending(SUB, good)], threading.Event())
     assert (msg.outcome, good.outcome) == ("ack", "ack")
     assert sink.sent[0][1]["vbq_error_fields"] == "data"
     assert "bug in a rule" in sink.sent[0][1]["vbq_error"]
