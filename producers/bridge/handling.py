@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from producers.batch import BatchResult
 from producers.bridge.notifications import EVENT_FINALIZE, is_storage_notification
 from producers.bridge.notifications import parse_notification as parse_object_event
 from producers.bridge.requests import JobRequest, parse_request
@@ -165,8 +166,8 @@ class BatchHandler:
             self.settle(
                 pending.message, self._before_ack(pending.message) if self._before_ack else "ack"
             )
-        for error in result.errors:
-            self._to_dead_letter(ready[error.index][0], list(error.errors))
+        for refused in result.errors:
+            self._to_dead_letter(ready[refused.index][0], list(refused.errors))
 
     def _parse(self, pending: Pending) -> JobRequest | _Ignored:
         message = pending.message
@@ -187,7 +188,9 @@ class BatchHandler:
             return "unmatched"
         return rule.render(event)
 
-    def _submit(self, items: list[dict[str, Any]], stop_event: threading.Event) -> Any:
+    def _submit(
+        self, items: list[dict[str, Any]], stop_event: threading.Event
+    ) -> BatchResult | None:
         backoff_s = 0.2
         while True:
             try:
@@ -195,7 +198,8 @@ class BatchHandler:
                     items, batch_size=len(items), tenant=self.default_tenant
                 )
             except Exception as exc:
-                # Redis down or failing over: keep the leases and try again (see module doc).
+                # Redis down or failing over: keep the leases and try again (nacking would burn
+                # delivery attempts; see producers.bridge.consumer).
                 self.counters.add("store_retries")
                 _log.warning("bridge.store_failed", error=repr(exc), retry_in_s=backoff_s)
                 if stop_event.wait(random.uniform(backoff_s / 2, backoff_s)):
