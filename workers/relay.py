@@ -454,6 +454,11 @@ class OutboxRelay:
             )
         except redis_lib.TimeoutError:
             pass
+        except redis_lib.RedisError as exc:
+            # Redis went away while we idled (restart, failover). Return to the loop: its next
+            # round reconnects or backs off. Raising here would end the relay for good (inside
+            # ``vbq beat`` nothing would be published again until beat restarts).
+            _log.warning("relay.wait_failed", error=str(exc))
 
     def _shutdown(self) -> None:
         with self._mutex:
