@@ -67,7 +67,9 @@ def configure_logging(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level_no),
         logger_factory=structlog.PrintLoggerFactory(file=out),
-        cache_logger_on_first_use=not force,
+        # Never cached: a later configure_logging (a CLI option, a test) must reach every logger
+        # that modules created at import time.
+        cache_logger_on_first_use=False,
     )
     # Libraries using stdlib logging (celery, httpx, google) go through the same redaction.
     handler = logging.StreamHandler(out)
