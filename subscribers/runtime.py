@@ -363,7 +363,7 @@ class Subscriber:
             self._claims[event_id] = token
         try:
             self._run_handlers(message, event, regs)
-            self._inbox.complete(event_id)
+            self._complete(event_id)
         except Exception as exc:
             self._count("failed")
             _log.warning(
@@ -386,6 +386,29 @@ class Subscriber:
             self._claims.pop(event_id, None)
         self._count("handled")
         message.ack()
+
+    def _complete(self, event_id: str) -> None:
+        """Mark ``event_id`` done; retry while our claim's lease lasts.
+
+        The handlers already ran: giving up here (nack) would make another process run them
+        again, so a Redis blip (restart, failover) is waited out. Our claim is still renewed
+        meanwhile, and the message is still held, so nobody else can take the event over.
+
+        Raises:
+            redis.RedisError: Redis stayed unreachable for a whole lease.
+        """
+        deadline = time.monotonic() + self._claim_lease_s
+        pause_s = 0.05
+        while True:
+            try:
+                self._inbox.complete(event_id)
+                return
+            except redis_lib.RedisError as exc:
+                if time.monotonic() + pause_s > deadline:
+                    raise
+                _log.warning("subscriber.complete_retry", event_id=event_id, error=str(exc))
+                time.sleep(pause_s)
+                pause_s = min(pause_s * 2, 1.0)
 
     def _claim(self, event_id: str, token: str) -> ClaimStatus:
         status = self._inbox.claim(event_id, token)
