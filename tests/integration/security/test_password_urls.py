@@ -118,3 +118,27 @@ def test_beat_start_line_never_shows_the_redis_password(
     text = beat.log_text()
     assert "redis_url" in text and "***" in text
     assert PASSWORD not in text
+
+
+def test_doctor_never_shows_the_redis_password(secure_redis_url: str, tmp_path: Path) -> None:
+    import subprocess
+
+    port = secure_redis_url.rsplit(":", 1)[1].split("/", 1)[0]
+    wrong = "Wrong-" + "k3y" * 6
+    cases = {
+        "right password": secure_redis_url,
+        "wrong password": f"redis://:{wrong}@127.0.0.1:{port}/0",
+        "nothing listening": f"redis://user:{PASSWORD}@127.0.0.1:1/0",
+    }
+    for case, url in cases.items():
+        proc = subprocess.run(
+            vbq_argv("doctor", "--timeout-s", "1"),
+            env={**_env(url), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        out = proc.stdout + proc.stderr
+        assert "redis" in out, (case, out)
+        assert PASSWORD not in out and wrong not in out, (case, out)
