@@ -14,6 +14,7 @@ import math
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -90,6 +91,29 @@ def _submit_all(store: JobStore, vertex: VertexClient, slots: Slots, n: int) -> 
     return ids
 
 
+@dataclass
+class _World:
+    """Settings, clients and the submissions of one poller test."""
+
+    settings: Settings
+    client: redis.Redis
+    store: JobStore
+    vertex: VertexClient
+    slots: Slots
+    ids: list[str]
+
+
+def _world(redis_url: str, emulator: VertexEmulator, n: int, **overrides: Any) -> _World:
+    """Build the store and clients, and submit ``n`` jobs to the emulator."""
+    settings = _settings(redis_url, emulator, **overrides)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = JobStore(client, settings=settings)
+    vertex = VertexClient.from_settings(settings)
+    slots = Slots(client, settings=settings)
+    ids = _submit_all(store, vertex, slots, n)
+    return _World(settings, client, store, vertex, slots, ids)
+
+
 def _outbox(client: redis.Redis) -> list[dict[str, Any]]:
     return [json.loads(fields["event"]) for _, fields in client.xrange("vbq:outbox")]
 
@@ -123,12 +147,15 @@ def test_every_state_path_gives_one_event_per_change(
     vertex_emulator.configure(
         queued_s=300, run_s=300, fail_share=0.2, partial_share=0.2, expire_share=0.2, seed=7
     )
-    settings = _settings(redis_url, vertex_emulator)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = JobStore(client, settings=settings)
-    vertex = VertexClient.from_settings(settings)
-    slots = Slots(client, settings=settings)
-    ids = _submit_all(store, vertex, slots, 60)
+    w = _world(redis_url, vertex_emulator, 60)
+    settings, client, store, vertex, slots, ids = (
+        w.settings,
+        w.client,
+        w.store,
+        w.vertex,
+        w.slots,
+        w.ids,
+    )
     # Cancel a few on Vertex: they must end CANCELLED through the poller.
     cancelled = []
     for sid in ids[:12]:
@@ -176,12 +203,8 @@ def test_calls_per_cycle_grow_with_pages_not_jobs(
     redis_url: str, vertex_emulator: VertexEmulator
 ) -> None:
     vertex_emulator.configure(queued_s=3600, run_s=3600)
-    settings = _settings(redis_url, vertex_emulator, poll_page_size=20)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = JobStore(client, settings=settings)
-    ids = _submit_all(
-        store, VertexClient.from_settings(settings), Slots(client, settings=settings), 95
-    )
+    w = _world(redis_url, vertex_emulator, 95, poll_page_size=20)
+    settings, client, store, ids = w.settings, w.client, w.store, w.ids
     poller = _poller(settings, client)
     before = vertex_emulator.stats()["requests"]
     report = poller.run_cycle()
@@ -201,12 +224,8 @@ def test_two_pollers_at_once_write_each_event_once(
     redis_url: str, vertex_emulator: VertexEmulator
 ) -> None:
     vertex_emulator.configure(queued_s=100, run_s=200)
-    settings = _settings(redis_url, vertex_emulator)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = JobStore(client, settings=settings)
-    ids = _submit_all(
-        store, VertexClient.from_settings(settings), Slots(client, settings=settings), 40
-    )
+    w = _world(redis_url, vertex_emulator, 40)
+    settings, client, store, ids = w.settings, w.client, w.store, w.ids
     pollers = [
         _poller(settings, redis.Redis.from_url(redis_url, decode_responses=True)) for _ in range(2)
     ]
@@ -234,12 +253,8 @@ def test_stale_job_warns_once_and_keeps_being_polled(
     redis_url: str, vertex_emulator: VertexEmulator
 ) -> None:
     vertex_emulator.configure(queued_s=3600, run_s=3600)
-    settings = _settings(redis_url, vertex_emulator, stale_after_s=0.0)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = JobStore(client, settings=settings)
-    ids = _submit_all(
-        store, VertexClient.from_settings(settings), Slots(client, settings=settings), 3
-    )
+    w = _world(redis_url, vertex_emulator, 3, stale_after_s=0.0)
+    settings, client, ids = w.settings, w.client, w.ids
     poller = _poller(settings, client)
     for _ in range(3):
         poller.run_cycle()
@@ -254,11 +269,8 @@ def test_job_deleted_outside_vbq_ends_failed(
     redis_url: str, vertex_emulator: VertexEmulator
 ) -> None:
     vertex_emulator.configure(queued_s=0, run_s=0)
-    settings = _settings(redis_url, vertex_emulator)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = JobStore(client, settings=settings)
-    vertex = VertexClient.from_settings(settings)
-    (sid,) = _submit_all(store, vertex, Slots(client, settings=settings), 1)
+    w = _world(redis_url, vertex_emulator, 1)
+    settings, client, store, vertex, (sid,) = w.settings, w.client, w.store, w.vertex, w.ids
     name = store.get(sid).job_name or ""
     deadline = time.monotonic() + 20
     while vertex.get_batch_prediction_job(name)["state"] not in {
@@ -314,11 +326,8 @@ def test_transient_list_failure_skips_the_location_without_per_job_gets(
     redis_url: str, vertex_emulator: VertexEmulator
 ) -> None:
     vertex_emulator.configure(queued_s=3600, run_s=3600)
-    settings = _settings(redis_url, vertex_emulator)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = JobStore(client, settings=settings)
-    vertex = VertexClient.from_settings(settings)
-    _submit_all(store, vertex, Slots(client, settings=settings), 5)
+    w = _world(redis_url, vertex_emulator, 5)
+    settings, client, vertex = w.settings, w.client, w.vertex
     poller = _poller(settings, client)
     poller.vertex = _FlakyList(vertex)
     first = poller.run_cycle()
@@ -332,11 +341,8 @@ def test_a_stray_job_with_the_same_label_never_drives_the_record(
     redis_url: str, vertex_emulator: VertexEmulator
 ) -> None:
     vertex_emulator.configure(queued_s=3600, run_s=3600)
-    settings = _settings(redis_url, vertex_emulator)
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = JobStore(client, settings=settings)
-    vertex = VertexClient.from_settings(settings)
-    (sid,) = _submit_all(store, vertex, Slots(client, settings=settings), 1)
+    w = _world(redis_url, vertex_emulator, 1)
+    settings, client, store, vertex, (sid,) = w.settings, w.client, w.store, w.vertex, w.ids
     # A second job carrying the same label, e.g. made by hand outside vbq, then cancelled.
     req = store.get(sid).spec.resolve(default_project=PROJECT, default_location=LOCATION)
     stray = vertex.create_batch_prediction_job(req.parent, with_submission_label(req.body, sid))
