@@ -287,8 +287,8 @@ class Client:
             sdk_kwargs = {k: v for k, v in sdk_kwargs.items() if k != "cls"}
         try:
             spec = JobSpec.from_sdk_kwargs(**sdk_kwargs)
-            # Resolve now so that a missing project fails here, not in a worker.
-            spec.resolve(
+            # Resolve the target now so that a missing project fails here, not in a worker.
+            spec.target(
                 default_project=self.settings.project, default_location=self.settings.location
             )
         except SpecError as exc:

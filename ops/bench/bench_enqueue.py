@@ -1,9 +1,9 @@
 """Enqueue throughput: ``Client.submit_many`` against a bare Celery ``apply_async`` loop.
 
 Both send to the same private ``redis-server`` (started here on a free port, stopped at the
-end). vbq's number includes everything a submission costs: SDK-rule validation, resolving the
-REST body, the atomic Lua create with idempotency and indexes, the sweeper's due marks and the
-Celery message. The baseline sends the same SDK kwargs dicts as Celery messages with no
+end). vbq's number includes everything a submission costs: SDK-rule validation, resolving its
+project, location and model, the atomic Lua create with idempotency and indexes, the sweeper's
+due marks and the Celery message (the REST body is built by the worker, just before create). The baseline sends the same SDK kwargs dicts as Celery messages with no
 validation and no record, one producer connection, as a naive producer would.
 
 Run from the repository root::
@@ -82,11 +82,11 @@ def bench_celery(
 
 
 def bench_validate(items: list[dict[str, Any]], budget_s: float) -> tuple[int, float]:
-    """Validation alone (``JobSpec.from_sdk_kwargs`` + ``resolve``): the CPU share of vbq."""
+    """Validation alone (``JobSpec.from_sdk_kwargs`` + ``target``): the CPU share of vbq."""
     done = 0
     started = time.perf_counter()
     for item in items:
-        JobSpec.from_sdk_kwargs(**item).resolve(
+        JobSpec.from_sdk_kwargs(**item).target(
             default_project="bench-project", default_location="us-central1"
         )
         done += 1

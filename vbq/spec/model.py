@@ -11,7 +11,7 @@ from typing import Any
 from vbq.errors import SpecError
 from vbq.spec import names
 from vbq.spec.problems import Problems
-from vbq.spec.resolved import ResolvedRequest
+from vbq.spec.resolved import JobTarget, ResolvedRequest
 from vbq.spec.validate import checked_kwargs, validate
 from vbq.spec.values import as_text
 from vbq.spec.wire import build_body
@@ -147,14 +147,14 @@ class JobSpec:
         """SHA-256 hex digest of :meth:`to_json`; equal specs have equal fingerprints."""
         return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
-    def resolve(
-        self, *, default_project: str | None, default_location: str | None
-    ) -> ResolvedRequest:
-        """The create request: project, location, model and body, as the SDK would send them.
+    def target(self, *, default_project: str | None, default_location: str | None) -> JobTarget:
+        """The project, location and model of the job, without building its body.
 
         The job's project is ``project`` or ``default_project``. Its location is ``location``,
         else the region in a fully qualified ``model_name`` (Vertex runs a job next to its model;
         the SDK would use its default region and fail at Google), else ``default_location``.
+        Every error :meth:`resolve` can raise for a validated spec is raised here, so producers
+        check with this (microseconds) and leave building the body to the worker.
 
         Raises:
             SpecError: no project or location can be found or a default is malformed (fields
@@ -185,17 +185,31 @@ class JobSpec:
         problems.raise_if_any()
         assert project is not None and location is not None
         model = parsed.resolve(project=project, location=location)
+        return JobTarget(project=project, location=location, model=model)
+
+    def resolve(
+        self, *, default_project: str | None, default_location: str | None
+    ) -> ResolvedRequest:
+        """The create request: project, location, model and body, as the SDK would send them.
+
+        Project, location and model as in :meth:`target`; the body goes through Google's
+        ``BatchPredictionJob`` message type (about 0.1 ms).
+
+        Raises:
+            SpecError: as :meth:`target`.
+        """
+        target = self.target(default_project=default_project, default_location=default_location)
         display_name = self.job_display_name or (
             f"{DEFAULT_DISPLAY_NAME_PREFIX} {self.fingerprint()[:16]}"
         )
-        body, api_version = build_body(self, model=model, display_name=display_name)
+        body, api_version = build_body(self, model=target.model, display_name=display_name)
         return ResolvedRequest(
-            project=project,
-            location=location,
-            parent=f"projects/{project}/locations/{location}",
+            project=target.project,
+            location=target.location,
+            parent=f"projects/{target.project}/locations/{target.location}",
             api_version=api_version,
             body=body,
-            model=model,
+            model=target.model,
             timeout_s=self.create_request_timeout,
         )
 

@@ -11,9 +11,24 @@ from vbq.errors import SpecError
 from vbq.spec.labels import SUBMISSION_LABEL
 from vbq.spec.protos import ApiVersion
 
-__all__ = ["ResolvedRequest", "with_submission_label"]
+__all__ = ["JobTarget", "ResolvedRequest", "with_submission_label"]
 
 _SUBMISSION_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobTarget:
+    """Where a spec's job runs and on which model (the cheap half of resolving a spec).
+
+    Attributes:
+        project: the project the job is created in.
+        location: the region the job is created in.
+        model: the resolved model resource name.
+    """
+
+    project: str
+    location: str
+    model: str
 
 
 @dataclass(frozen=True, kw_only=True)

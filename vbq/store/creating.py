@@ -56,8 +56,7 @@ class Creator:
     def target(self, spec: JobSpec) -> tuple[str, str, str]:
         """(project, location, model) of ``spec``.
 
-        Cached: a full ``resolve`` builds the whole REST body (~0.5 ms), while these three
-        depend only on the fields in the cache key.
+        Cached: these three depend only on the fields in the cache key.
 
         Raises:
             SpecError: no project or location can be found for the spec.
@@ -65,12 +64,12 @@ class Creator:
         key = (spec.model_name, spec.project, spec.location, spec.encryption_spec_key_name)
         found = self._targets.get(key)
         if found is None:
-            req = spec.resolve(
+            where = spec.target(
                 default_project=self.settings.project, default_location=self.settings.location
             )
             if len(self._targets) >= _RESOLVE_CACHE_SIZE:
                 self._targets.clear()
-            found = self._targets[key] = (req.project, req.location, req.model)
+            found = self._targets[key] = (where.project, where.location, where.model)
         return found
 
     def prepare(self, item: NewSubmission) -> CreateCall:

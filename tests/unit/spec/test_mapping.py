@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.spec.cases import LOCATION, PROJECT
+from tests.unit.spec.cases import LOCATION, PROJECT, VALID_CASES, clean
 from tests.unit.spec.descriptor_set import build_descriptor_set
 from vbq.errors import SpecError
 from vbq.spec import SUBMISSION_LABEL, JobSpec, with_submission_label
@@ -131,6 +131,22 @@ def test_resolve_without_usable_defaults(
     with pytest.raises(SpecError) as info:
         spec.resolve(default_project=project, default_location=location)
     assert info.value.fields == [field]
+    # target() is what producers check with: it refuses exactly the same way.
+    with pytest.raises(SpecError) as cheap:
+        spec.target(default_project=project, default_location=location)
+    assert cheap.value.errors == info.value.errors
+
+
+@pytest.mark.parametrize("case", sorted(VALID_CASES))
+def test_target_is_the_project_location_and_model_of_resolve(case: str) -> None:
+    spec = JobSpec.from_sdk_kwargs(**clean(VALID_CASES[case]()))
+    req = spec.resolve(default_project=PROJECT, default_location=LOCATION)
+    target = spec.target(default_project=PROJECT, default_location=LOCATION)
+    assert (target.project, target.location, target.model) == (
+        req.project,
+        req.location,
+        req.model,
+    )
 
 
 def test_kms_key_in_another_region_than_the_model_is_refused_at_resolve() -> None:
@@ -142,6 +158,9 @@ def test_kms_key_in_another_region_than_the_model_is_refused_at_resolve() -> Non
     with pytest.raises(SpecError) as info:
         spec.resolve(default_project=PROJECT, default_location=LOCATION)
     assert info.value.fields == ["encryption_spec_key_name"]
+    with pytest.raises(SpecError) as cheap:
+        spec.target(default_project=PROJECT, default_location=LOCATION)
+    assert cheap.value.fields == ["encryption_spec_key_name"]
     ok = spec.resolve(default_project=PROJECT, default_location="europe-west4")
     assert ok.body["encryptionSpec"] == {
         "kmsKeyName": "projects/p-123456/locations/europe-west4/keyRings/r/cryptoKeys/k"
