@@ -3,8 +3,9 @@
 Both send to the same private ``redis-server`` (started here on a free port, stopped at the
 end). vbq's number includes everything a submission costs: SDK-rule validation, resolving its
 project, location and model, the atomic Lua create with idempotency and indexes, the sweeper's
-due marks and the Celery message (the REST body is built by the worker, just before create). The baseline sends the same SDK kwargs dicts as Celery messages with no
-validation and no record, one producer connection, as a naive producer would.
+due marks and the Celery message (the REST body is built by the worker, just before create).
+The baseline sends the same SDK kwargs dicts as Celery messages with no validation and no
+record, one producer connection, as a naive producer would.
 
 Run from the repository root::
 
