@@ -32,6 +32,7 @@ AUDIT_SUBSCRIPTION = "vbq-chaos-audit"
 INPUT_BUCKET = "chaos-in"
 OUTPUT_PREFIX = "gs://chaos-out/results"
 CLOCKSKEW_DIR = Path(__file__).resolve().parent / "clockskew"
+DIAG_DIR = Path(__file__).resolve().parent / "diag"
 SUBMIT_QUEUES = "vbq.submit,vbq.cancel,vbq.maintenance"
 POLL_QUEUES = "vbq.poll,vbq.maintenance"
 
@@ -65,6 +66,7 @@ class ChaosCluster:
         self.shape = shape
         self.logs = root / "logs"
         self.record_dir = root / "records"
+        self.diag_dir = root / "diag"
         self.clock_file = root / "clock-offset"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.record_dir.mkdir(parents=True, exist_ok=True)
@@ -143,11 +145,14 @@ class ChaosCluster:
         info = {**env, "VBQ_LOG_LEVEL": "INFO"}
         for i in range(self.shape.beats):
             self._add(f"beat-{i}", vbq_argv("beat", "--tick-s", "0.25"), info)
+        # Streaming-pull state of every subscriber, for the report of a failed run.
+        self.diag_dir.mkdir(parents=True, exist_ok=True)
+        diag = {**info, "PYTHONPATH": str(DIAG_DIR), "VBQ_CHAOS_DIAG_DIR": str(self.diag_dir)}
         for i in range(self.shape.subscribers):
             argv = vbq_argv(
                 "subscribe", "--handler", HANDLER, "--threads", "8", "--claim-lease-s", "5"
             )
-            self._add(f"subscriber-{i}", argv, info)
+            self._add(f"subscriber-{i}", argv, diag)
         self._wait_started()
         return self
 

@@ -197,6 +197,13 @@ def _pubsub_diagnostics(cluster: ChaosCluster) -> str:
     sub.pop("closed_streams", None)
     lines = [f"pubsub {path}: {sub}", f"dead_lettered={stats.get('dead_lettered')}"]
     lines += [f"  open stream: {s}" for s in streams]
+    try:
+        leases = [x for x in cluster.pubsub.leases() if x["subscription"] == path]
+    except Exception as exc:
+        leases = []
+        lines.append(f"pubsub leases unavailable: {exc}")
+    lines += [f"  lease: {x}" for x in leases[:50]]
+    lines.append(f"subscriber diagnostics: {cluster.diag_dir}, logs: {cluster.logs}")
     return "\n".join(lines)
 
 

@@ -76,6 +76,13 @@ class PubSubEmulator:
             result: dict[str, Any] = json.loads(response.read())
             return result
 
+    def leases(self) -> list[dict[str, Any]]:
+        """``GET /_emulator/leases``: every outstanding message with its stream and deadline."""
+        url = f"http://127.0.0.1:{self.admin_port}/_emulator/leases"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            result: list[dict[str, Any]] = json.loads(response.read())
+            return result
+
     def log_text(self) -> str:
         """The current process's output."""
         return self.process.log_text() if self.process is not None else ""

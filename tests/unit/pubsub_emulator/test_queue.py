@@ -159,3 +159,19 @@ def test_one_delivery_stays_below_the_grpc_message_limit() -> None:
         q.add(msg(size=5 * 1024 * 1024))
     assert len(take(q)) == 1  # 10 MB would not fit in one response
     assert len(take(q)) == 1
+
+
+def test_leased_lists_current_leases_with_their_modacks() -> None:
+    q = SubscriptionQueue(epoch="e", policy=DeliveryPolicy())
+    q.add(msg())
+    q.add(msg())
+    st = stream()
+    first, second = take(q, st=st, n=2)
+    q.modify([first.ack_id], 30, now_s=1)
+    q.modify([first.ack_id], 30, now_s=2)
+    q.ack([second.ack_id])
+    assert q.leased() == [first]
+    assert first.modacks == 2 and first.stream is st
+    q.modify([first.ack_id], 0, now_s=3)  # nack
+    assert q.leased() == []
+    assert take(q, now=3)[0].modacks == 0  # a new lease starts without extensions

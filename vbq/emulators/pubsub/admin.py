@@ -26,6 +26,8 @@ class AdminServer:
             def do_GET(self) -> None:
                 if self.path.startswith("/_emulator/stats"):
                     self._send(200, broker_ref.stats())
+                elif self.path.startswith("/_emulator/leases"):
+                    self._send(200, broker_ref.leases())
                 elif self.path.startswith("/healthz"):
                     self._send(200, {"ok": True})
                 else:

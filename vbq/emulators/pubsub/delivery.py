@@ -71,10 +71,12 @@ class DeliveryOps(BrokerState):
         ack_deadline_s: float,
         max_messages: int,
         max_bytes: int,
+        peer: str = "",
     ) -> StreamState:
         """Register a StreamingPull stream. Raises: StatusError NOT_FOUND."""
         with self._lock:
             sub = self._sub(name)
+            now_s = self._clock()
             stream = StreamState(
                 stream_id=next(self._stream_ids),
                 subscription=name,
@@ -82,9 +84,19 @@ class DeliveryOps(BrokerState):
                 max_messages=max(max_messages, 0),
                 max_bytes=max(max_bytes, 0),
                 ack_deadline_s=ack_deadline_s,
+                peer=peer,
+                opened_s=now_s,
+                last_request_s=now_s,
             )
             sub.streams[stream.stream_id] = stream
-            return stream
+        log.info(
+            "pubsub_stream_opened",
+            subscription=name,
+            stream_id=stream.stream_id,
+            client_id=client_id,
+            peer=peer,
+        )
+        return stream
 
     def subscription_properties(self, name: str) -> tuple[bool, bool]:
         """``(exactly_once_delivery_enabled, message_ordering_enabled)`` of a subscription."""
@@ -121,14 +133,48 @@ class DeliveryOps(BrokerState):
                     return []
                 sub.cond.wait(remaining)
 
-    def close_stream(self, stream: StreamState) -> None:
+    def close_stream(self, stream: StreamState, *, reason: str = "") -> None:
         """Forget a stream; its leases run until their deadlines (the client may still ack)."""
         with self._lock:
             stream.open = False
             sub = self._subs.get(stream.subscription)
-            if sub is not None and sub.streams.pop(stream.stream_id, None) is not None:
-                sub.closed_streams.append(stream)
-                sub.cond.notify_all()
+            if sub is None or sub.streams.pop(stream.stream_id, None) is None:
+                return
+            sub.closed_streams.append(stream)
+            sub.cond.notify_all()
+        log.info(
+            "pubsub_stream_closed",
+            subscription=stream.subscription,
+            stream_id=stream.stream_id,
+            client_id=stream.client_id,
+            reason=reason,
+            outstanding=stream.outstanding_messages,
+            delivered=stream.delivered,
+        )
+
+    def leases(self) -> list[dict[str, Any]]:
+        """Every outstanding message of every subscription, for the admin endpoint.
+
+        Each: ``subscription``, ``message_id``, ``ordering_key``, ``deliveries``, ``stream_id``
+        (``None`` for a unary Pull), ``deadline_in_s`` (negative = overdue) and ``modacks``.
+        """
+        with self._lock:
+            now_s = self._clock()
+            out = []
+            for sub in self._subs.values():
+                for entry in sub.queue.leased():
+                    out.append(
+                        {
+                            "subscription": sub.name,
+                            "message_id": entry.message.message_id,
+                            "ordering_key": entry.message.ordering_key,
+                            "deliveries": entry.deliveries,
+                            "stream_id": entry.stream.stream_id if entry.stream else None,
+                            "deadline_in_s": round(entry.deadline_s - now_s, 3),
+                            "modacks": entry.modacks,
+                        }
+                    )
+            return out
 
     def acknowledge(self, name: str, ack_ids: Sequence[str]) -> None:
         """Acknowledge messages (unknown or stale ack ids are ignored, as on Google).

@@ -60,6 +60,11 @@ class StreamState:
         max_bytes: the client's ``max_outstanding_bytes`` (0 = no limit).
         ack_deadline_s: lease given to messages delivered on this stream, seconds.
         peak_outstanding_messages: the most unacked messages this stream ever had at once.
+        peer: the client's address as gRPC reports it (``ipv4:127.0.0.1:PORT``).
+        requests: requests received on the stream (the first one and heartbeats).
+        opened_s / last_request_s: when the stream opened / last sent a request, epoch seconds.
+        sending_since_s: when the response being sent now was handed to gRPC (0 = none): a
+            client that stops reading leaves it set.
     """
 
     stream_id: int
@@ -74,6 +79,11 @@ class StreamState:
     peak_outstanding_bytes: int = 0
     delivered: int = 0
     open: bool = True
+    peer: str = ""
+    requests: int = 0
+    opened_s: float = 0.0
+    last_request_s: float = 0.0
+    sending_since_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The counters as JSON-ready values (the admin endpoint's view)."""
@@ -90,6 +100,11 @@ class StreamState:
             "peak_outstanding_bytes": self.peak_outstanding_bytes,
             "delivered": self.delivered,
             "open": self.open,
+            "peer": self.peer,
+            "requests": self.requests,
+            "opened_s": self.opened_s,
+            "last_request_s": self.last_request_s,
+            "sending_since_s": self.sending_since_s,
         }
 
 
@@ -102,6 +117,7 @@ class Entry:
         ack_id: the ack id of the current (or latest) delivery.
         deadline_s: when the current lease ends, epoch seconds.
         version: bumped on every lease or delay change, so stale timer entries are ignored.
+        modacks: deadline extensions of the current lease.
     """
 
     message: StoredMessage
@@ -112,3 +128,4 @@ class Entry:
     available_s: float = 0.0
     stream: StreamState | None = None
     version: int = 0
+    modacks: int = 0

@@ -164,6 +164,7 @@ class SubscriptionQueue:
         entry.version += 1
         entry.ack_id = f"{self.epoch}-{entry.message.number}-{entry.deliveries}"
         entry.deadline_s = now_s + ack_deadline_s
+        entry.modacks = 0
         entry.stream = stream
         self._leases[entry.ack_id] = entry
         heapq.heappush(self._deadlines, (entry.deadline_s, next(self._seq), entry.version, entry))
@@ -233,6 +234,7 @@ class SubscriptionQueue:
                     exhausted.append(entry)
                 continue
             entry.deadline_s = now_s + seconds
+            entry.modacks += 1
             entry.version += 1
             heapq.heappush(
                 self._deadlines, (entry.deadline_s, next(self._seq), entry.version, entry)
@@ -352,6 +354,10 @@ class SubscriptionQueue:
         self._deadlines.clear()
         self._delayed.clear()
         self._by_publish.clear()
+
+    def leased(self) -> list[Entry]:
+        """The entries leased now (delivered, not acked, deadline not yet passed)."""
+        return list(self._leases.values())
 
     def stats(self) -> dict[str, int]:
         """Counters for the admin endpoint."""

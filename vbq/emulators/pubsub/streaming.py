@@ -10,6 +10,7 @@ never wait behind a blocked send.
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -61,20 +62,25 @@ def _apply_request(broker: Broker, stream: StreamState, request: Any) -> None:
 
 
 def _read_requests(broker: Broker, stream: StreamState, requests: Iterator[Any]) -> None:
+    reason = "client half-closed"
     try:
         for request in requests:
             if not stream.open:
+                reason = "closed by the server"
                 break
+            stream.requests += 1
+            stream.last_request_s = time.time()
             try:
                 _apply_request(broker, stream, request)
             except StatusError as err:
                 log.warning("pubsub_stream_request_refused", error=str(err))
     except grpc.RpcError:
-        pass  # the client went away; the sender notices through close_stream
+        reason = "client went away"  # the sender notices through close_stream
     except Exception:
+        reason = "reader failed"
         log.exception("pubsub_stream_reader_failed")
     finally:
-        broker.close_stream(stream)
+        broker.close_stream(stream, reason=reason)
 
 
 def streaming_pull(
@@ -99,10 +105,12 @@ def streaming_pull(
             ack_deadline_s=float(first.stream_ack_deadline_seconds),
             max_messages=first.max_outstanding_messages,
             max_bytes=first.max_outstanding_bytes,
+            peer=context.peer(),
         )
+        stream.requests = 1
         _apply_request(broker, stream, first)
         opened = stream
-        context.add_callback(lambda: broker.close_stream(opened))
+        context.add_callback(lambda: broker.close_stream(opened, reason="rpc ended"))
         threading.Thread(
             target=_read_requests,
             args=(broker, stream, requests),
@@ -122,11 +130,13 @@ def streaming_pull(
             response.received_messages.extend(batch)
             response.subscription_properties.exactly_once_delivery_enabled = exactly_once
             response.subscription_properties.message_ordering_enabled = ordering
+            stream.sending_since_s = time.time()
             yield response
+            stream.sending_since_s = 0.0
     except StatusError as err:
         context.abort(err.code, err.message)
     finally:
         if stream is not None:
-            broker.close_stream(stream)
+            broker.close_stream(stream, reason="sender ended")
     if broker.stopping:
         context.abort(grpc.StatusCode.UNAVAILABLE, "The emulator is shutting down.")
