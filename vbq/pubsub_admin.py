@@ -127,15 +127,23 @@ def publisher_client(
 
 
 def subscriber_client(settings: Settings) -> pubsub_v1.SubscriberClient:
-    """A ``SubscriberClient`` for ``settings`` (emulator or Google)."""
+    """A ``SubscriberClient`` for ``settings`` (emulator or Google).
+
+    It is :class:`vbq.pubsub_stream.SubscriberClient`: Google's client, except that a
+    ``subscribe()`` stream reopened while Pub/Sub is unreachable cannot leave a live stream
+    behind that nobody reads (an api-core bug; see that module).
+    """
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+    from vbq.pubsub_stream import SubscriberClient
 
     kwargs: dict[str, Any] = {}
     if settings.pubsub_emulator_host:
         kwargs["transport"] = _emulator_transport(
             settings.pubsub_emulator_host, SubscriberGrpcTransport
         )
-    return pubsub_v1.SubscriberClient(**kwargs)
+    client: pubsub_v1.SubscriberClient = SubscriberClient(**kwargs)
+    return client
 
 
 def dead_letter_subscription_path(settings: Settings) -> str:
