@@ -104,6 +104,10 @@ class Settings:
     """Global get/list calls per minute per (project, location) (``VBQ_READ_RATE_PER_MIN``)."""
     read_burst: int = 20
     """Read calls allowed above the steady rate at once (``VBQ_READ_BURST``)."""
+    rate_limit_margin_s: float = 0.15
+    """How much the delay from a rate-limit grant to Google receiving the call may vary, in
+    seconds (``VBQ_RATE_LIMIT_MARGIN_S``): the limiters hold back that much of their burst, so
+    that no 1 s window *at Google* exceeds rate + burst (:mod:`workers.ratelimit`)."""
     max_in_flight: int = 100
     """Unfinished Vertex jobs per (project, location) (``VBQ_MAX_IN_FLIGHT``)."""
     max_in_flight_per_model: int = 0
@@ -182,6 +186,7 @@ class Settings:
             create_burst=_int(e, "VBQ_CREATE_BURST", 5),
             read_rate_per_min=_float(e, "VBQ_READ_RATE_PER_MIN", 600.0, minimum=0.001),
             read_burst=_int(e, "VBQ_READ_BURST", 20),
+            rate_limit_margin_s=_float(e, "VBQ_RATE_LIMIT_MARGIN_S", 0.15),
             max_in_flight=_int(e, "VBQ_MAX_IN_FLIGHT", 100, minimum=1),
             max_in_flight_per_model=_int(e, "VBQ_MAX_IN_FLIGHT_PER_MODEL", 0),
             max_attempts=_int(e, "VBQ_MAX_ATTEMPTS", 8, minimum=1),

@@ -5,12 +5,19 @@ theoretical arrival time (TAT) in integer microseconds of the Redis server's ``T
 worker process on every host asks the same key, so the limit holds globally, and no host clock
 is ever read, so clock skew between hosts cannot let extra calls through.
 
-GCRA with emission interval ``T`` (µs per call) and tolerance ``tau = burst * T``: a call at
-server time ``now`` is allowed when ``max(TAT, now) - tau <= now``; then
-``TAT = max(TAT, now) + T``. The arithmetic is in whole microseconds (exact in Lua's doubles
-up to 2^53 µs), and ``T`` is rounded up to the next whole microsecond plus one, so any closed
-1-second window of grants holds at most ``rate_per_s + burst`` calls: the bar the quota
-invariant is measured against (ARCHITECTURE.md invariant 4).
+GCRA with emission interval ``T`` (µs per call) and tolerance ``tau``: a call at server time
+``now`` is allowed when ``max(TAT, now) - tau <= now``; then ``TAT = max(TAT, now) + T``. The
+arithmetic is in whole microseconds (exact in Lua's doubles up to 2^53 µs), and ``T`` is
+rounded up to the next whole microsecond plus one, so any closed window of ``W`` seconds holds
+at most ``floor((W * 1e6 + tau) / T) + 1`` grants.
+
+The quota is counted where Google receives the calls, and the time from a grant to that
+arrival varies (process scheduling, the network): by up to ``m = rate_limit_margin_s``, a 1 s
+window at Google holds the grants of a ``1 + m`` s window here. So ``tau`` is
+``(burst - ceil(m * rate_per_s)) * T`` (not below 0): then any 1 s window at Google holds at
+most ``rate_per_s + burst`` calls, the bar the quota invariant is measured against
+(ARCHITECTURE.md invariant 4), and the steady rate is still ``rate_per_s``. With a burst
+smaller than ``ceil(m * rate_per_s)`` the limiter can only keep ``tau`` at 0.
 
 Celery tasks use :meth:`RateLimiter.try_acquire` and re-schedule themselves with
 ``countdown=retry_after_s`` instead of blocking a worker; the poller uses
@@ -19,6 +26,7 @@ Celery tasks use :meth:`RateLimiter.try_acquire` and re-schedule themselves with
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -28,7 +36,14 @@ from vbq.errors import ConfigError
 from vbq.metrics import observe_rate_limit_wait
 from vbq.settings import Settings
 
-__all__ = ["KINDS", "Decision", "RateLimiter", "emission_interval_us", "rate_key"]
+__all__ = [
+    "KINDS",
+    "Decision",
+    "RateLimiter",
+    "emission_interval_us",
+    "rate_key",
+    "tolerance_us",
+]
 
 KINDS: frozenset[str] = frozenset({"create", "read"})
 """Call kinds with their own budget: ``create`` (create calls) and ``read`` (get/list/cancel)."""
@@ -90,12 +105,30 @@ def emission_interval_us(rate_per_min: float) -> int:
     return int(60_000_000 // rate_per_min) + 1
 
 
+def tolerance_us(rate_per_min: float, burst: int, margin_s: float) -> int:
+    """GCRA tolerance ``tau`` in µs: ``burst`` calls, less those a ``margin_s`` spread of
+    grant-to-arrival delays could squeeze into one second at Google (see the module docstring).
+
+    Raises:
+        ConfigError: the rate is not positive.
+    """
+    interval = emission_interval_us(rate_per_min)
+    held_back = math.ceil(max(0.0, margin_s) * 1_000_000 / interval)
+    return max(0, burst - held_back) * interval
+
+
+def _limit(rate_per_min: float, burst: int, margin_s: float) -> tuple[int, int]:
+    return emission_interval_us(rate_per_min), tolerance_us(rate_per_min, burst, margin_s)
+
+
 class RateLimiter:
     """Global GCRA limiter per (kind, project, location), configured from :class:`Settings`.
 
     ``create`` uses ``create_rate_per_min`` and ``create_burst``; ``read`` uses
     ``read_rate_per_min`` and ``read_burst``. ``burst`` is how many calls may go above the
-    steady rate at once (a rested key grants ``burst + 1`` calls immediately).
+    steady rate at once, as Google counts them: a rested key grants ``burst + 1`` calls
+    immediately, less the ``ceil(rate_limit_margin_s * rate_per_s)`` held back for delay
+    variation (:func:`tolerance_us`).
 
     Args:
         redis: a ``redis.Redis`` client (shared with the store is fine).
@@ -106,15 +139,11 @@ class RateLimiter:
         self.redis = redis
         self.settings = settings
         self._script = redis.register_script(_GCRA)
+        margin_s = settings.rate_limit_margin_s
         self._limits = {
-            "create": self._limit(settings.create_rate_per_min, settings.create_burst),
-            "read": self._limit(settings.read_rate_per_min, settings.read_burst),
+            "create": _limit(settings.create_rate_per_min, settings.create_burst, margin_s),
+            "read": _limit(settings.read_rate_per_min, settings.read_burst, margin_s),
         }
-
-    @staticmethod
-    def _limit(rate_per_min: float, burst: int) -> tuple[int, int]:
-        interval = emission_interval_us(rate_per_min)
-        return interval, max(0, burst) * interval
 
     def try_acquire(self, kind: str, project: str, location: str) -> Decision:
         """Take one call of ``kind`` now if the budget allows; never blocks.

@@ -11,12 +11,14 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.ratelimit import Decision, emission_interval_us
+from workers.ratelimit import Decision, emission_interval_us, tolerance_us
 from workers.slots import _lease_arg
 
 
-def _gcra(arrivals_us: list[int], interval_us: int, burst: int) -> list[int]:
-    tat, tau, grants = 0, burst * interval_us, []
+def _gcra(
+    arrivals_us: list[int], interval_us: int, burst: int, tau_us: int | None = None
+) -> list[int]:
+    tat, tau, grants = 0, burst * interval_us if tau_us is None else tau_us, []
     for now in arrivals_us:
         t = max(tat, now)
         if t - tau <= now:
@@ -80,3 +82,48 @@ def test_exactly_spaced_arrivals_stay_within_the_bar() -> None:
     arrivals += [k * interval for k in range(1, 60)]
     grants = _gcra(sorted(arrivals), interval, burst)
     assert _max_closed_window(grants, 1_000_000) <= rate_per_s + burst
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rate_per_s=st.integers(min_value=1, max_value=100),
+    burst=st.integers(min_value=0, max_value=20),
+    margin_ms=st.integers(min_value=0, max_value=300),
+    data=st.data(),
+)
+def test_delays_within_the_margin_keep_every_second_at_google_within_the_bar(
+    rate_per_s: int, burst: int, margin_ms: int, data: st.DataObject
+) -> None:
+    """Grants reach Google after a delay that varies by up to the margin; saturating arrivals
+    (the worst case). Whenever the burst covers what the margin holds back, no 1 s window of
+    arrival times at Google exceeds rate + burst."""
+    per_min = rate_per_s * 60
+    interval = emission_interval_us(per_min)
+    margin_us = margin_ms * 1_000
+    held_back = math.ceil(margin_us / interval)
+    tau = tolerance_us(per_min, burst, margin_ms / 1000)
+    assert tau == max(0, burst - held_back) * interval
+    arrivals = list(range(0, 4_000_000, 997))  # asking about every ms for 4 s
+    grants = _gcra(arrivals, interval, burst, tau)
+    delays = data.draw(
+        st.lists(
+            st.integers(min_value=0, max_value=margin_us),
+            min_size=len(grants),
+            max_size=len(grants),
+        )
+    )
+    at_google = sorted(g + d for g, d in zip(grants, delays, strict=True))
+    if burst >= held_back:
+        assert _max_closed_window(at_google, 1_000_000) <= rate_per_s + burst
+    # The steady rate is untouched: only the burst shrinks.
+    assert len(grants) >= len(_gcra(arrivals, interval, 0))
+
+
+def test_without_the_margin_a_delay_spread_breaks_the_bar() -> None:
+    """Why the margin exists: the plain tolerance lets 100 ms of spread add calls at Google."""
+    rate_per_s, burst = 20, 5
+    interval = emission_interval_us(rate_per_s * 60)
+    grants = _gcra(list(range(0, 3_000_000, 500)), interval, burst)
+    # The burst is sent late, the steady grants of the next second early.
+    at_google = sorted(g + (100_000 if g == 0 else 0) for g in grants)
+    assert _max_closed_window(at_google, 1_000_000) > rate_per_s + burst
