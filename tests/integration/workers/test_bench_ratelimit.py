@@ -26,11 +26,11 @@ def test_global_create_rate_holds_across_four_workers(tmp_path: Path) -> None:
     (vbq,) = results
     print(vbq.row(limit, burst))
     assert vbq.creates == 100
-    # The limiter grants at most L + burst in any 1 s window of the Redis clock. The emulator
-    # stamps a request when it answers it, and on this shared 2-core machine (load 5-10 while
-    # the suite runs) the delay from grant to answer varies by up to ~0.2 s, which squeezes a
-    # few more grants into one window: measured 26-29 for L + burst = 25. Allow 250 ms worth;
-    # Celery's per-worker rate_limit reaches ~4 x L = 73-78 here (ops/bench/bench_ratelimit.py).
+    # The limiter holds back VBQ_RATE_LIMIT_MARGIN_S (0.15 s) worth of its burst for the
+    # spread of grant-to-arrival delays, so the emulator (which stamps arrival) sees at most
+    # L + burst per second while that spread stays under 0.15 s: 24-25 measured on a quiet
+    # machine. While the whole suite runs (load 5-10 on 2 cores) the spread can be larger;
+    # allow 250 ms more. Celery's per-worker rate_limit reaches ~4 x L = 73-80 here.
     jitter = math.ceil(0.25 * limit)
     assert vbq.peak_window <= limit + burst + jitter
     # The 95 % bar is the benchmark's (2,000 submissions, BENCHMARKS.md); 100 submissions on a
