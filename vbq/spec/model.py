@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
+from google.protobuf import json_format
+
 from vbq.errors import SpecError
 from vbq.spec import names
 from vbq.spec.problems import Problems
@@ -153,8 +155,9 @@ class JobSpec:
         The job's project is ``project`` or ``default_project``. Its location is ``location``,
         else the region in a fully qualified ``model_name`` (Vertex runs a job next to its model;
         the SDK would use its default region and fail at Google), else ``default_location``.
-        Every error :meth:`resolve` can raise for a validated spec is raised here, so producers
-        check with this (microseconds) and leave building the body to the worker.
+        Every error :meth:`resolve` raises for a validated spec is raised here (the body check
+        against Google's types only fails on a gap in validation), so producers check with
+        this (microseconds) and leave building the body to the worker.
 
         Raises:
             SpecError: no project or location can be found or a default is malformed (fields
@@ -196,13 +199,20 @@ class JobSpec:
         ``BatchPredictionJob`` message type (about 0.1 ms).
 
         Raises:
-            SpecError: as :meth:`target`.
+            SpecError: as :meth:`target`; or the body does not fit Google's message type
+                (field ``spec``, rule ``google_message``: validation let through something
+                Google's types refuse, so the submit task rejects it instead of retrying).
         """
         target = self.target(default_project=default_project, default_location=default_location)
         display_name = self.job_display_name or (
             f"{DEFAULT_DISPLAY_NAME_PREFIX} {self.fingerprint()[:16]}"
         )
-        body, api_version = build_body(self, model=target.model, display_name=display_name)
+        try:
+            body, api_version = build_body(self, model=target.model, display_name=display_name)
+        except json_format.ParseError as exc:
+            raise SpecError.single(
+                "spec", "google_message", f"does not fit Google's BatchPredictionJob: {exc}"
+            ) from None
         return ResolvedRequest(
             project=target.project,
             location=target.location,

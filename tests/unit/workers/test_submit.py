@@ -18,6 +18,7 @@ from tests.unit.workers.fakes import (
 )
 from vbq.errors import VertexAmbiguousError, VertexPermanentError, VertexRetryableError
 from vbq.settings import Settings
+from vbq.spec import JobSpec
 from vbq.states import SubmissionState as S
 from workers.cancel import request_cancel
 from workers.submit import Submitter, label_filter
@@ -260,3 +261,24 @@ def test_a_slot_lost_during_a_slow_create_is_taken_again_for_the_job(w: World) -
     w.vertex.on_create = lambda: w.slots.leased.discard(w.id)
     assert w.sub.run(w.id).action == "submitted"
     assert w.id in w.slots.held
+
+
+def test_a_spec_googles_types_refuse_is_rejected_not_retried(w: World) -> None:
+    # Built without validation: a label value Google's message type refuses. The body is only
+    # built in the worker, so this must end as REJECTED with an event, never as a task that
+    # raises and is swept back forever.
+    bad = JobSpec(
+        model_name="4",
+        project="my-project",
+        gcs_source=("gs://in-bucket/x.jsonl",),
+        gcs_destination_prefix="gs://out-bucket/y",
+        labels={"team": 1},  # type: ignore[dict-item]
+    )
+    w.store.add(Record(id=w.id, spec=bad))
+    out = w.sub.run(w.id)
+    assert out.action == "rejected"
+    assert w.rec.state is S.REJECTED
+    assert w.rec.last_error is not None
+    assert "BatchPredictionJob" in w.rec.last_error and "labels" in w.rec.last_error
+    assert [e.type for e in w.store.events] == ["job.rejected"]
+    assert w.vertex.calls == [] and w.limiter.taken == []
