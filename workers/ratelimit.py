@@ -13,11 +13,13 @@ at most ``floor((W * 1e6 + tau) / T) + 1`` grants.
 
 The quota is counted where Google receives the calls, and the time from a grant to that
 arrival varies (process scheduling, the network): by up to ``m = rate_limit_margin_s``, a 1 s
-window at Google holds the grants of a ``1 + m`` s window here. So ``tau`` is
-``(burst - ceil(m * rate_per_s)) * T`` (not below 0): then any 1 s window at Google holds at
-most ``rate_per_s + burst`` calls, the bar the quota invariant is measured against
-(ARCHITECTURE.md invariant 4), and the steady rate is still ``rate_per_s``. With a burst
-smaller than ``ceil(m * rate_per_s)`` the limiter can only keep ``tau`` at 0.
+window at Google holds the grants of a ``W = 1 + m`` s window here. :func:`gcra_params` picks
+the largest ``tau`` (whole intervals, at most ``burst``) with which any ``W`` window holds at
+most ``floor(rate_per_s + burst)`` grants, the bar the quota invariant is measured against
+(ARCHITECTURE.md invariant 4): usually ``burst - ceil(m * rate_per_s)`` intervals, with the
+steady rate untouched. When even ``tau = 0`` does not fit (a burst smaller than
+``m * rate_per_s``), it spaces grants further apart instead (``T = W / bar``, a lower steady
+rate, logged when the limiter is built): the quota comes first.
 
 Celery tasks use :meth:`RateLimiter.try_acquire` and re-schedule themselves with
 ``countdown=retry_after_s`` instead of blocking a worker; the poller uses
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vbq.errors import ConfigError
+from vbq.logs import get_logger
 from vbq.metrics import observe_rate_limit_wait
 from vbq.settings import Settings
 
@@ -41,9 +44,11 @@ __all__ = [
     "Decision",
     "RateLimiter",
     "emission_interval_us",
+    "gcra_params",
     "rate_key",
-    "tolerance_us",
 ]
+
+_log = get_logger(__name__)
 
 KINDS: frozenset[str] = frozenset({"create", "read"})
 """Call kinds with their own budget: ``create`` (create calls) and ``read`` (get/list/cancel)."""
@@ -105,20 +110,42 @@ def emission_interval_us(rate_per_min: float) -> int:
     return int(60_000_000 // rate_per_min) + 1
 
 
-def tolerance_us(rate_per_min: float, burst: int, margin_s: float) -> int:
-    """GCRA tolerance ``tau`` in µs: ``burst`` calls, less those a ``margin_s`` spread of
-    grant-to-arrival delays could squeeze into one second at Google (see the module docstring).
+def gcra_params(rate_per_min: float, burst: int, margin_s: float) -> tuple[int, int]:
+    """``(T, tau)`` in µs so that no 1 s window at Google sees more than ``rate + burst``
+    calls while grant-to-arrival delays vary by at most ``margin_s`` (module docstring).
+
+    Args:
+        rate_per_min: the steady rate asked for (calls per minute, > 0).
+        burst: calls allowed above it at once (>= 0).
+        margin_s: the delay spread to absorb, in seconds (>= 0).
 
     Raises:
         ConfigError: the rate is not positive.
     """
     interval = emission_interval_us(rate_per_min)
-    held_back = math.ceil(max(0.0, margin_s) * 1_000_000 / interval)
-    return max(0, burst - held_back) * interval
+    window_us = 1_000_000 + math.ceil(max(0.0, margin_s) * 1_000_000)
+    burst = max(0, burst)
+    bar = max(1, math.floor(rate_per_min / 60 + burst))  # calls one second at Google may see
+    spare = bar - 1 - window_us // interval  # intervals of tolerance that still fit the bar
+    if spare >= 0:
+        return interval, min(spare, burst) * interval
+    return max(interval, window_us // bar + 1), 0
 
 
-def _limit(rate_per_min: float, burst: int, margin_s: float) -> tuple[int, int]:
-    return emission_interval_us(rate_per_min), tolerance_us(rate_per_min, burst, margin_s)
+def _limit(kind: str, rate_per_min: float, burst: int, margin_s: float) -> tuple[int, int]:
+    """:func:`gcra_params`, with a warning when the margin costs steady rate."""
+    interval, tau = gcra_params(rate_per_min, burst, margin_s)
+    if interval > emission_interval_us(rate_per_min):
+        _log.warning(
+            "ratelimit.rate_lowered_for_margin",
+            kind=kind,
+            asked_per_min=rate_per_min,
+            granted_per_min=round(60_000_000 / interval, 3),
+            burst=burst,
+            margin_s=margin_s,
+            hint="raise the burst to at least margin_s x rate, or lower the margin",
+        )
+    return interval, tau
 
 
 class RateLimiter:
@@ -127,8 +154,8 @@ class RateLimiter:
     ``create`` uses ``create_rate_per_min`` and ``create_burst``; ``read`` uses
     ``read_rate_per_min`` and ``read_burst``. ``burst`` is how many calls may go above the
     steady rate at once, as Google counts them: a rested key grants ``burst + 1`` calls
-    immediately, less the ``ceil(rate_limit_margin_s * rate_per_s)`` held back for delay
-    variation (:func:`tolerance_us`).
+    immediately, less about ``rate_limit_margin_s * rate_per_s`` held back for delay
+    variation (:func:`gcra_params`).
 
     Args:
         redis: a ``redis.Redis`` client (shared with the store is fine).
@@ -141,8 +168,10 @@ class RateLimiter:
         self._script = redis.register_script(_GCRA)
         margin_s = settings.rate_limit_margin_s
         self._limits = {
-            "create": _limit(settings.create_rate_per_min, settings.create_burst, margin_s),
-            "read": _limit(settings.read_rate_per_min, settings.read_burst, margin_s),
+            "create": _limit(
+                "create", settings.create_rate_per_min, settings.create_burst, margin_s
+            ),
+            "read": _limit("read", settings.read_rate_per_min, settings.read_burst, margin_s),
         }
 
     def try_acquire(self, kind: str, project: str, location: str) -> Decision:

@@ -46,6 +46,10 @@ def test_environment_is_read_once_into_a_frozen_object() -> None:
         ("VBQ_MAX_IN_FLIGHT", "0"),
         ("VBQ_POLL_INTERVAL_S", "-1"),
         ("VBQ_LOG_FORMAT", "xml"),
+        ("VBQ_RATE_LIMIT_MARGIN_S", "nan"),
+        ("VBQ_RATE_LIMIT_MARGIN_S", "inf"),
+        ("VBQ_RATE_LIMIT_MARGIN_S", "-0.1"),
+        ("VBQ_CREATE_RATE_PER_MIN", "inf"),
     ],
 )
 def test_malformed_values_name_the_variable(name: str, value: str) -> None:

@@ -11,7 +11,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workers.ratelimit import Decision, emission_interval_us, tolerance_us
+from workers.ratelimit import Decision, emission_interval_us, gcra_params
 from workers.slots import _lease_arg
 
 
@@ -84,25 +84,27 @@ def test_exactly_spaced_arrivals_stay_within_the_bar() -> None:
     assert _max_closed_window(grants, 1_000_000) <= rate_per_s + burst
 
 
-@settings(max_examples=200, deadline=None)
+def _worst_delays(grants: list[int], margin_us: int) -> list[int]:
+    """Each grant's arrival at Google when the delay spread works against the bar: every
+    grant in the first half of each second arrives late by the whole margin, the rest at once."""
+    return sorted(g + (margin_us if g % 1_000_000 < 500_000 else 0) for g in grants)
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    rate_per_s=st.integers(min_value=1, max_value=100),
+    per_min=st.floats(min_value=6.0, max_value=6000.0, allow_nan=False),
     burst=st.integers(min_value=0, max_value=20),
     margin_ms=st.integers(min_value=0, max_value=300),
     data=st.data(),
 )
 def test_delays_within_the_margin_keep_every_second_at_google_within_the_bar(
-    rate_per_s: int, burst: int, margin_ms: int, data: st.DataObject
+    per_min: float, burst: int, margin_ms: int, data: st.DataObject
 ) -> None:
-    """Grants reach Google after a delay that varies by up to the margin; saturating arrivals
-    (the worst case). Whenever the burst covers what the margin holds back, no 1 s window of
-    arrival times at Google exceeds rate + burst."""
-    per_min = rate_per_s * 60
-    interval = emission_interval_us(per_min)
+    """Saturating asks; grants reach Google after delays that vary by up to the margin
+    (random, and the adversarial pattern). No 1 s window of arrivals exceeds rate + burst,
+    for any rate (not only whole calls per second) and any burst, however small."""
     margin_us = margin_ms * 1_000
-    held_back = math.ceil(margin_us / interval)
-    tau = tolerance_us(per_min, burst, margin_ms / 1000)
-    assert tau == max(0, burst - held_back) * interval
+    interval, tau = gcra_params(per_min, burst, margin_ms / 1000)
     arrivals = list(range(0, 4_000_000, 997))  # asking about every ms for 4 s
     grants = _gcra(arrivals, interval, burst, tau)
     delays = data.draw(
@@ -112,11 +114,22 @@ def test_delays_within_the_margin_keep_every_second_at_google_within_the_bar(
             max_size=len(grants),
         )
     )
+    bar = max(1.0, per_min / 60 + burst)  # below one call per second: still one at a time
     at_google = sorted(g + d for g, d in zip(grants, delays, strict=True))
-    if burst >= held_back:
-        assert _max_closed_window(at_google, 1_000_000) <= rate_per_s + burst
-    # The steady rate is untouched: only the burst shrinks.
-    assert len(grants) >= len(_gcra(arrivals, interval, 0))
+    assert _max_closed_window(at_google, 1_000_000) <= bar
+    assert _max_closed_window(_worst_delays(grants, margin_us), 1_000_000) <= bar
+
+
+def test_the_margin_costs_burst_not_rate_while_the_burst_covers_it() -> None:
+    # 20/s, burst 5, 0.15 s: 3 calls held back, the interval (the steady rate) unchanged.
+    interval, tau = gcra_params(1200, 5, 0.15)
+    assert interval == emission_interval_us(1200) and tau == 2 * interval
+    # No margin: the plain GCRA (tau = burst intervals).
+    assert gcra_params(1200, 5, 0.0) == (interval, 5 * interval)
+    # A burst too small for the margin: the rate goes down instead (100/s, burst 5, 0.15 s).
+    slow, tau = gcra_params(6000, 5, 0.15)
+    assert tau == 0 and slow > emission_interval_us(6000)
+    assert 1_000_000 / slow >= 90  # 105 calls per 1.15 s, not the 100/s asked for
 
 
 def test_without_the_margin_a_delay_spread_breaks_the_bar() -> None:
