@@ -1,8 +1,9 @@
 """Publishing submit and cancel messages (what producers and the tasks themselves call).
 
-Messages are sent by task name (``send_task``), so publishing needs neither the task code nor
-the store: an API process only needs the broker and the vbq Redis (for the due marks the
-sweeper reads, see :mod:`workers.sweeper`).
+Messages are sent by task name (``send_task``, or for batches the same messages built once per
+batch, see :func:`_publish_submits`), so publishing needs neither the task code nor the store:
+an API process only needs the broker and the vbq Redis (for the due marks the sweeper reads,
+see :mod:`workers.sweeper`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
+from typing import Any
 
 import redis
 from celery import Celery
@@ -112,33 +114,51 @@ def _publish_submits(app: Celery, producer: Producer, submission_ids: Sequence[s
     ``send_task`` routes, merges options, fires signals and checks the queue's declaration
     for every message; for a run of identical messages that differ only in their argument,
     all of that is done once here. Each message is still built by Celery
-    (``create_task_message``: protocol 2, a fresh task id) and published by kombu with the
-    same exchange, routing key, delivery mode and serializer that ``send_task`` would use.
+    (``create_task_message``: protocol 2, a fresh task id, the parent and root ids of the task
+    publishing it, if any) and published by kombu with the exchange, routing key, delivery
+    mode, serializer, compression and retry policy that ``send_task`` would use.
+
+    Raises:
+        kombu.exceptions.OperationalError: the broker is unreachable (as ``send_task``).
     """
     amqp = app.amqp
+    conf = app.conf
     queue = amqp.queues[QUEUE_SUBMIT]
-    producer.maybe_declare(queue)
-    delivery_mode = queue.exchange.delivery_mode or app.conf.task_default_delivery_mode
+    delivery_mode = queue.exchange.delivery_mode or conf.task_default_delivery_mode
     reply_to = app.thread_oid
+    parent = app.current_worker_task
+    parent_id = parent.request.id if parent else None
+    root_id = (parent.request.root_id or parent.request.id) if parent else None
     # Where kombu sends at once (AMQP), reconnect and retry like send_task; a batched publish
     # (Redis) only buffers, so the retry wrapper would cost 20 % for nothing (the flush raises).
-    retry = bool(app.conf.task_publish_retry) and not getattr(
-        producer, "supports_batch_publish", False
-    )
-    for sid in submission_ids:
-        message = amqp.create_task_message(
-            uuid(), TASK_SUBMIT, [sid], {}, reply_to=reply_to, ignore_result=None
-        )
-        producer.publish(
-            message.body,
-            # Direct exchange and a queue named after its routing key: Celery publishes to the
-            # default exchange, routing by queue name (the same on Redis and AMQP).
-            exchange="",
-            routing_key=queue.name,
-            serializer="json",
-            delivery_mode=delivery_mode,
-            headers=message.headers,
-            retry=retry,
-            retry_policy=app.conf.task_publish_retry_policy,
-            **message.properties,
-        )
+    retry = bool(conf.task_publish_retry) and not getattr(producer, "supports_batch_publish", False)
+    connection: Any = producer.connection  # kombu's private helper, as send_task uses it
+    with connection._reraise_as_library_errors():
+        producer.maybe_declare(queue, retry=retry, **conf.task_publish_retry_policy)
+        for sid in submission_ids:
+            message = amqp.create_task_message(
+                uuid(),
+                TASK_SUBMIT,
+                [sid],
+                {},
+                reply_to=reply_to,
+                root_id=root_id,
+                parent_id=parent_id,
+                ignore_result=None,
+            )
+            producer.publish(
+                message.body,
+                # Direct exchange and a queue named after its routing key: Celery publishes to
+                # the default exchange, routing by queue name (the same on Redis and AMQP).
+                exchange="",
+                routing_key=queue.name,
+                serializer=conf.task_serializer,
+                compression=conf.task_compression,
+                delivery_mode=delivery_mode,
+                headers=message.headers,
+                # Declared again after a reconnect (cached per connection, so cheap).
+                declare=[queue],
+                retry=retry,
+                retry_policy=conf.task_publish_retry_policy,
+                **message.properties,
+            )

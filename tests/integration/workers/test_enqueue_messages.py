@@ -16,8 +16,9 @@ import pytest
 import redis
 
 from tests.integration.workers.harness import enqueuer, settings_from
-from workers.celery_app import QUEUE_SUBMIT
-from workers.enqueue import TASK_SUBMIT
+from vbq.settings import Settings
+from workers.celery_app import QUEUE_SUBMIT, create_app
+from workers.enqueue import TASK_SUBMIT, _publish_submits
 from workers.sweeper import DUE_KEY
 
 pytestmark = [pytest.mark.integration]
@@ -80,3 +81,48 @@ def test_batch_marks_every_id_due(redis_url: str) -> None:
     sent = [json.loads(base64.b64decode(m["body"]))[0][0] for m in _pop_all(client)]
     assert sent == ids
     assert publisher.submit_many([]) == 0
+
+
+def test_published_from_a_running_task_they_carry_its_parent_and_root(redis_url: str) -> None:
+    # The sweeper publishes submits from inside vbq.sweep: like send_task, the messages name it.
+    settings = settings_from({"VBQ_REDIS_URL": redis_url, "VBQ_PROJECT": "p"})
+    publisher = enqueuer(settings)
+    client = redis.Redis.from_url(redis_url)
+    seen: dict[str, str] = {}
+
+    @publisher.app.task(name="test.parent")
+    def parent_task() -> None:
+        seen["id"] = parent_task.request.id
+        publisher.app.send_task(TASK_SUBMIT, args=["sub-a"], queue=QUEUE_SUBMIT)
+        publisher.submit_many(["sub-a"])
+
+    parent_task.apply(task_id="parent-1")
+    reference, batch = _pop_all(client)
+    assert seen["id"] == "parent-1"
+    for message in (reference, batch):
+        assert message["headers"]["parent_id"] == "parent-1"
+        assert message["headers"]["root_id"] == "parent-1"
+    assert _comparable(batch) == _comparable(reference)
+
+
+def test_on_a_transport_without_batches_the_messages_are_the_same() -> None:
+    # kombu's in-memory transport publishes at once, as AMQP does (the retrying path).
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", broker_url="memory://", project="p")
+    app = create_app(settings)
+    with app.producer_or_acquire() as producer:
+        assert not producer.supports_batch_publish
+        app.send_task(TASK_SUBMIT, args=["sub-a"], queue=QUEUE_SUBMIT, producer=producer)
+        _publish_submits(app, producer, ["sub-a", "sub-b"])
+    messages = []
+    with app.connection_for_read() as conn:
+        queue = conn.SimpleQueue(QUEUE_SUBMIT)
+        for _ in range(3):
+            got = queue.get(timeout=5)
+            messages.append(
+                {"headers": dict(got.headers), "properties": dict(got.properties), "body": got.body}
+            )
+            got.ack()
+        queue.close()
+    reference, first, second = messages
+    assert _comparable(first) == _comparable(reference)
+    assert json.loads(second["body"])[0] == ["sub-b"]
