@@ -101,3 +101,66 @@ def test_streaming_pull_returns_the_wrapper(monkeypatch: pytest.MonkeyPatch) -> 
     call = client.streaming_pull(iter([]), metadata=())
     assert isinstance(call, StreamingPullCall)
     assert next(call) == "r1"
+
+
+# -- through api-core's own ResumableBidiRpc (the code whose re-entry orphaned streams) ------
+
+
+class ApiCoreStream:
+    """api-core's iterator over a StreamingPull: raises once its gRPC call has ended."""
+
+    def __init__(self, *, live: bool) -> None:
+        self._wrapped = FakeGrpcCall(ended=not live)
+
+    def __next__(self) -> Any:
+        from google.api_core import exceptions
+
+        if self._wrapped.ended:
+            raise exceptions.ServiceUnavailable("Pub/Sub is down")
+        return "response"
+
+    def is_active(self) -> bool:
+        return self._wrapped.is_active()
+
+    def cancel(self) -> None:
+        self._wrapped.end()
+
+
+def _open_during_outage(*, wrap: bool, failed_opens: int) -> tuple[Any, list[ApiCoreStream]]:
+    """A ResumableBidiRpc whose first ``failed_opens`` calls end at once (Pub/Sub down), then
+    opened and read once, as the streaming-pull manager does."""
+    from google.api_core import bidi
+
+    started: list[ApiCoreStream] = []
+
+    def start_rpc(requests: Any, metadata: Any = None) -> Any:
+        stream = ApiCoreStream(live=len(started) >= failed_opens)
+        started.append(stream)
+        return StreamingPullCall(stream) if wrap else stream
+
+    rpc = bidi.ResumableBidiRpc(start_rpc, should_recover=lambda exc: True)
+    rpc.open()
+    assert rpc.recv() == "response"
+    return rpc, started
+
+
+def _current(rpc: Any) -> Any:
+    call = rpc.call
+    return call._call if isinstance(call, StreamingPullCall) else call
+
+
+def test_with_the_wrapper_a_reconnect_leaves_exactly_one_live_stream() -> None:
+    rpc, started = _open_during_outage(wrap=True, failed_opens=4)
+    live = [s for s in started if s.is_active()]
+    assert len(started) == 5 and len(live) == 1
+    assert _current(rpc) is live[0]  # the stream being read is the only one open
+
+
+def test_googles_plain_path_orphans_a_live_stream() -> None:
+    # The bug itself, in the installed google-api-core. If this starts failing, api-core no
+    # longer re-enters open() from a done-callback and vbq.pubsub_stream may be retired.
+    rpc, started = _open_during_outage(wrap=False, failed_opens=4)
+    live = [s for s in started if s.is_active()]
+    assert len(live) == 2
+    orphans = [s for s in live if s is not _current(rpc)]
+    assert len(orphans) == 1  # open, never read, never cancelled
