@@ -22,7 +22,9 @@ api-core's ``_recoverable``, which makes the same decisions as the callback (reo
 throttled, on a retryable error; finalize the stream on a terminating one), one open at a
 time: the consumer thread's ``recv()`` (it is always reading or about to read the current call,
 unless paused by flow control, and then it reads again when it resumes) or the heartbeater's
-``send()``. A callback for a call that ends later runs as usual, on gRPC's thread.
+``send()``: a reopen that finds Pub/Sub still down while the consumer is paused waits for the
+consumer to resume or for the next heartbeat (at most 30 s). A callback for a call that ends
+later runs as usual, on gRPC's thread.
 """
 
 from __future__ import annotations

@@ -356,7 +356,8 @@ class SubscriptionQueue:
         self._by_publish.clear()
 
     def leased(self) -> list[Entry]:
-        """The entries leased now (delivered, not acked, deadline not yet passed)."""
+        """The entries leased now (delivered, not acked; a deadline that passed but was not yet
+        swept still counts)."""
         return list(self._leases.values())
 
     def stats(self) -> dict[str, int]:

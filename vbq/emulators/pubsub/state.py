@@ -86,6 +86,10 @@ class BrokerState:
         self.published = 0
         self.dead_lettered = 0
 
+    def now_s(self) -> float:
+        """The broker's clock, in epoch seconds (injectable for tests)."""
+        return self._clock()
+
     def _write(self, record: dict[str, Any]) -> None:
         if self._journal is not None:
             self._journal.append(record)

@@ -10,7 +10,6 @@ never wait behind a blocked send.
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -69,7 +68,7 @@ def _read_requests(broker: Broker, stream: StreamState, requests: Iterator[Any])
                 reason = "closed by the server"
                 break
             stream.requests += 1
-            stream.last_request_s = time.time()
+            stream.last_request_s = broker.now_s()
             try:
                 _apply_request(broker, stream, request)
             except StatusError as err:
@@ -130,7 +129,7 @@ def streaming_pull(
             response.received_messages.extend(batch)
             response.subscription_properties.exactly_once_delivery_enabled = exactly_once
             response.subscription_properties.message_ordering_enabled = ordering
-            stream.sending_since_s = time.time()
+            stream.sending_since_s = broker.now_s()
             yield response
             stream.sending_since_s = 0.0
     except StatusError as err:
