@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PACKAGES := vbq producers workers subscribers
+PACKAGES := vbq emulators/vbq_emulators demo/vbq_demo
 
 .PHONY: setup test lint typecheck unit integration chaos chaos-ci audit demo bench clean compose-check
 

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from subscribers.actions.signature import (
+from vbq.subscribers.actions.signature import (
     DEFAULT_TOLERANCE_S,
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,

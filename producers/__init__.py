@@ -1,7 +1,7 @@
 """Producers: put Vertex AI batch prediction jobs on the queue.
 
 ```python
-from producers import Client
+from vbq.producers import Client
 
 client = Client.from_env()
 sub = client.submit(job_display_name="nightly", model_name="publishers/google/models/gemini-2.0",
@@ -10,12 +10,12 @@ sub = client.submit(job_display_name="nightly", model_name="publishers/google/mo
 sub.wait(timeout_s=3600)
 ```
 
-The HTTP API lives in :mod:`producers.api` (``vbq api``), the CLI in :mod:`vbq.cli.jobs`.
+The HTTP API lives in :mod:`vbq.producers.api` (``vbq api``), the CLI in :mod:`vbq.cli.jobs`.
 """
 
-from producers.batch import BatchResult, ItemError, ItemResult
-from producers.client import DEFAULT_BATCH_SIZE, Client
-from producers.submission import Submission
+from vbq.producers.batch import BatchResult, ItemError, ItemResult
+from vbq.producers.client import DEFAULT_BATCH_SIZE, Client
+from vbq.producers.submission import Submission
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",

@@ -1,4 +1,4 @@
-"""Results of :meth:`producers.Client.submit_many`: one entry per input item, by index."""
+"""Results of :meth:`vbq.producers.Client.submit_many`: one entry per input item, by index."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class ItemResult:
 
 @dataclass(frozen=True, kw_only=True)
 class BatchResult:
-    """What :meth:`~producers.Client.submit_many` did.
+    """What :meth:`~vbq.producers.Client.submit_many` did.
 
     Attributes:
         accepted: items written to the job store (and enqueued), in input order.

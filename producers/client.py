@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from producers.batch import BatchResult, ItemError, ItemResult
-from producers.ports import Enqueuer, StorePort, WorkersEnqueuer
-from producers.submission import Submission
-from producers.tenancy import TENANT_PATTERN
 from vbq.errors import IdempotencyConflictError, NotFoundError, SpecError, StateConflictError
 from vbq.logs import get_logger
+from vbq.producers.batch import BatchResult, ItemError, ItemResult
+from vbq.producers.ports import Enqueuer, StorePort, WorkersEnqueuer
+from vbq.producers.submission import Submission
+from vbq.producers.tenancy import TENANT_PATTERN
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.states import SubmissionState
@@ -41,7 +41,7 @@ class Client:
     Args:
         settings: vbq settings (default project and location resolve specs).
         store: the job store (``JobStore.from_settings(settings)``).
-        enqueuer: sends Celery tasks (default: :class:`~producers.ports.WorkersEnqueuer`,
+        enqueuer: sends Celery tasks (default: :class:`~vbq.producers.ports.WorkersEnqueuer`,
             the workers' publisher on a Celery app for ``settings``).
     """
 

@@ -8,7 +8,7 @@ A file holds SDK keyword arguments (``BatchPredictionJob.submit()``), optionally
 - ``.jsonl`` / ``.ndjson``: one object per line (always bulk; blank lines skipped);
 - ``-`` (stdin) or any other suffix: the format is sniffed in that order.
 
-A line or element that is not an object is reported as an :class:`~producers.batch.ItemError`
+A line or element that is not an object is reported as an :class:`~vbq.producers.batch.ItemError`
 at its index instead of failing the whole file, so one bad line does not hide the others.
 """
 
@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from producers.batch import ItemError
 from vbq.errors import ConfigError
+from vbq.producers.batch import ItemError
 
 __all__ = ["ParsedRequests", "parse_requests", "read_requests"]
 

@@ -1,6 +1,6 @@
 """What the producer client needs from the job store and the broker, as Protocols.
 
-The real :class:`vbq.store.JobStore` and :mod:`workers.tasks` satisfy them; keeping the client
+The real :class:`vbq.store.JobStore` and :mod:`vbq.workers.tasks` satisfy them; keeping the client
 typed against these keeps it free of how either is built.
 """
 
@@ -52,7 +52,7 @@ class Enqueuer(Protocol):
 
 
 class WorkersEnqueuer:
-    """The real enqueuer: :class:`workers.enqueue.Enqueuer` on a Celery app built for
+    """The real enqueuer: :class:`vbq.workers.enqueue.Enqueuer` on a Celery app built for
     ``settings`` (so a client made with explicit settings publishes to *their* broker, not to
     the one in the environment).
 
@@ -72,8 +72,8 @@ class WorkersEnqueuer:
         if self._impl is None:
             import redis
 
-            from workers.celery_app import create_app
-            from workers.enqueue import Enqueuer as CeleryEnqueuer
+            from vbq.workers.celery_app import create_app
+            from vbq.workers.enqueue import Enqueuer as CeleryEnqueuer
 
             self._impl = CeleryEnqueuer(
                 celery_app=create_app(self.settings),

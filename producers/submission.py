@@ -29,7 +29,8 @@ DEFAULT_POLL_INTERVAL_S = 1.0
 class Submission:
     """One submission in the job store, seen by the client that can refresh and cancel it.
 
-    Build it with :meth:`producers.Client.submit` or :meth:`producers.Client.get`, not directly.
+    Build it with :meth:`vbq.producers.Client.submit` or :meth:`vbq.producers.Client.get`, not
+    directly.
 
     Args:
         record: the record as last read.

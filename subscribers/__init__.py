@@ -2,23 +2,23 @@
 
 Write handlers::
 
-    from subscribers import handler
+    from vbq.subscribers import handler
     from vbq.events import JobEvent
 
     @handler("job.succeeded")
     def load_outputs(event: JobEvent) -> None: ...
 
 and run them with ``vbq subscribe --handler mypkg.handlers:load_outputs [--create]``, or in
-Python with :class:`Subscriber`. See :mod:`subscribers.runtime` for ack/nack, dedupe and
-shutdown semantics, :mod:`subscribers.context` for per-delivery details.
+Python with :class:`Subscriber`. See :mod:`vbq.subscribers.runtime` for ack/nack, dedupe and
+shutdown semantics, :mod:`vbq.subscribers.context` for per-delivery details.
 """
 
-from subscribers.context import Delivery, current_delivery
-from subscribers.dead_letter import DeadLetterSink
-from subscribers.inbox import ClaimStatus, Inbox
-from subscribers.loader import load_handlers
-from subscribers.registry import REGISTRY, HandlerRegistry, Registration, handler
-from subscribers.runtime import Subscriber, SubscriberStats
+from vbq.subscribers.context import Delivery, current_delivery
+from vbq.subscribers.dead_letter import DeadLetterSink
+from vbq.subscribers.inbox import ClaimStatus, Inbox
+from vbq.subscribers.loader import load_handlers
+from vbq.subscribers.registry import REGISTRY, HandlerRegistry, Registration, handler
+from vbq.subscribers.runtime import Subscriber, SubscriberStats
 
 __all__ = [
     "REGISTRY",

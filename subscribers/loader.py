@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 
-from subscribers.registry import REGISTRY, HandlerRegistry
 from vbq.errors import ConfigError
+from vbq.subscribers.registry import REGISTRY, HandlerRegistry
 
 __all__ = ["load_handlers"]
 

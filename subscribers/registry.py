@@ -7,7 +7,7 @@ runs the decorators) and selects registrations from this registry.
 
 A handler is ``def handle(event: JobEvent) -> None``: synchronous, run in the subscriber's
 thread pool. Details of the delivery (message id, attempt) are available inside it through
-:func:`subscribers.current_delivery`.
+:func:`vbq.subscribers.current_delivery`.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 For each message :class:`Subscriber` does, in the client's thread pool:
 
 1. parse with :meth:`JobEvent.from_json`; a malformed message is published to the dead-letter
-   topic with attribute ``vbq_error`` (see :mod:`subscribers.dead_letter`) and then acked, so it
+   topic with attribute ``vbq_error`` (see :mod:`vbq.subscribers.dead_letter`) and then acked, so it
    never crashes the process nor comes back;
 2. no registered handler for the type: ack;
-3. claim ``vbq:inbox:{group}:{event_id}`` (see :mod:`subscribers.inbox`): ``done`` → ack without
+3. claim ``vbq:inbox:{group}:{event_id}`` (see :mod:`vbq.subscribers.inbox`): ``done`` → ack without
    running (a redelivery); ``busy`` (another process is running it) → hold the message and poll
    until that claim ends, then handle or ack accordingly;
 4. run the matching handlers; success → mark ``done`` (TTL ``Settings.inbox_ttl_s``) and ack;
@@ -39,16 +39,16 @@ from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 
-from subscribers.context import Delivery, delivery_context
-from subscribers.dead_letter import DeadLetterSink
-from subscribers.inbox import ClaimStatus, Inbox
-from subscribers.registry import HandlerRegistry, Registration
 from vbq.errors import EventError, PubSubError
 from vbq.events import JobEvent
 from vbq.logs import bind_job, get_logger
 from vbq.metrics import DEAD_LETTERED, SUBSCRIBER_MESSAGES, time_handler
 from vbq.pubsub_admin import subscriber_client
 from vbq.settings import Settings
+from vbq.subscribers.context import Delivery, delivery_context
+from vbq.subscribers.dead_letter import DeadLetterSink
+from vbq.subscribers.inbox import ClaimStatus, Inbox
+from vbq.subscribers.registry import HandlerRegistry, Registration
 
 __all__ = ["DeadLetterSender", "MessageLike", "Subscriber", "SubscriberStats"]
 
@@ -78,7 +78,7 @@ class MessageLike(Protocol):
 
 
 class DeadLetterSender(Protocol):
-    """Where malformed messages go (:class:`~subscribers.dead_letter.DeadLetterSink`)."""
+    """Where malformed messages go (:class:`~vbq.subscribers.dead_letter.DeadLetterSink`)."""
 
     def send(
         self,
@@ -121,7 +121,7 @@ class Subscriber:
         settings: subscription, flow control (``subscriber_max_messages``), inbox TTL,
             shutdown grace.
         redis: a ``redis.Redis`` client for the inbox.
-        registry: the handlers to run (see :func:`subscribers.load_handlers`).
+        registry: the handlers to run (see :func:`vbq.subscribers.load_handlers`).
         subscription: subscription id or path (default ``settings.events_subscription``).
         group: subscriber group for dedupe (default: the subscription id). Processes in one
             group run each event once between them.

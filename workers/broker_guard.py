@@ -8,7 +8,7 @@ so the guard can drop it safely: it copies the raw bytes to the Redis list
 ``vbq:dead-letter:broker`` (capped) for inspection, logs the reason without the payload, and
 tells kombu "no message" (``Empty``), so the worker goes on with the next one.
 
-Installed once per process by :mod:`workers.celery_app`; a no-op for other transports.
+Installed once per process by :mod:`vbq.workers.celery_app`; a no-op for other transports.
 """
 
 from __future__ import annotations

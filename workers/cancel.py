@@ -24,8 +24,8 @@ from vbq.events import JobEvent
 from vbq.logs import bind_job, get_logger
 from vbq.settings import Settings
 from vbq.states import SubmissionState
-from workers.ports import Limiter, Store, Vertex
-from workers.retry import backoff_s, capped
+from vbq.workers.ports import Limiter, Store, Vertex
+from vbq.workers.retry import backoff_s, capped
 
 __all__ = [
     "CANCEL_FLAG_TTL_S",

@@ -30,7 +30,7 @@ from kombu import Exchange, Queue
 
 from vbq.broker_url import broker_options
 from vbq.settings import Settings
-from workers import broker_guard
+from vbq.workers import broker_guard
 
 __all__ = [
     "QUEUES",
@@ -51,7 +51,7 @@ QUEUES: tuple[str, ...] = (QUEUE_SUBMIT, QUEUE_CANCEL, QUEUE_POLL, QUEUE_MAINTEN
 
 # Modules whose tasks every worker registers. Besides these, every ``workers/*_tasks.py`` module
 # is included automatically, so the poller, relay and beat can add tasks without editing here.
-TASK_MODULES: tuple[str, ...] = ("workers.tasks",)
+TASK_MODULES: tuple[str, ...] = ("vbq.workers.tasks",)
 
 # Glob routes, checked in order: the first match wins.
 TASK_ROUTES: dict[str, dict[str, str]] = {
@@ -129,7 +129,7 @@ def _task_modules() -> list[str]:
 
     here = str(Path(__file__).resolve().parent)
     found = sorted(
-        f"workers.{info.name}"
+        f"vbq.workers.{info.name}"
         for info in pkgutil.iter_modules([here])
         if info.name.endswith("_tasks")
     )

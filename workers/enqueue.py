@@ -3,7 +3,7 @@
 Messages are sent by task name (``send_task``, or for batches the same messages built once per
 batch, see :func:`_publish_submits`), so publishing needs neither the task code nor the store:
 an API process only needs the broker and the vbq Redis (for the due marks the sweeper reads,
-see :mod:`workers.sweeper`).
+see :mod:`vbq.workers.sweeper`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from kombu import Producer
 from kombu.utils.uuid import uuid
 
 from vbq.settings import Settings
-from workers.celery_app import QUEUE_CANCEL, QUEUE_SUBMIT
-from workers.retry import capped
-from workers.sweeper import DueIndex
+from vbq.workers.celery_app import QUEUE_CANCEL, QUEUE_SUBMIT
+from vbq.workers.retry import capped
+from vbq.workers.sweeper import DueIndex
 
 __all__ = ["TASK_CANCEL", "TASK_SUBMIT", "TASK_SWEEP", "Enqueuer"]
 

@@ -1,7 +1,7 @@
 """The ``vbq.poll`` task (queue ``vbq.poll``) that beat sends every tick.
 
-The task is cheap when nothing is due (:mod:`workers.poll_schedule`) and runs at most one
-cycle at a time across every process (:mod:`workers.poll_lock`). Beat sends it with an
+The task is cheap when nothing is due (:mod:`vbq.workers.poll_schedule`) and runs at most one
+cycle at a time across every process (:mod:`vbq.workers.poll_lock`). Beat sends it with an
 ``expires`` of a few ticks, so a backlog of ticks behind busy workers is dropped, not replayed.
 """
 
@@ -15,9 +15,9 @@ import redis as redis_lib
 
 from vbq.logs import get_logger
 from vbq.settings import Settings
-from workers.celery_app import app
-from workers.poll_schedule import PollSchedule
-from workers.poller import Poller
+from vbq.workers.celery_app import app
+from vbq.workers.poll_schedule import PollSchedule
+from vbq.workers.poller import Poller
 
 __all__ = ["build_poller", "poll"]
 
@@ -30,8 +30,8 @@ def build_poller(settings: Settings, client: redis_lib.Redis | None = None) -> P
     """A :class:`Poller` wired to the real store, Vertex client, limiter and slots."""
     from vbq.store import JobStore
     from vbq.vertex import VertexClient
-    from workers.ratelimit import RateLimiter
-    from workers.slots import Slots
+    from vbq.workers.ratelimit import RateLimiter
+    from vbq.workers.slots import Slots
 
     client = client or redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
     return Poller(

@@ -12,7 +12,7 @@ call) compares-and-sets the record and appends the event to the outbox; the rela
 A finished state (SUCCEEDED, PARTIALLY_SUCCEEDED, FAILED, CANCELLED, EXPIRED) takes the job off
 the in-flight list, so it is never polled again, and releases its in-flight slot. Two pollers
 racing on the same change both try the compare-and-set; exactly one wins, so no event is
-written twice (the lock in :mod:`workers.poll_lock` only saves the duplicate work).
+written twice (the lock in :mod:`vbq.workers.poll_lock` only saves the duplicate work).
 
 A job unfinished past ``stale_after_s`` raises ``job.stale`` once (a ``SET NX`` marker and the
 outbox append in one Lua call) and keeps being polled.
@@ -41,7 +41,7 @@ from vbq.metrics import observe_poll_cycle
 from vbq.settings import Settings
 from vbq.states import JobState, SubmissionState, event_type_for, parse_job_state
 from vbq.store import JobStore, SubmissionRecord
-from workers.poll_lock import PollLock
+from vbq.workers.poll_lock import PollLock
 
 __all__ = ["SUBMISSION_LABEL", "CycleReport", "Poller"]
 
@@ -62,14 +62,14 @@ return 0
 
 
 class ReadLimiter(Protocol):
-    """The part of :class:`workers.ratelimit.RateLimiter` the poller uses."""
+    """The part of :class:`vbq.workers.ratelimit.RateLimiter` the poller uses."""
 
     def acquire_blocking(self, kind: str, project: str, location: str, timeout_s: float) -> Any:
         """Wait for a token; a falsy or ``allowed=False`` result means none came in time."""
 
 
 class SlotReleaser(Protocol):
-    """The part of :class:`workers.slots.Slots` the poller uses."""
+    """The part of :class:`vbq.workers.slots.Slots` the poller uses."""
 
     def release(self, submission_id: str, project: str, location: str, model: str | None) -> Any:
         """Give back a finished job's in-flight slot."""

@@ -1,9 +1,9 @@
 """What the submit and cancel logic needs from the store, the Vertex client and the limits.
 
-Typed as Protocols so that :mod:`workers.submit` and :mod:`workers.cancel` stay free of Celery
-and of how each part is built: the real :class:`vbq.store.JobStore`,
-:class:`vbq.vertex.VertexClient`, :class:`workers.ratelimit.RateLimiter` and
-:class:`workers.slots.Slots` satisfy them, and unit tests pass small fakes.
+Typed as Protocols so that :mod:`vbq.workers.submit` and :mod:`vbq.workers.cancel` stay free of
+Celery and of how each part is built: the real :class:`vbq.store.JobStore`,
+:class:`vbq.vertex.VertexClient`, :class:`vbq.workers.ratelimit.RateLimiter` and
+:class:`vbq.workers.slots.Slots` satisfy them, and unit tests pass small fakes.
 """
 
 from __future__ import annotations

@@ -49,8 +49,8 @@ from vbq.events import JobEvent
 from vbq.logs import get_logger
 from vbq.metrics import DEAD_LETTERED, EVENTS_PUBLISHED
 from vbq.settings import Settings
-from workers.pubsub_publisher import EventPublisher, PubSubPublisher
-from workers.relay_lock import FENCE_KEY, LOCK_KEY, RelayLock
+from vbq.workers.pubsub_publisher import EventPublisher, PubSubPublisher
+from vbq.workers.relay_lock import FENCE_KEY, LOCK_KEY, RelayLock
 
 __all__ = [
     "FENCE_KEY",
@@ -109,7 +109,7 @@ class OutboxRelay:
     Args:
         redis: a ``redis.Redis`` client (``decode_responses`` either way); its
             ``socket_timeout`` must be None or above ``idle_wait_s``.
-        publisher: where events go (:class:`~workers.pubsub_publisher.PubSubPublisher`).
+        publisher: where events go (:class:`~vbq.workers.pubsub_publisher.PubSubPublisher`).
             The caller owns it (the relay does not close it).
         settings: topic paths and the ``event_types`` filter.
         batch_size: outbox entries read per round.

@@ -39,7 +39,7 @@ import math
 from typing import Any
 
 from vbq.settings import Settings
-from workers.ratelimit import Decision
+from vbq.workers.ratelimit import Decision
 
 __all__ = ["Slots", "model_slots_key", "slots_key"]
 

@@ -1,7 +1,7 @@
 """Submit one submission to Vertex AI, exactly once: the logic behind the ``vbq.submit`` task.
 
 Celery-free: :meth:`Submitter.run` does one attempt and returns an :class:`Outcome` that says
-whether to run again later (and when). The task in :mod:`workers.tasks` only turns a ``retry``
+whether to run again later (and when). The task in :mod:`vbq.workers.tasks` only turns a ``retry``
 outcome into a re-scheduled message, so no worker thread ever sleeps.
 
 One attempt, in order:
@@ -51,9 +51,9 @@ from vbq.metrics import observe_submitted
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL, with_submission_label
 from vbq.states import SubmissionState, event_type_for
-from workers.cancel import cancel_flag_key, cancel_requested
-from workers.ports import Limiter, SlotPool, Store, Vertex
-from workers.retry import backoff_s, capped, granted
+from vbq.workers.cancel import cancel_flag_key, cancel_requested
+from vbq.workers.ports import Limiter, SlotPool, Store, Vertex
+from vbq.workers.retry import backoff_s, capped, granted
 
 __all__ = ["SUBMISSION_LABEL", "Outcome", "Submitter", "label_filter"]
 

@@ -104,7 +104,7 @@ class Sweeper:
     Args:
         redis_client: the vbq Redis (reads the state indexes and records directly).
         settings: ``visibility_timeout_s`` bounds how long a SUBMITTING record may sit still.
-        enqueue: publishes one submit message per id (``workers.tasks.enqueue_submit_many``).
+        enqueue: publishes one submit message per id (``vbq.workers.tasks.enqueue_submit_many``).
         accepted_age_s: an unmarked ACCEPTED record younger than this (seconds) may still be
             being published, and is left alone.
         grace_s: a due mark counts as pending until ``visibility_timeout_s + grace_s`` seconds

@@ -8,7 +8,7 @@ task               queue                   args
 ``vbq.sweep``      ``vbq.maintenance``     none (beat schedules it)
 =================  ======================  ===============================================
 
-The tasks are thin: :class:`workers.submit.Submitter` and :class:`workers.cancel.Canceller`
+The tasks are thin: :class:`vbq.workers.submit.Submitter` and :class:`vbq.workers.cancel.Canceller`
 decide, the task only re-publishes itself with a ``countdown`` when told to come back later
 (never sleeping in a worker) and keeps ``vbq:submit:due`` current for the sweeper. A message
 whose argument is not a submission id is logged and dropped, never retried.
@@ -28,12 +28,12 @@ from celery import Task
 
 from vbq.logs import get_logger
 from vbq.settings import Settings
-from workers.cancel import Canceller
-from workers.celery_app import app
-from workers.enqueue import Enqueuer
-from workers.retry import backoff_s
-from workers.submit import Submitter
-from workers.sweeper import DueIndex, Sweeper
+from vbq.workers.cancel import Canceller
+from vbq.workers.celery_app import app
+from vbq.workers.enqueue import Enqueuer
+from vbq.workers.retry import backoff_s
+from vbq.workers.submit import Submitter
+from vbq.workers.sweeper import DueIndex, Sweeper
 
 __all__ = [
     "Enqueuer",
@@ -83,8 +83,8 @@ def _deps() -> _Deps:
     settings, client = _settings_and_redis()
     from vbq.store import JobStore
     from vbq.vertex import VertexClient
-    from workers.ratelimit import RateLimiter
-    from workers.slots import Slots
+    from vbq.workers.ratelimit import RateLimiter
+    from vbq.workers.slots import Slots
 
     store = JobStore(client, settings=settings)
     vertex = VertexClient.from_settings(settings)
@@ -148,7 +148,7 @@ def submit(self: Task[Any, Any], submission_id: str) -> str:
 
 @app.task(name="vbq.cancel", bind=True, max_retries=None, ignore_result=True)
 def cancel(self: Task[Any, Any], submission_id: str, attempt: int = 0) -> str:
-    """Cancel ``submission_id`` in whatever state it is (see :mod:`workers.cancel`)."""
+    """Cancel ``submission_id`` in whatever state it is (see :mod:`vbq.workers.cancel`)."""
     if not _valid(submission_id):
         _log.error("task.malformed_message", task="vbq.cancel", arg=repr(submission_id)[:80])
         return "dropped"

@@ -1,6 +1,6 @@
 """End-to-end throughput and CPU cost per job: the whole ``vbq demo`` pipeline on this machine.
 
-Runs :func:`vbq.demo.run.execute` (private Redis, Vertex/Pub/Sub/storage emulators, workers,
+Runs :func:`vbq_demo.run.execute` (private Redis, Vertex/Pub/Sub/storage emulators, workers,
 beat with the relay, a subscriber with the built-in summary and chain actions) for N stage-1
 jobs, then reports:
 
@@ -29,8 +29,7 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-
-from vbq.demo.run import DemoOptions, execute
+from vbq_demo.run import DemoOptions, execute
 
 
 def _cpu_s(who: int) -> float:

@@ -25,12 +25,12 @@ from typing import Any
 
 import redis
 
-from producers import Client
 from tests.support.services import RedisServer
+from vbq.producers import Client
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.store import JobStore
-from workers.celery_app import create_app
+from vbq.workers.celery_app import create_app
 
 
 def make_items(count: int) -> list[dict[str, Any]]:

@@ -32,13 +32,13 @@ from pathlib import Path
 import redis
 from google.cloud import pubsub_v1
 
-from subscribers import HandlerRegistry, Subscriber
 from tests.support.pubsub import PubSubEmulator
 from tests.support.services import RedisServer
 from vbq.events import JobEvent
 from vbq.pubsub_admin import ensure_event_resources, publisher_client, subscriber_client
 from vbq.settings import Settings
-from workers.relay import OUTBOX_KEY, OutboxRelay
+from vbq.subscribers import HandlerRegistry, Subscriber
+from vbq.workers.relay import OUTBOX_KEY, OutboxRelay
 
 STATES = [
     ("job.submitted", "SUBMITTED"),

@@ -27,10 +27,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from producers import Client
 from tests.chaos.cluster import ChaosCluster, ClusterShape
 from tests.chaos.recorder import read_handler_runs
 from tests.chaos.run import sdk_kwargs
+from vbq.producers import Client
 
 _FINISHED = {"SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"}
 

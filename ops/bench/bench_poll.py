@@ -4,7 +4,7 @@ Starts a private ``redis-server`` and the Vertex emulator (jobs stay unfinished:
 1000), creates ``--jobs`` jobs in the emulator labelled ``vbq-submission=<id>`` and the matching
 SUBMITTED records in the job store, then:
 
-- vbq: one :class:`workers.poller.Poller` cycle (list calls filtered by the label, page size
+- vbq: one :class:`vbq.workers.poller.Poller` cycle (list calls filtered by the label, page size
   1000), counted by the emulator's own request counter;
 - baseline: what Google's SDK does per job, one ``get`` per job, over one pooled client.
 
@@ -35,9 +35,9 @@ from vbq.spec import JobSpec, with_submission_label
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission
 from vbq.vertex import VertexClient
-from workers.poller import Poller
-from workers.ratelimit import RateLimiter
-from workers.slots import Slots
+from vbq.workers.poller import Poller
+from vbq.workers.ratelimit import RateLimiter
+from vbq.workers.slots import Slots
 
 PROJECT = "bench-project"
 LOCATION = "us-central1"

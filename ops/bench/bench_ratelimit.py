@@ -167,8 +167,8 @@ def run_vbq(
     from vbq.settings import Settings
     from vbq.spec import JobSpec
     from vbq.store import JobStore, NewSubmission
-    from workers.celery_app import create_app
-    from workers.enqueue import Enqueuer
+    from vbq.workers.celery_app import create_app
+    from vbq.workers.enqueue import Enqueuer
 
     settings = Settings.from_env(env)
     store = JobStore.from_settings(settings)
@@ -283,8 +283,9 @@ def run(
     workdir: Path | None = None,
 ) -> tuple[list[Result], float, int]:
     """Run the benchmark; returns the results, L (per second) and the burst."""
+    from vbq_emulators.vertex import EmulatorConfig, VertexEmulator
+
     from tests.support.services import RedisServer
-    from vbq.emulators.vertex import EmulatorConfig, VertexEmulator
     from vbq.settings import Settings
 
     burst = Settings().create_burst if burst is None else burst

@@ -1,8 +1,8 @@
 """The HTTP API of vbq (``vbq api``): FastAPI app, API-key auth, problem details, limits."""
 
-from producers.api.app import MAX_BATCH_ITEMS, create_app
-from producers.api.auth import ApiKeyRing, ReloadingKeyRing, generate_api_key, hash_api_key
-from producers.api.problems import ProblemError
+from vbq.producers.api.app import MAX_BATCH_ITEMS, create_app
+from vbq.producers.api.auth import ApiKeyRing, ReloadingKeyRing, generate_api_key, hash_api_key
+from vbq.producers.api.problems import ProblemError
 
 __all__ = [
     "MAX_BATCH_ITEMS",

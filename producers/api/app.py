@@ -28,18 +28,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from producers.api.auth import KeyLookup
-from producers.api.limits import DEFAULT_MAX_JSON_DEPTH, BodySizeLimit, parse_json_body
-from producers.api.problems import ProblemError, problem_response
-from producers.api.schemas import (
-    BatchRequest,
-    BatchResponse,
-    ProblemDetails,
-    SubmissionList,
-    SubmissionRequest,
-    SubmissionView,
-)
-from producers.client import Client
 from vbq import __version__
 from vbq.errors import (
     IdempotencyConflictError,
@@ -49,6 +37,18 @@ from vbq.errors import (
     StoreError,
 )
 from vbq.logs import get_logger
+from vbq.producers.api.auth import KeyLookup
+from vbq.producers.api.limits import DEFAULT_MAX_JSON_DEPTH, BodySizeLimit, parse_json_body
+from vbq.producers.api.problems import ProblemError, problem_response
+from vbq.producers.api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    ProblemDetails,
+    SubmissionList,
+    SubmissionRequest,
+    SubmissionView,
+)
+from vbq.producers.client import Client
 from vbq.states import SubmissionState
 
 __all__ = ["MAX_BATCH_ITEMS", "create_app"]

@@ -31,9 +31,9 @@ from typing import Protocol
 
 import yaml
 
-from producers.tenancy import TENANT_PATTERN
 from vbq.errors import ConfigError
 from vbq.logs import get_logger
+from vbq.producers.tenancy import TENANT_PATTERN
 
 __all__ = [
     "API_KEY_PREFIX",

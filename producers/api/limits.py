@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from producers.api.problems import ProblemError, problem_response
+from vbq.producers.api.problems import ProblemError, problem_response
 
 __all__ = ["DEFAULT_MAX_JSON_DEPTH", "BodySizeLimit", "json_depth", "parse_json_body"]
 

@@ -1,8 +1,8 @@
 """Event-driven producers: turn Pub/Sub messages into submissions (``vbq bridge``).
 
 ```python
-from producers import Client
-from producers.bridge import Backpressure, Bridge, RuleSet, StoreBacklog
+from vbq.producers import Client
+from vbq.producers.bridge import Backpressure, Bridge, RuleSet, StoreBacklog
 
 bridge = Bridge(settings=settings, client=Client.from_settings(settings),
                 subscriptions=["vbq-requests-sub", rules.subscription],
@@ -10,19 +10,19 @@ bridge = Bridge(settings=settings, client=Client.from_settings(settings),
 bridge.run(stop_event)
 ```
 
-- :mod:`~producers.bridge.requests`: job request messages (HTTP API body + options).
-- :mod:`~producers.bridge.notifications`: Cloud Storage notifications (parse and build).
-- :mod:`~producers.bridge.rules` and :mod:`~producers.bridge.template`: notification rules.
-- :mod:`~producers.bridge.backpressure`: pause while the in-flight cap and backlog are full.
-- :mod:`~producers.bridge.consumer`: the streaming-pull runtime.
-- :mod:`~producers.bridge.handling`: one batch: parse, submit, ack or dead-letter.
-- :mod:`~producers.bridge.notify`: publish a notification as Google does (local demos).
+- :mod:`~vbq.producers.bridge.requests`: job request messages (HTTP API body + options).
+- :mod:`~vbq.producers.bridge.notifications`: Cloud Storage notifications (parse and build).
+- :mod:`~vbq.producers.bridge.rules` and :mod:`~vbq.producers.bridge.template`: notification rules.
+- :mod:`~vbq.producers.bridge.backpressure`: pause while the in-flight cap and backlog are full.
+- :mod:`~vbq.producers.bridge.consumer`: the streaming-pull runtime.
+- :mod:`~vbq.producers.bridge.handling`: one batch: parse, submit, ack or dead-letter.
+- :mod:`~vbq.producers.bridge.notify`: publish a notification as Google does (local demos).
 """
 
-from producers.bridge.backpressure import Backpressure, Pressure, StoreBacklog, should_pause
-from producers.bridge.consumer import Bridge, BridgeStats
-from producers.bridge.handling import FaultAction, FaultHook
-from producers.bridge.notifications import (
+from vbq.producers.bridge.backpressure import Backpressure, Pressure, StoreBacklog, should_pause
+from vbq.producers.bridge.consumer import Bridge, BridgeStats
+from vbq.producers.bridge.handling import FaultAction, FaultHook
+from vbq.producers.bridge.notifications import (
     EVENT_FINALIZE,
     ObjectEvent,
     build_notification,
@@ -30,10 +30,10 @@ from producers.bridge.notifications import (
     object_resource,
     parse_notification,
 )
-from producers.bridge.notify import fetch_object_resource, publish_object_notification
-from producers.bridge.requests import JobRequest, message_idempotency_key, parse_request
-from producers.bridge.resources import ensure_bridge_resources, subscription_path, topic_path
-from producers.bridge.rules import (
+from vbq.producers.bridge.notify import fetch_object_resource, publish_object_notification
+from vbq.producers.bridge.requests import JobRequest, message_idempotency_key, parse_request
+from vbq.producers.bridge.resources import ensure_bridge_resources, subscription_path, topic_path
+from vbq.producers.bridge.rules import (
     DEFAULT_NOTIFICATIONS_SUBSCRIPTION,
     DEFAULT_NOTIFICATIONS_TOPIC,
     Rule,
@@ -41,7 +41,7 @@ from producers.bridge.rules import (
     glob_regex,
     notification_idempotency_key,
 )
-from producers.bridge.template import Template, sanitize_label_value
+from vbq.producers.bridge.template import Template, sanitize_label_value
 
 __all__ = [
     "DEFAULT_NOTIFICATIONS_SUBSCRIPTION",

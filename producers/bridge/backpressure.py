@@ -21,7 +21,7 @@ many requests as there are free slots (they start at once), never more.
 It resumes when ``waiting`` fell to ``resume_backlog`` (default: half of ``max_backlog``; the
 gap keeps it from flapping on every submission). While paused the bridge stops processing and
 so stops acking: Pub/Sub's flow control then stops delivering once ``max_outstanding`` messages
-are leased (see :mod:`producers.bridge.consumer`).
+are leased (see :mod:`vbq.producers.bridge.consumer`).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class StoreBacklog:
         project: str | None = None,
         location: str | None = None,
     ) -> None:
-        from workers.slots import Slots
+        from vbq.workers.slots import Slots
 
         self._redis = redis
         self._slots = Slots(redis, settings=settings)

@@ -2,11 +2,12 @@
 
 One :class:`Bridge` pulls one or more subscriptions with streaming pull. Each message is either
 
-- a **job request** (JSON body of ``POST /v1/submissions``, see :mod:`producers.bridge.requests`),
+- a **job request** (JSON body of ``POST /v1/submissions``, see
+  :mod:`vbq.producers.bridge.requests`),
   idempotency key defaulting to ``pubsub:{project}/{topic}#{message_id}``; or
 - a **Cloud Storage notification** (attributes ``eventType``, ``bucketId``, ``objectId``, see
-  :mod:`producers.bridge.notifications`), turned into a request by the first matching rule
-  (:mod:`producers.bridge.rules`), key ``gcs:{bucket}/{object}#{generation}``. Other event
+  :mod:`vbq.producers.bridge.notifications`), turned into a request by the first matching rule
+  (:mod:`vbq.producers.bridge.rules`), key ``gcs:{bucket}/{object}#{generation}``. Other event
   types than ``OBJECT_FINALIZE`` and objects no rule matches are acked and counted.
 
 Messages are handled in small batches by one thread: parse, then ``Client.submit_many``
@@ -27,7 +28,7 @@ Ack rules (at-least-once in, exactly-once submissions):
   so flow control stops new deliveries) rather than nacked, which would burn the
   subscription's delivery attempts and dead-letter valid requests during a Redis outage.
 
-Backpressure (:mod:`producers.bridge.backpressure`): the pressure is measured right before each
+Backpressure (:mod:`vbq.producers.bridge.backpressure`): the pressure is measured right before each
 batch (three Redis reads), so at most one batch lands beyond ``max_backlog``. While paused the
 batch is held and nothing is acked; Pub/Sub's flow control stops delivering once
 ``max_outstanding`` messages are leased, so nothing piles up in the bridge either. After
@@ -52,15 +53,15 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
-from producers.bridge.backpressure import Backpressure
-from producers.bridge.handling import BatchHandler, Counters, FaultAction, FaultHook, Pending
-from producers.bridge.rules import RuleSet
-from producers.client import Client
-from subscribers.runtime import DeadLetterSender, MessageLike
 from vbq.errors import PubSubError
 from vbq.logs import get_logger
+from vbq.producers.bridge.backpressure import Backpressure
+from vbq.producers.bridge.handling import BatchHandler, Counters, FaultAction, FaultHook, Pending
+from vbq.producers.bridge.rules import RuleSet
+from vbq.producers.client import Client
 from vbq.pubsub_admin import subscriber_client
 from vbq.settings import Settings
+from vbq.subscribers.runtime import DeadLetterSender, MessageLike
 
 __all__ = ["Bridge", "BridgeStats", "FaultAction", "FaultHook"]
 

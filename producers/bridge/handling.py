@@ -1,5 +1,5 @@
 """One batch of bridge messages: parse, submit, then ack or dead-letter (see
-:mod:`producers.bridge.consumer` for the ack rules).
+:mod:`vbq.producers.bridge.consumer` for the ack rules).
 
 :class:`BatchHandler` has no Pub/Sub stream of its own: it takes messages the runtime collected
 and settles each one exactly once (ack, nack, drop), or hands it back through ``requeue``.
@@ -13,17 +13,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from producers.batch import BatchResult
-from producers.bridge.notifications import EVENT_FINALIZE, is_storage_notification
-from producers.bridge.notifications import parse_notification as parse_object_event
-from producers.bridge.requests import JobRequest, parse_request
-from producers.bridge.rules import RuleSet
-from producers.client import Client
-from subscribers.dead_letter import DeadLetterSink
-from subscribers.runtime import DeadLetterSender, MessageLike
 from vbq.errors import SpecError
 from vbq.logs import get_logger
+from vbq.producers.batch import BatchResult
+from vbq.producers.bridge.notifications import EVENT_FINALIZE, is_storage_notification
+from vbq.producers.bridge.notifications import parse_notification as parse_object_event
+from vbq.producers.bridge.requests import JobRequest, parse_request
+from vbq.producers.bridge.rules import RuleSet
+from vbq.producers.client import Client
 from vbq.settings import Settings
+from vbq.subscribers.dead_letter import DeadLetterSink
+from vbq.subscribers.runtime import DeadLetterSender, MessageLike
 
 __all__ = ["BatchHandler", "Counters", "FaultAction", "FaultHook", "Pending"]
 
@@ -199,7 +199,7 @@ class BatchHandler:
                 )
             except Exception as exc:
                 # Redis down or failing over: keep the leases and try again (nacking would burn
-                # delivery attempts; see producers.bridge.consumer).
+                # delivery attempts; see vbq.producers.bridge.consumer).
                 self.counters.add("store_retries")
                 _log.warning("bridge.store_failed", error=repr(exc), retry_in_s=backoff_s)
                 if stop_event.wait(random.uniform(backoff_s / 2, backoff_s)):

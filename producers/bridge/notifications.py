@@ -70,7 +70,7 @@ class ObjectEvent:
         return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
 
     def context(self, *, rule: str = "") -> dict[str, Any]:
-        """Variables for :class:`~producers.bridge.template.Template` rendering."""
+        """Variables for :class:`~vbq.producers.bridge.template.Template` rendering."""
         basename = posixpath.basename(self.name)
         stem, dot, ext = basename.rpartition(".")
         if not dot or not stem:  # "file" or ".hidden": no extension

@@ -13,13 +13,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from producers.bridge.notifications import (
+from vbq.errors import ConfigError, PubSubError
+from vbq.producers.bridge.notifications import (
     EVENT_FINALIZE,
     build_notification,
     object_resource,
 )
-from producers.bridge.resources import topic_path
-from vbq.errors import ConfigError, PubSubError
+from vbq.producers.bridge.resources import topic_path
 from vbq.pubsub_admin import publisher_client
 from vbq.settings import Settings
 

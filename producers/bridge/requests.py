@@ -35,7 +35,7 @@ _OPTIONS = ("idempotency_key", "tenant", "metadata")
 
 @dataclass(frozen=True, kw_only=True)
 class JobRequest:
-    """One job request, ready for :meth:`producers.Client.submit_many`.
+    """One job request, ready for :meth:`vbq.producers.Client.submit_many`.
 
     Attributes:
         sdk_kwargs: keyword arguments of ``BatchPredictionJob.submit()`` (not yet validated).

@@ -21,7 +21,7 @@ A rule file (YAML or JSON)::
 Globs match the whole name: ``*`` and ``?`` stay within one ``/`` segment, ``**`` crosses
 segments and ``**/`` also matches no folder at all. The first matching rule wins. Label values
 are always sanitized to Google's rules (lowercase, ``[a-z0-9_-]``, 63 characters); label keys are
-literal and checked at load time. Templates: :mod:`producers.bridge.template`.
+literal and checked at load time. Templates: :mod:`vbq.producers.bridge.template`.
 
 Idempotency key of a rule's submission: ``gcs:{bucket}/{object}#{generation}``, so the same
 generation never submits twice (redeliveries, duplicate notifications) and a new generation of
@@ -40,11 +40,11 @@ from typing import Any
 
 import yaml
 
-from producers.bridge.notifications import ObjectEvent
-from producers.bridge.requests import JobRequest, bounded_key
-from producers.bridge.template import Template, sanitize_label_value
-from producers.tenancy import TENANT_PATTERN
 from vbq.errors import ConfigError, SpecError
+from vbq.producers.bridge.notifications import ObjectEvent
+from vbq.producers.bridge.requests import JobRequest, bounded_key
+from vbq.producers.bridge.template import Template, sanitize_label_value
+from vbq.producers.tenancy import TENANT_PATTERN
 from vbq.spec import JobSpec
 from vbq.spec.labels import RESERVED_PREFIX, is_label_key
 

@@ -2,8 +2,8 @@
 
 Use them from a handler::
 
-    from subscribers import handler
-    from subscribers.actions import chain, from_outputs, iter_gemini_rows
+    from vbq.subscribers import handler
+    from vbq.subscribers.actions import chain, from_outputs, iter_gemini_rows
 
     @handler("job.succeeded")
     def on_done(event):
@@ -13,20 +13,20 @@ Use them from a handler::
               stage="stage2")
 
 or by configuration: ``vbq subscribe --actions actions.yaml`` (see
-:mod:`subscribers.actions.config`).
+:mod:`vbq.subscribers.actions.config`).
 """
 
-from subscribers.actions.bigquery import iter_bigquery_rows
-from subscribers.actions.chain import (
+from vbq.subscribers.actions.bigquery import iter_bigquery_rows
+from vbq.subscribers.actions.chain import (
     Chain,
     chain,
     chain_idempotency_key,
     from_outputs,
     outputs_source,
 )
-from subscribers.actions.config import load_actions, parse_actions
-from subscribers.actions.gemini import GeminiRow, TokenUsage, is_gemini_row
-from subscribers.actions.outputs import (
+from vbq.subscribers.actions.config import load_actions, parse_actions
+from vbq.subscribers.actions.gemini import GeminiRow, TokenUsage, is_gemini_row
+from vbq.subscribers.actions.outputs import (
     OutputFile,
     iter_gemini_rows,
     iter_output_files,
@@ -35,8 +35,8 @@ from subscribers.actions.outputs import (
     readable_job,
     storage_client,
 )
-from subscribers.actions.signature import SignatureCheck, sign, signature_header, verify
-from subscribers.actions.summary import (
+from vbq.subscribers.actions.signature import SignatureCheck, sign, signature_header, verify
+from vbq.subscribers.actions.summary import (
     ErrorClass,
     JobSummary,
     JsonlFileSink,
@@ -44,7 +44,7 @@ from subscribers.actions.summary import (
     SummarySink,
     summarize,
 )
-from subscribers.actions.webhook import Webhook
+from vbq.subscribers.actions.webhook import Webhook
 
 __all__ = [
     "Chain",

@@ -1,4 +1,4 @@
-"""Chain jobs: when one finishes, submit the next through :class:`producers.Client`.
+"""Chain jobs: when one finishes, submit the next through :class:`vbq.producers.Client`.
 
 The follow-up's idempotency key is ``chain:{event_id}:{stage}``: a redelivered event (or a
 handler that crashed after submitting) maps to the same submission, so a stage is submitted at
@@ -20,10 +20,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from producers import Client, Submission
-from subscribers.actions.outputs import output_directory
 from vbq.errors import SpecError
 from vbq.events import JobEvent
+from vbq.producers import Client, Submission
+from vbq.subscribers.actions.outputs import output_directory
 
 __all__ = [
     "Chain",
@@ -42,7 +42,7 @@ _client_lock = threading.Lock()
 
 
 def default_client() -> Client:
-    """A process-wide :class:`producers.Client` from the environment (built on first use).
+    """A process-wide :class:`vbq.producers.Client` from the environment (built on first use).
 
     Raises:
         ConfigError: the ``VBQ_*`` environment is malformed.

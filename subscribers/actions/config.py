@@ -38,13 +38,13 @@ from typing import Any
 
 import yaml
 
-from subscribers.actions.chain import Chain
-from subscribers.actions.outputs import output_directory
-from subscribers.actions.summary import JsonlFileSink, Summary
-from subscribers.actions.webhook import Webhook
-from subscribers.registry import HandlerRegistry, Registration
 from vbq.errors import ConfigError, VbqError
 from vbq.events import JobEvent
+from vbq.subscribers.actions.chain import Chain
+from vbq.subscribers.actions.outputs import output_directory
+from vbq.subscribers.actions.summary import JsonlFileSink, Summary
+from vbq.subscribers.actions.webhook import Webhook
+from vbq.subscribers.registry import HandlerRegistry, Registration
 
 __all__ = ["ACTIONS", "build_action", "load_actions", "parse_actions"]
 
@@ -118,7 +118,7 @@ def parse_actions(raw: Any, *, source: str = "actions") -> list[Registration]:
         func = build_action(item, name=name, where=where)
         # HandlerRegistry.add validates the types; keep them under the stable configured name.
         checked = HandlerRegistry().add(func, *types).types
-        regs.append(Registration(name=f"subscribers.actions:{name}", types=checked, func=func))
+        regs.append(Registration(name=f"vbq.subscribers.actions:{name}", types=checked, func=func))
     return regs
 
 

@@ -3,7 +3,7 @@
 Google writes ``{gcsOutputDirectory}/predictions_00001.jsonl`` … (or ``.csv``) and
 ``errors_00001.jsonl`` …; a Gemini job keeps failed requests in its predictions file. With a
 BigQuery destination the rows are read from ``outputInfo.bigqueryOutputTable`` (see
-:mod:`subscribers.actions.bigquery`).
+:mod:`vbq.subscribers.actions.bigquery`).
 
 Rows are streamed: each file is read through ``blob.open("rb")`` a chunk at a time and parsed
 line by line, so memory stays flat whatever the file size. Like the SDK's ``iter_outputs()``,
@@ -20,14 +20,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from subscribers.actions.gemini import GeminiRow
-from subscribers.actions.readers import (
+from vbq.errors import OutputsError
+from vbq.states import JobState, parse_job_state
+from vbq.subscribers.actions.gemini import GeminiRow
+from vbq.subscribers.actions.readers import (
     DEFAULT_CHUNK_SIZE_BYTES,
     iter_csv_rows,
     iter_jsonl_rows,
 )
-from vbq.errors import OutputsError
-from vbq.states import JobState, parse_job_state
 
 __all__ = [
     "OutputFile",
@@ -244,7 +244,7 @@ def iter_predictions(
     job = readable_job(event_or_job)
     info = job.get("outputInfo") or {}
     if not info.get("gcsOutputDirectory") and info.get("bigqueryOutputTable"):
-        from subscribers.actions.bigquery import iter_bigquery_rows
+        from vbq.subscribers.actions.bigquery import iter_bigquery_rows
 
         return iter_bigquery_rows(job, include_errors=include_errors, client=bigquery_client)
     files = list(iter_output_files(job, client=client))

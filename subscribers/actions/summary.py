@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from subscribers.actions.gemini import GeminiRow, TokenUsage, is_gemini_row
-from subscribers.actions.outputs import iter_predictions
 from vbq.errors import OutputsError
 from vbq.events import JobEvent
 from vbq.states import JobState, parse_job_state
+from vbq.subscribers.actions.gemini import GeminiRow, TokenUsage, is_gemini_row
+from vbq.subscribers.actions.outputs import iter_predictions
 
 __all__ = [
     "ErrorClass",

@@ -27,15 +27,15 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from subscribers.actions.signature import (
+from vbq.errors import ConfigError, HandlerError
+from vbq.events import JobEvent
+from vbq.logs import get_logger
+from vbq.subscribers.actions.signature import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     signature_header,
 )
-from vbq.errors import ConfigError, HandlerError
-from vbq.events import JobEvent
-from vbq.logs import get_logger
 
 __all__ = ["RETRYABLE_STATUS", "Webhook"]
 

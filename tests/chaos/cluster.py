@@ -214,7 +214,7 @@ class ChaosCluster:
         self._wait_workers(deadline)
 
     def _wait_workers(self, deadline: float) -> None:
-        from workers.celery_app import create_app
+        from vbq.workers.celery_app import create_app
 
         app = create_app(self.settings())
         names = {f"chaos-w{i}@test" for i in range(self.shape.submit_workers)} | {"chaos-poll@test"}

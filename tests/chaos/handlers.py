@@ -14,8 +14,8 @@ import os
 import threading
 import time
 
-from subscribers import current_delivery, handler
 from vbq.events import JobEvent
+from vbq.subscribers import current_delivery, handler
 
 _lock = threading.Lock()
 _fd: dict[int, int] = {}

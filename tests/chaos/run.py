@@ -14,11 +14,11 @@ from typing import Any
 
 import redis
 
-from producers import Client
 from tests.chaos.checker import History, Report, check, format_table
 from tests.chaos.cluster import INPUT_BUCKET, OUTPUT_PREFIX, ChaosCluster, ClusterShape
 from tests.chaos.faults import Nemesis
 from tests.chaos.recorder import OUTBOX, AuditPuller, OutboxTap, read_handler_runs
+from vbq.producers import Client
 from vbq.store import JobStore
 
 __all__ = ["ChaosPlan", "run_chaos"]

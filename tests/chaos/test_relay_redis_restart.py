@@ -16,7 +16,7 @@ from tests.integration.events.fake_publisher import FakePublisher
 from tests.support.services import RedisServer
 from vbq.events import JobEvent
 from vbq.settings import Settings
-from workers.relay import OUTBOX_KEY, OutboxRelay
+from vbq.workers.relay import OUTBOX_KEY, OutboxRelay
 
 pytestmark = pytest.mark.integration
 

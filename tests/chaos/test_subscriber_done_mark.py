@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from subscribers import HandlerRegistry, Subscriber
-from subscribers.inbox import inbox_key
 from tests.support.services import RedisServer
 from tests.unit.subscribers.fakes import FakeDeadLetter, FakeMessage
 from vbq.events import JobEvent
 from vbq.settings import Settings
+from vbq.subscribers import HandlerRegistry, Subscriber
+from vbq.subscribers.inbox import inbox_key
 
 pytestmark = pytest.mark.integration
 

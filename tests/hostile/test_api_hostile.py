@@ -23,11 +23,11 @@ from hypothesis import settings as hsettings
 from schemathesis.checks import not_a_server_error
 from starlette.testclient import TestClient
 
-from producers import Client
-from producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
-from producers.api.auth import key_file_line
 from tests.hostile.strategies import JSONISH, VALID, nested
 from tests.support.services import ManagedProcess, free_port, vbq_argv
+from vbq.producers import Client
+from vbq.producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
+from vbq.producers.api.auth import key_file_line
 from vbq.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -21,14 +21,14 @@ import redis
 from kombu import Exchange
 from starlette.testclient import TestClient
 
-from producers import Client
-from producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
 from tests.hostile.strategies import VALID, nested
 from tests.support.emulators import VertexEmulator
 from tests.support.services import ManagedProcess, vbq_argv
 from vbq.errors import SpecError
+from vbq.producers import Client
+from vbq.producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
 from vbq.settings import Settings
-from workers.celery_app import create_app as create_celery_app
+from vbq.workers.celery_app import create_app as create_celery_app
 
 pytestmark = pytest.mark.integration
 

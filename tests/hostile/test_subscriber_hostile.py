@@ -10,11 +10,11 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from subscribers import HandlerRegistry, Subscriber
 from tests.hostile.strategies import nested
 from tests.unit.subscribers.fakes import FakeDeadLetter, FakeMessage
 from vbq.events import JobEvent
 from vbq.settings import Settings
+from vbq.subscribers import HandlerRegistry, Subscriber
 
 pytestmark = pytest.mark.integration
 

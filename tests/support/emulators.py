@@ -25,7 +25,7 @@ class VertexEmulator:
     Args:
         log_dir: where the process log (and the config file) go.
         time_scale: multiplies every lifecycle duration (0.01: a job takes ~70 ms).
-        config: startup config keys (see ``vbq.emulators.vertex.config``); ``reset()``
+        config: startup config keys (see ``vbq_emulators.vertex.config``); ``reset()``
             returns to it.
         env: extra environment (``STORAGE_EMULATOR_HOST`` for gs:// inputs and outputs).
     """

@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import redis
-
-from vbq.redis_binary import find_redis_server
+from vbq_demo.redis_binary import find_redis_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

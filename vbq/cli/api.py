@@ -24,10 +24,10 @@ def api(host: str, port: int, keys_file: str | None) -> None:
     The keys file is re-read when it changes: add or revoke keys without a restart."""
     import uvicorn
 
-    from producers.api import ReloadingKeyRing, create_app
-    from producers.client import Client
     from vbq.errors import ConfigError
     from vbq.logs import configure_logging
+    from vbq.producers.api import ReloadingKeyRing, create_app
+    from vbq.producers.client import Client
     from vbq.settings import Settings
 
     try:
@@ -75,7 +75,7 @@ def api_key() -> None:
 )
 def create_key(tenant: str, append_to: str | None) -> None:
     """Print a new random API key (shown once) and the line for the keys file."""
-    from producers.api.auth import TENANT_PATTERN, generate_api_key, key_file_line
+    from vbq.producers.api.auth import TENANT_PATTERN, generate_api_key, key_file_line
 
     if not TENANT_PATTERN.fullmatch(tenant):
         raise click.BadParameter(f"must match {TENANT_PATTERN.pattern}", param_hint="--tenant")

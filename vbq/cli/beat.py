@@ -62,7 +62,7 @@ def beat_command(
     settings = Settings.from_env()
     configure_logging(log_format=settings.log_format, level=loglevel or settings.log_level)
     log = get_logger("vbq.beat")
-    from workers.celery_app import app
+    from vbq.workers.celery_app import app
 
     app.conf.beat_schedule = beat_schedule(settings, tick_s=tick_s)
     app.conf.beat_scheduler = "celery.beat:Scheduler"
@@ -76,7 +76,7 @@ def beat_command(
     signal.signal(signal.SIGTERM, _exit)
     try:
         if relay:
-            from workers.relay import run_relay
+            from vbq.workers.relay import run_relay
 
             relay_thread = threading.Thread(
                 target=run_relay, args=(settings, stop), name="vbq-relay", daemon=True

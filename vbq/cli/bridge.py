@@ -1,7 +1,7 @@
 """``vbq bridge``: submit jobs from Pub/Sub request messages and Cloud Storage notifications.
 
 ``vbq bridge --subscription S [--rules rules.yaml] [--create]`` runs the bridge
-(:class:`producers.bridge.Bridge`); ``vbq bridge notify --bucket B --object O`` publishes a
+(:class:`vbq.producers.bridge.Bridge`); ``vbq bridge notify --bucket B --object O`` publishes a
 Cloud Storage ``OBJECT_FINALIZE`` notification the way Google does (local demos).
 """
 
@@ -34,8 +34,8 @@ def _settings() -> Any:
 
 
 def _load_rules(rules_file: str) -> Any:
-    from producers.bridge import RuleSet
     from vbq.errors import ConfigError
+    from vbq.producers.bridge import RuleSet
 
     try:
         return RuleSet.load(rules_file)
@@ -114,11 +114,11 @@ def bridge(  # noqa: PLR0917 - click passes options positionally
         return
     import redis
 
-    from producers import Client
-    from producers.bridge import Backpressure, Bridge, StoreBacklog, ensure_bridge_resources
-    from producers.tenancy import TENANT_PATTERN
     from vbq.errors import ConfigError, PubSubError
     from vbq.logs import configure_logging, get_logger
+    from vbq.producers import Client
+    from vbq.producers.bridge import Backpressure, Bridge, StoreBacklog, ensure_bridge_resources
+    from vbq.producers.tenancy import TENANT_PATTERN
 
     settings = _settings()
     configure_logging(log_format=settings.log_format, level=settings.log_level)
@@ -196,8 +196,8 @@ def notify(  # noqa: PLR0917 - click passes options positionally
     no_fetch: bool,
 ) -> None:
     """Publish a Cloud Storage notification for gs://BUCKET/OBJECT as Google does."""
-    from producers.bridge import DEFAULT_NOTIFICATIONS_TOPIC, publish_object_notification
     from vbq.errors import ConfigError, PubSubError, SpecError
+    from vbq.producers.bridge import DEFAULT_NOTIFICATIONS_TOPIC, publish_object_notification
 
     settings = _settings()
     if not topic:

@@ -1,4 +1,8 @@
-"""``vbq demo``: run the whole pipeline on this machine with local emulators."""
+"""``vbq demo``: run the whole pipeline on this machine with local emulators.
+
+The demo is the ``[demo]`` extra (package :mod:`vbq_demo`); without it ``vbq demo`` prints the
+extra to install and exits 2.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import sys
 from pathlib import Path
 
 import click
+
+from vbq.cli.extras import import_extra
 
 __all__ = ["demo", "register"]
 
@@ -79,10 +85,9 @@ def demo(  # noqa: PLR0917 - click passes options positionally
     Exits 0 only if every job finished, every state change was published and handled exactly
     once, and each chained job was submitted exactly once. Ctrl-C stops everything.
     """
-    from vbq.demo.run import DemoOptions, run_demo
-
-    code = run_demo(
-        DemoOptions(
+    run = import_extra("vbq_demo.run", command="vbq demo")
+    code = run.run_demo(
+        run.DemoOptions(
             jobs=jobs,
             seconds_per_job=seconds_per_job,
             workers=workers,

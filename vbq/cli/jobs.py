@@ -1,7 +1,7 @@
 """``vbq submit``, ``status``, ``list``, ``cancel`` and ``watch``: the producer side of the CLI.
 
 They talk to the job store and the broker directly (``VBQ_REDIS_URL``, ``VBQ_BROKER_URL``), as
-a service using :class:`producers.Client` would; ``vbq api`` is the HTTP way in.
+a service using :class:`vbq.producers.Client` would; ``vbq api`` is the HTTP way in.
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from producers.client import Client
-    from producers.submission import Submission
+    from vbq.producers.client import Client
+    from vbq.producers.submission import Submission
 
 __all__ = ["cancel", "list_submissions", "register", "status", "submit", "watch"]
 
 
 def _client() -> Client:
-    from producers.client import Client
     from vbq.errors import ConfigError
+    from vbq.producers.client import Client
 
     try:
         return Client.from_env()
@@ -60,9 +60,9 @@ def submit(
 ) -> None:
     """Submit job requests from FILES (JSON or YAML SDK kwargs; JSON lines or lists for bulk;
     ``-`` reads stdin). Prints one submission id per line; exits 1 if any item was refused."""
-    from producers.batch import ItemError
-    from producers.files import read_requests
     from vbq.errors import ConfigError, IdempotencyConflictError, SpecError
+    from vbq.producers.batch import ItemError
+    from vbq.producers.files import read_requests
 
     client = _client()
     failed = False
@@ -131,7 +131,7 @@ def _submit_bulk(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from producers.batch import BatchResult, ItemError
+    from vbq.producers.batch import BatchResult, ItemError
 
     parse_errors = {item.index: item for item in parsed.items if isinstance(item, ItemError)}
     console = Console(stderr=True)

@@ -33,7 +33,7 @@ def relay(create: bool, batch_size: int, lock_ttl_s: float, metrics_port: int | 
     from vbq.logs import configure_logging, get_logger
     from vbq.pubsub_admin import ensure_event_resources
     from vbq.settings import Settings
-    from workers.relay import run_relay
+    from vbq.workers.relay import run_relay
 
     try:
         settings = Settings.from_env()

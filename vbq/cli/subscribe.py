@@ -63,11 +63,11 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
     """
     import redis
 
-    from subscribers import HandlerRegistry, Subscriber, load_handlers
     from vbq.errors import ConfigError, PubSubError
     from vbq.logs import configure_logging, get_logger
     from vbq.pubsub_admin import ensure_event_resources
     from vbq.settings import Settings
+    from vbq.subscribers import HandlerRegistry, Subscriber, load_handlers
 
     try:
         settings = Settings.from_env()
@@ -83,7 +83,7 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
     try:
         registry = load_handlers(handlers) if handlers else HandlerRegistry()
         if actions_file:
-            from subscribers.actions import load_actions
+            from vbq.subscribers.actions import load_actions
 
             for reg in load_actions(actions_file).registrations:
                 registry.include(reg)

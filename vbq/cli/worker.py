@@ -66,7 +66,7 @@ def worker(
     def _keep_structlog(**_: Any) -> None:
         return None
 
-    from workers.celery_app import QUEUES, app
+    from vbq.workers.celery_app import QUEUES, app
 
     install_worker_health(settings, metrics_port=metrics_port)
 

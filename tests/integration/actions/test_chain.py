@@ -7,17 +7,17 @@ from typing import Any
 import pytest
 import redis
 
-from producers import Client
-from subscribers import HandlerRegistry, Subscriber
-from subscribers.actions import Chain, chain, from_outputs
 from tests.integration.actions.helpers import CUSTOM, GEMINI, event_for, run_job
 from tests.integration.emulators.helpers import new_bucket, upload_jsonl
 from tests.support.emulators import VertexEmulator
 from tests.unit.subscribers.fakes import FakeMessage
 from vbq.errors import IdempotencyConflictError, OutputsError
 from vbq.events import JobEvent
+from vbq.producers import Client
 from vbq.settings import Settings
 from vbq.store import JobStore
+from vbq.subscribers import HandlerRegistry, Subscriber
+from vbq.subscribers.actions import Chain, chain, from_outputs
 
 pytestmark = pytest.mark.integration
 

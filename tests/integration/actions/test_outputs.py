@@ -7,16 +7,16 @@ from typing import Any
 
 import pytest
 
-from subscribers.actions import (
+from tests.integration.actions.helpers import CUSTOM, GEMINI, event_for, gemini_line, run_job
+from tests.integration.emulators.helpers import new_bucket, upload_jsonl
+from tests.support.emulators import VertexEmulator
+from vbq.errors import OutputsError
+from vbq.subscribers.actions import (
     GeminiRow,
     iter_gemini_rows,
     iter_output_files,
     iter_predictions,
 )
-from tests.integration.actions.helpers import CUSTOM, GEMINI, event_for, gemini_line, run_job
-from tests.integration.emulators.helpers import new_bucket, upload_jsonl
-from tests.support.emulators import VertexEmulator
-from vbq.errors import OutputsError
 
 pytestmark = pytest.mark.integration
 

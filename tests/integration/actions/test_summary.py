@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from subscribers.actions import JsonlFileSink, Summary
 from tests.integration.actions.helpers import CUSTOM, GEMINI, event_for, gemini_line, run_job, sid
 from tests.integration.emulators.helpers import new_bucket, upload_jsonl
 from tests.support.emulators import VertexEmulator
+from vbq.subscribers.actions import JsonlFileSink, Summary
 
 pytestmark = pytest.mark.integration
 

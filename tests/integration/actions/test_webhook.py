@@ -16,7 +16,6 @@ import httpx
 import pytest
 import redis
 
-from subscribers.actions import signature_header
 from tests.integration.actions.helpers import sid
 from tests.integration.events.helpers import start_role, wait_until
 from tests.support.pubsub import PubSubEmulator
@@ -24,6 +23,7 @@ from tests.support.services import ManagedProcess, free_port
 from vbq.events import JobEvent
 from vbq.pubsub_admin import ensure_event_resources, publisher_client
 from vbq.settings import Settings
+from vbq.subscribers.actions import signature_header
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ import pytest
 import redis
 from google.cloud import pubsub_v1
 
-from producers import Client
-from producers.bridge import Bridge, ensure_bridge_resources
 from tests.support.pubsub import PubSubEmulator
+from vbq.producers import Client
+from vbq.producers.bridge import Bridge, ensure_bridge_resources
 from vbq.pubsub_admin import dead_letter_subscription_path, publisher_client, subscriber_client
 from vbq.settings import Settings
 

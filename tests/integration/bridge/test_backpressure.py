@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import redis
 
-from producers.bridge import Backpressure, StoreBacklog
 from tests.integration.bridge.conftest import (
     Names,
     RunningBridge,
@@ -25,10 +24,11 @@ from tests.integration.bridge.conftest import (
 )
 from tests.support.pubsub import PubSubEmulator
 from vbq.errors import StateConflictError
+from vbq.producers.bridge import Backpressure, StoreBacklog
 from vbq.settings import Settings
 from vbq.states import SubmissionState
 from vbq.store import JobStore
-from workers.slots import Slots
+from vbq.workers.slots import Slots
 
 pytestmark = pytest.mark.integration
 
@@ -163,7 +163,7 @@ def _run(
     streams = sub["streams"] + sub["closed_streams"]
     assert max(s["peak_outstanding_messages"] for s in streams) <= max_outstanding
     # Measured before every batch: at most one batch lands beyond the limit, counting what
-    # would still wait once the free slots are taken (see producers.bridge.backpressure).
+    # would still wait once the free slots are taken (see vbq.producers.bridge.backpressure).
     # The slot count and the backlog are separate Redis reads (here and in the bridge), so a
     # slot taken in between may skew one reading by a submission or two.
     skew = 2

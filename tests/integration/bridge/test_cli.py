@@ -14,10 +14,10 @@ import pytest
 import yaml
 from google.api_core import exceptions as gexc
 
-from producers.bridge import publish_object_notification
 from tests.integration.bridge.conftest import PROJECT, stored_records, valid_request, wait_until
 from tests.support.emulators import GcsEmulator
 from tests.support.services import ManagedProcess, vbq_argv
+from vbq.producers.bridge import publish_object_notification
 from vbq.pubsub_admin import publisher_client, subscriber_client
 from vbq.settings import Settings
 

@@ -10,14 +10,6 @@ from typing import Any
 
 import pytest
 
-from producers.bridge import (
-    FaultAction,
-    RuleSet,
-    build_notification,
-    ensure_bridge_resources,
-    notification_idempotency_key,
-    object_resource,
-)
 from tests.integration.bridge.conftest import (
     Names,
     RunningBridge,
@@ -27,6 +19,14 @@ from tests.integration.bridge.conftest import (
     wait_until,
 )
 from tests.support.pubsub import PubSubEmulator
+from vbq.producers.bridge import (
+    FaultAction,
+    RuleSet,
+    build_notification,
+    ensure_bridge_resources,
+    notification_idempotency_key,
+    object_resource,
+)
 from vbq.settings import Settings
 
 pytestmark = pytest.mark.integration

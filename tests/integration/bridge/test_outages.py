@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from producers.bridge import ensure_bridge_resources
 from tests.integration.bridge.conftest import (
     PROJECT,
     Names,
@@ -24,6 +23,7 @@ from tests.integration.bridge.conftest import (
 )
 from tests.support.pubsub import PubSubEmulator
 from tests.support.services import ManagedProcess, RedisServer, vbq_argv
+from vbq.producers.bridge import ensure_bridge_resources
 from vbq.settings import Settings
 
 pytestmark = pytest.mark.integration

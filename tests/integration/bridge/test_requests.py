@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from producers.bridge import FaultAction, message_idempotency_key
 from tests.integration.bridge.conftest import (
     Names,
     RunningBridge,
@@ -24,6 +23,7 @@ from tests.integration.bridge.conftest import (
     wait_until,
 )
 from tests.support.pubsub import PubSubEmulator
+from vbq.producers.bridge import FaultAction, message_idempotency_key
 from vbq.settings import Settings
 from vbq.store import submission_id_for
 

@@ -12,8 +12,8 @@ import threading
 
 import redis
 
-from subscribers import handler
 from vbq.events import JobEvent
+from vbq.subscribers import handler
 
 _client: redis.Redis | None = None
 _lock = threading.Lock()

@@ -1,6 +1,6 @@
 """The whole pipeline with real processes, end to end.
 
-producers.Client → Redis broker → ``vbq worker`` (Celery) → Vertex emulator → ``vbq beat``
+vbq.producers.Client → Redis broker → ``vbq worker`` (Celery) → Vertex emulator → ``vbq beat``
 (poll ticks + outbox relay) → Pub/Sub emulator → ``vbq subscribe`` running a handler that
 counts its side effects in Redis (tests/integration/e2e/handlers.py).
 """
@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 import redis
 
-from producers import Client
 from tests.support.emulators import GcsEmulator, VertexEmulator
 from tests.support.pubsub import PubSubEmulator
 from tests.support.services import ManagedProcess, vbq_argv
 from vbq.events import event_id_for
+from vbq.producers import Client
 from vbq.settings import Settings
 from vbq.states import SubmissionState
 from vbq.store import JobStore
-from workers.celery_app import create_app
+from vbq.workers.celery_app import create_app
 
 pytestmark = pytest.mark.integration
 

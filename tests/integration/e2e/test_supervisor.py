@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from vbq_demo.supervisor import Supervisor, free_port
 
 from tests.support.services import REPO_ROOT
-from vbq.demo.supervisor import Supervisor, free_port
 from vbq.errors import ConfigError
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,7 @@ def test_children_die_with_the_supervising_process(tmp_path: Path) -> None:
         f"""
         import os, sys
         from pathlib import Path
-        from vbq.demo.supervisor import Supervisor
+        from vbq_demo.supervisor import Supervisor
         sup = Supervisor(log_dir=Path({str(tmp_path)!r}), env=dict(os.environ))
         child = sup.start("orphan", [sys.executable, "-c", "import time; time.sleep(60)"])
         Path({str(pid_file)!r}).write_text(str(child.pid))

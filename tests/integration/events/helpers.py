@@ -10,7 +10,7 @@ import redis
 
 from tests.support.services import ManagedProcess, vbq_argv
 from vbq.events import JobEvent
-from workers.relay import OUTBOX_KEY
+from vbq.workers.relay import OUTBOX_KEY
 
 HANDLER = "tests.integration.events.handlers:record"
 STATES: list[tuple[str, str]] = [

@@ -26,7 +26,7 @@ from tests.support.pubsub import PubSubEmulator
 from vbq.events import JobEvent
 from vbq.pubsub_admin import dead_letter_subscription_path, publisher_client, subscriber_client
 from vbq.settings import Settings
-from workers.relay import OUTBOX_KEY
+from vbq.workers.relay import OUTBOX_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -125,7 +125,7 @@ def test_sigkill_mid_handler_loses_nothing_and_handles_once(
         env=env,
     )
     try:
-        from workers.relay import OutboxRelay
+        from vbq.workers.relay import OutboxRelay
 
         events = [append(r, sid(i), *STATES[3]) for i in range(12)]
         ids = [e.event_id for e in events]
@@ -220,7 +220,7 @@ def test_sigterm_lets_the_running_handler_finish(
     )
     try:
         ev = append(r, sid(3), *STATES[3])
-        from workers.relay import OutboxRelay
+        from vbq.workers.relay import OutboxRelay
 
         relay = OutboxRelay.from_settings(settings)
         assert relay.drain_once() == 1

@@ -11,7 +11,7 @@ import redis
 from tests.integration.events.fake_publisher import FakePublisher
 from vbq.events import JobEvent
 from vbq.settings import Settings
-from workers.relay import LOCK_KEY, OUTBOX_KEY, OutboxRelay
+from vbq.workers.relay import LOCK_KEY, OUTBOX_KEY, OutboxRelay
 
 SETTINGS = Settings(project="p", events_topic="events", dead_letter_topic="dead")
 TOPIC = "projects/p/topics/events"

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import redis
 
-from producers import Client
 from tests.integration.e2e.test_pipeline import (  # noqa: F401 (fixtures)
     GEMINI,
     env,
@@ -28,10 +27,11 @@ from tests.integration.e2e.test_pipeline import (  # noqa: F401 (fixtures)
 from tests.support.emulators import VertexEmulator
 from tests.support.pubsub import PubSubEmulator
 from tests.support.services import ManagedProcess, vbq_argv
+from vbq.producers import Client
 from vbq.pubsub_admin import ensure_event_resources
 from vbq.settings import Settings
 from vbq.store import JobStore
-from workers.celery_app import create_app
+from vbq.workers.celery_app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -27,10 +27,10 @@ from vbq.spec import JobSpec, with_submission_label
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission
 from vbq.vertex import VertexClient
-from workers.poll_schedule import PollSchedule
-from workers.poller import Poller
-from workers.ratelimit import RateLimiter
-from workers.slots import Slots
+from vbq.workers.poll_schedule import PollSchedule
+from vbq.workers.poller import Poller
+from vbq.workers.ratelimit import RateLimiter
+from vbq.workers.slots import Slots
 
 PROJECT = "poll-proj"
 LOCATION = "us-central1"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis
 
-from producers import Client
+from vbq.producers import Client
 from vbq.settings import Settings
 
 PROJECT = "test-project"

@@ -12,9 +12,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from producers import Client
-from producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
 from tests.integration.producers.conftest import stored_ids, submitted_ids, valid_kwargs
+from vbq.producers import Client
+from vbq.producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
 from vbq.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,10 @@ import httpx
 import pytest
 import redis
 
-from producers.api import generate_api_key
-from producers.api.auth import key_file_line
 from tests.integration.producers.conftest import PROJECT, stored_ids, submitted_ids, valid_kwargs
 from tests.support.services import ManagedProcess, free_port, vbq_argv
+from vbq.producers.api import generate_api_key
+from vbq.producers.api.auth import key_file_line
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,6 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from producers.api import ApiKeyRing
 from tests.integration.producers.conftest import (
     PROJECT,
     broker_messages,
@@ -19,6 +18,7 @@ from tests.integration.producers.conftest import (
     valid_kwargs,
 )
 from vbq.cli import cli
+from vbq.producers.api import ApiKeyRing
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from producers import Client
 from tests.integration.producers.conftest import (
     PROJECT,
     broker_messages,
@@ -17,6 +16,7 @@ from tests.integration.producers.conftest import (
 )
 from tests.support.services import free_port
 from vbq.errors import IdempotencyConflictError, NotFoundError, SpecError, StateConflictError
+from vbq.producers import Client
 from vbq.settings import Settings
 from vbq.states import SubmissionState
 
@@ -209,7 +209,7 @@ def test_broker_down_still_accepts_and_the_sweeper_recovers(redis_url: str) -> N
     # The workers' sweeper finds it and sends it once the broker is back (short ages here).
     import redis
 
-    from workers.sweeper import Sweeper
+    from vbq.workers.sweeper import Sweeper
 
     live = Client.from_settings(settings.replace(broker_url=redis_url))
     time.sleep(0.2)

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from producers import Client
 from tests.integration.producers.conftest import PROJECT, valid_kwargs
 from tests.support.emulators import VertexEmulator
 from tests.support.services import ManagedProcess, vbq_argv
+from vbq.producers import Client
 from vbq.settings import Settings
 from vbq.states import SubmissionState
-from workers.celery_app import create_app
+from vbq.workers.celery_app import create_app
 
 pytestmark = pytest.mark.integration
 

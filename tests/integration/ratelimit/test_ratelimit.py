@@ -12,7 +12,7 @@ import redis
 
 from vbq.errors import ConfigError
 from vbq.settings import Settings
-from workers.ratelimit import RateLimiter, emission_interval_us, rate_key
+from vbq.workers.ratelimit import RateLimiter, emission_interval_us, rate_key
 
 
 def _settings(redis_url: str, rate_per_s: float, burst: int) -> Settings:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import redis
+from vbq_demo.redis_binary import find_redis_server
 
 from tests.support.services import ManagedProcess, free_port, vbq_argv
-from vbq.redis_binary import find_redis_server
 from vbq.settings import Settings
-from workers.celery_app import create_app
+from vbq.workers.celery_app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from producers import Client
-from producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
 from vbq.errors import NotFoundError
+from vbq.producers import Client
+from vbq.producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
 from vbq.settings import Settings
 
 pytestmark = pytest.mark.integration

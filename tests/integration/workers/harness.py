@@ -15,8 +15,8 @@ from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission
-from workers.celery_app import create_app
-from workers.enqueue import Enqueuer
+from vbq.workers.celery_app import create_app
+from vbq.workers.enqueue import Enqueuer
 
 PROJECT = "vbq-test-project"
 LOCATION = "us-central1"

@@ -1,6 +1,6 @@
 """``Enqueuer.submit_many`` publishes exactly the message ``send_task`` would, on a real Redis.
 
-The batch path builds its messages without ``send_task`` (see ``workers.enqueue``); these
+The batch path builds its messages without ``send_task`` (see ``vbq.workers.enqueue``); these
 tests pin that shortcut to Celery's own output, so a Celery upgrade that changes the message
 fails here rather than in a worker.
 """
@@ -17,9 +17,9 @@ import redis
 
 from tests.integration.workers.harness import enqueuer, settings_from
 from vbq.settings import Settings
-from workers.celery_app import QUEUE_SUBMIT, create_app
-from workers.enqueue import TASK_SUBMIT, _publish_submits
-from workers.sweeper import DUE_KEY
+from vbq.workers.celery_app import QUEUE_SUBMIT, create_app
+from vbq.workers.enqueue import TASK_SUBMIT, _publish_submits
+from vbq.workers.sweeper import DUE_KEY
 
 pytestmark = [pytest.mark.integration]
 

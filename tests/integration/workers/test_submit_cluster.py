@@ -33,7 +33,7 @@ from tests.integration.workers.harness import (
 from tests.support.services import ManagedProcess
 from vbq.states import SubmissionState as S
 from vbq.store import JobStore, NewSubmission
-from workers.sweeper import Sweeper
+from vbq.workers.sweeper import Sweeper
 
 pytestmark = [pytest.mark.integration]
 

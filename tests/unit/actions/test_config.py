@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from subscribers.actions import Chain, Summary, Webhook, load_actions, parse_actions
 from vbq.errors import ConfigError
 from vbq.events import JobEvent
+from vbq.subscribers.actions import Chain, Summary, Webhook, load_actions, parse_actions
 
 YAML = """
 actions:
@@ -46,9 +46,9 @@ def test_yaml_file_with_bare_on_keys(tmp_path: Path) -> None:
     path.write_text(YAML.format(path=tmp_path / "s.jsonl"))
     regs = load_actions(path).registrations
     assert [r.name for r in regs] == [
-        "subscribers.actions:notify",
-        "subscribers.actions:summary-2",
-        "subscribers.actions:chain-3",
+        "vbq.subscribers.actions:notify",
+        "vbq.subscribers.actions:summary-2",
+        "vbq.subscribers.actions:chain-3",
     ]
     assert regs[0].types == {"job.succeeded", "job.failed"}
     assert regs[1].types == {"*"} and regs[2].types == {"job.succeeded"}

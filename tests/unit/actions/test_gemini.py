@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from subscribers.actions import GeminiRow, TokenUsage, is_gemini_row
+from vbq.subscribers.actions import GeminiRow, TokenUsage, is_gemini_row
 
 
 def _row(parts: list[dict[str, object]], usage: dict[str, object] | None = None) -> dict:

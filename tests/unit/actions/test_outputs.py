@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
-from subscribers.actions import (
+from tests.unit.actions.fakes import FakeBigQuery, FakeStorage
+from vbq.errors import OutputsError
+from vbq.events import JobEvent
+from vbq.subscribers.actions import (
     iter_bigquery_rows,
     iter_gemini_rows,
     iter_output_files,
@@ -14,10 +17,7 @@ from subscribers.actions import (
     output_directory,
     readable_job,
 )
-from subscribers.actions.bigquery import bigquery_tables
-from tests.unit.actions.fakes import FakeBigQuery, FakeStorage
-from vbq.errors import OutputsError
-from vbq.events import JobEvent
+from vbq.subscribers.actions.bigquery import bigquery_tables
 
 DIR = "gs://bkt/out/prediction-m-2024"
 

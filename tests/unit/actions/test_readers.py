@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from subscribers.actions.readers import iter_csv_rows, iter_jsonl_rows, iter_lines
 from tests.unit.actions.fakes import CountingReader
 from vbq.errors import OutputsError
+from vbq.subscribers.actions.readers import iter_csv_rows, iter_jsonl_rows, iter_lines
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 4096])

@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from subscribers.actions import SignatureCheck, sign, signature_header, verify
+from vbq.subscribers.actions import SignatureCheck, sign, signature_header, verify
 
 BODY = b'{"event_id": "e1"}'
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from subscribers.actions import JsonlFileSink, Summary, summarize
-from subscribers.actions.summary import error_class_key
 from tests.unit.actions.fakes import FakeStorage
 from vbq.events import JobEvent
+from vbq.subscribers.actions import JsonlFileSink, Summary, summarize
+from vbq.subscribers.actions.summary import error_class_key
 
 DIR = "gs://bkt/out/p"
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from subscribers.actions import SignatureCheck, Webhook, verify
 from vbq.errors import ConfigError, HandlerError
 from vbq.events import JobEvent
+from vbq.subscribers.actions import SignatureCheck, Webhook, verify
 
 SECRET = "topsecret-value-123"
 EVENT = JobEvent.create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from producers.bridge import Backpressure, should_pause
+from vbq.producers.bridge import Backpressure, should_pause
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from producers.batch import BatchResult, ItemError, ItemResult
-from producers.bridge import Bridge, build_notification, object_resource
-from producers.bridge.handling import Pending
-from producers.bridge.rules import RuleSet
+from vbq.producers.batch import BatchResult, ItemError, ItemResult
+from vbq.producers.bridge import Bridge, build_notification, object_resource
+from vbq.producers.bridge.handling import Pending
+from vbq.producers.bridge.rules import RuleSet
 from vbq.settings import Settings
 from vbq.states import SubmissionState
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from producers.bridge import (
+from vbq.errors import SpecError
+from vbq.producers.bridge import (
     build_notification,
     is_storage_notification,
     message_idempotency_key,
@@ -14,8 +15,7 @@ from producers.bridge import (
     parse_notification,
     parse_request,
 )
-from producers.bridge.requests import MAX_KEY_CHARS
-from vbq.errors import SpecError
+from vbq.producers.bridge.requests import MAX_KEY_CHARS
 
 TOPIC = "projects/p1/topics/requests"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from producers.bridge import ObjectEvent, RuleSet, glob_regex, notification_idempotency_key
-from producers.bridge.requests import MAX_KEY_CHARS
 from vbq.errors import ConfigError, SpecError
+from vbq.producers.bridge import ObjectEvent, RuleSet, glob_regex, notification_idempotency_key
+from vbq.producers.bridge.requests import MAX_KEY_CHARS
 from vbq.spec import JobSpec
 
 REPO = Path(__file__).resolve().parents[3]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from producers.bridge import ObjectEvent, Template, sanitize_label_value
 from vbq.errors import ConfigError, SpecError
+from vbq.producers.bridge import ObjectEvent, Template, sanitize_label_value
 
 
 def _ctx(name: str = "incoming/2024/05/Sales Report.v2.jsonl", **meta: str) -> dict[str, object]:

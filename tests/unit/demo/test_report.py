@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-
-from vbq.demo.monitor import Snapshot
-from vbq.demo.progress import ProgressView, render, status_line
-from vbq.demo.report import build_report, read_summaries
+from vbq_demo.monitor import Snapshot
+from vbq_demo.progress import ProgressView, render, status_line
+from vbq_demo.report import build_report, read_summaries
 
 RUN = "20260101-000000-abcd"
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from vbq_demo import handlers
+from vbq_demo.samples import GEMINI_MODEL, job_requests, sample_files
 
-from vbq.demo import handlers
-from vbq.demo.samples import GEMINI_MODEL, job_requests, sample_files
 from vbq.errors import OutputsError
 from vbq.events import JobEvent
 from vbq.spec import JobSpec

@@ -9,7 +9,7 @@ import pytest
 from vbq.broker_url import broker_options
 from vbq.errors import ConfigError
 from vbq.settings import Settings
-from workers.celery_app import celery_config
+from vbq.workers.celery_app import celery_config
 
 
 def test_sentinel_master_name_moves_to_transport_options() -> None:

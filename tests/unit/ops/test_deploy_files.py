@@ -43,6 +43,48 @@ def test_dockerfile_is_slim_non_root_and_enters_vbq() -> None:
     assert "requirements.lock" in text
 
 
+def _stages(text: str) -> dict[str, str]:
+    """Dockerfile stage name → its instructions."""
+    parts = re.split(r"^FROM (\S+) AS (\S+)\n", text, flags=re.M)
+    return {parts[i + 1]: parts[i + 2] for i in range(1, len(parts) - 2, 3)}
+
+
+def test_dockerfile_production_target_has_no_emulators_or_demo() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    stages = _stages(text)
+    assert list(stages) == ["base", "local", "production"]  # production is the default (last)
+    for name in ("base", "production"):
+        assert "emulators" not in stages[name] and "demo" not in stages[name], name
+    assert "COPY emulators" in stages["local"] and "COPY demo" in stages["local"]
+    services = _compose()["services"]
+    for name, svc in services.items():
+        build = svc.get("build")
+        if isinstance(build, dict):
+            wanted = "local" if svc.get("command", [""])[:1] == ["emulator"] else "production"
+            assert build["target"] == wanted, name
+
+
+def test_extras_lock_pins_what_the_extras_add() -> None:
+    main = {
+        _norm(line.partition("==")[0])
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    extras = {
+        _norm(line.partition("==")[0])
+        for line in (ROOT / "requirements-extras.lock").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    for folder in ("emulators", "demo"):
+        project = tomllib.loads((ROOT / folder / "pyproject.toml").read_text())["project"]
+        for dep in project["dependencies"]:
+            name = _norm(re.split(r"[\[<>=!~ ;]", dep, maxsplit=1)[0])
+            if name.startswith("vertex-batch-queue"):
+                continue
+            assert name in main | extras, f"{folder}: {name} is pinned in no lock file"
+    assert "gcp-storage-emulator" in extras and "gcp-storage-emulator" not in main
+
+
 def test_compose_has_every_role_and_a_scalable_worker() -> None:
     services = _compose()["services"]
     for name in ("redis", "pubsub", "vertex", "gcs", "api", "worker", "beat", "subscriber"):
@@ -60,7 +102,7 @@ def test_compose_commands_are_real_vbq_commands() -> None:
     from vbq.cli import cli
 
     for name, svc in _compose()["services"].items():
-        if svc.get("image") != "vbq:local" or "entrypoint" in svc:
+        if svc.get("image") not in {"vbq:local", "vbq:production"} or "entrypoint" in svc:
             continue
         command = svc["command"]
         group = cli.commands[command[0]]

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from producers.api.auth import (
+from vbq.errors import ConfigError
+from vbq.producers.api.auth import (
     ApiKeyRing,
     generate_api_key,
     hash_api_key,
     key_file_line,
 )
-from vbq.errors import ConfigError
 
 
 def test_generated_keys_are_prefixed_base62_and_unique() -> None:
@@ -53,7 +53,7 @@ def test_ring_compares_every_entry(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append(1)
         return real(x, y)
 
-    monkeypatch.setattr("producers.api.auth.hmac.compare_digest", counting)
+    monkeypatch.setattr("vbq.producers.api.auth.hmac.compare_digest", counting)
     assert ring.tenant_for(keys[0]) == "t0"
     assert len(calls) == 5  # no early exit on the first entry
 
@@ -96,7 +96,7 @@ def test_missing_key_file_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_reloading_ring_picks_up_added_and_revoked_keys(tmp_path: Path) -> None:
-    from producers.api.auth import ReloadingKeyRing
+    from vbq.producers.api.auth import ReloadingKeyRing
 
     old, new = generate_api_key(), generate_api_key()
     path = tmp_path / "keys.yaml"
@@ -115,7 +115,7 @@ def test_reloading_ring_picks_up_added_and_revoked_keys(tmp_path: Path) -> None:
 
 
 def test_reloading_ring_checks_at_most_every_interval(tmp_path: Path) -> None:
-    from producers.api.auth import ReloadingKeyRing
+    from vbq.producers.api.auth import ReloadingKeyRing
 
     key = generate_api_key()
     path = tmp_path / "keys.yaml"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from producers.batch import ItemError
-from producers.files import parse_requests, read_requests
 from vbq.errors import ConfigError
+from vbq.producers.batch import ItemError
+from vbq.producers.files import parse_requests, read_requests
 
 ONE = {"job_display_name": "j", "model_name": "m", "gcs_source": "gs://b/x.jsonl"}
 

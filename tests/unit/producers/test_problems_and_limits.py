@@ -9,8 +9,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from producers.api.limits import BodySizeLimit, json_depth, parse_json_body
-from producers.api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_body
+from vbq.producers.api.limits import BodySizeLimit, json_depth, parse_json_body
+from vbq.producers.api.problems import PROBLEM_MEDIA_TYPE, ProblemError, problem_body
 
 
 def test_problem_body_has_rfc9457_members_and_errors() -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from producers.submission import Submission
 from vbq.errors import NotFoundError
+from vbq.producers.submission import Submission
 from vbq.spec import JobSpec
 from vbq.states import SubmissionState
 from vbq.store import SubmissionRecord

@@ -7,8 +7,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.pubsub_v1 import types
-
-from vbq.emulators.pubsub import Broker, OutgoingMessage, StatusError
+from vbq_emulators.pubsub import Broker, OutgoingMessage, StatusError
 
 TOPIC = "projects/p/topics/events"
 DLQ = "projects/p/topics/dead"
@@ -125,7 +124,7 @@ def test_torn_last_line_is_ignored(tmp_path: Path) -> None:
 def test_journal_is_compacted_once_acked_records_dominate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from vbq.emulators.pubsub import broker as broker_module
+    from vbq_emulators.pubsub import broker as broker_module
 
     monkeypatch.setattr(broker_module, "COMPACT_MIN_RECORDS", 50)
     path = tmp_path / "pubsub.journal"

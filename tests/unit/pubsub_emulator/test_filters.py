@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-
-from vbq.emulators.pubsub import StatusError, parse_filter
+from vbq_emulators.pubsub import StatusError, parse_filter
 
 ATTRS = {"type": "job.succeeded", "tenant": "acme", "region-name": "eu"}
 

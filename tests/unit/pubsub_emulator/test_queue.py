@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from vbq.emulators.pubsub.model import EntryState, StoredMessage, StreamState
-from vbq.emulators.pubsub.queue import DeliveryPolicy, SubscriptionQueue
+from vbq_emulators.pubsub.model import EntryState, StoredMessage, StreamState
+from vbq_emulators.pubsub.queue import DeliveryPolicy, SubscriptionQueue
 
 _numbers = itertools.count(1)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from producers.api import auth
-from producers.api.auth import ApiKeyRing, generate_api_key, hash_api_key, key_file_line
+from vbq.producers.api import auth
+from vbq.producers.api.auth import ApiKeyRing, generate_api_key, hash_api_key, key_file_line
 
 
 @pytest.fixture

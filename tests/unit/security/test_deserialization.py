@@ -15,10 +15,10 @@ import pytest
 from kombu.exceptions import ContentDisallowed
 
 from vbq.settings import Settings
-from workers.celery_app import celery_config, create_app
+from vbq.workers.celery_app import celery_config, create_app
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = ("vbq", "producers", "workers", "subscribers")
+PACKAGES = ("vbq", "producers", "workers", "subscribers", "emulators", "demo")
 BANNED_MODULES = {"pickle", "cPickle", "_pickle", "shelve", "dill", "cloudpickle", "marshal"}
 SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "BaseLoader"}
 

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from subscribers.actions.signature import SignatureCheck, verify
-from subscribers.actions.webhook import Webhook
 from vbq.errors import EventError, HandlerError, SpecError
 from vbq.events import EventRequest, JobEvent
 from vbq.logs import configure_logging, get_logger
 from vbq.settings import Settings
 from vbq.spec import JobSpec
+from vbq.subscribers.actions.signature import SignatureCheck, verify
+from vbq.subscribers.actions.webhook import Webhook
 
 PASSWORD = "s3cr3t-Pa55word"
 API_KEY = "vbq_" + "A1b2C3d4" * 4

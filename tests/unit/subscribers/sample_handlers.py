@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from subscribers import HandlerRegistry
 from vbq.events import JobEvent
+from vbq.subscribers import HandlerRegistry
 
 SAMPLE = HandlerRegistry()
 CALLS: list[tuple[str, str]] = []

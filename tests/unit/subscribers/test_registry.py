@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from subscribers import HandlerRegistry, load_handlers
-from subscribers.registry import ALL_TYPES, handler_name
 from tests.unit.subscribers import sample_handlers
 from vbq.errors import ConfigError
 from vbq.events import JobEvent
+from vbq.subscribers import HandlerRegistry, load_handlers
+from vbq.subscribers.registry import ALL_TYPES, handler_name
 
 
 def _noop(event: JobEvent) -> None:

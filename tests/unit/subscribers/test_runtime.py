@@ -10,11 +10,11 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from subscribers import HandlerRegistry, Subscriber, current_delivery
-from subscribers.inbox import inbox_key
 from tests.unit.subscribers.fakes import FakeDeadLetter, FakeMessage
 from vbq.events import JobEvent
 from vbq.settings import Settings
+from vbq.subscribers import HandlerRegistry, Subscriber, current_delivery
+from vbq.subscribers.inbox import inbox_key
 
 SETTINGS = Settings(project="p", events_subscription="subs", inbox_ttl_s=60)
 

@@ -13,7 +13,7 @@ from tests.unit.workers.fakes import FakeLimiter, FakeStore, FakeVertex, Record
 from vbq.errors import VertexPermanentError, VertexRetryableError
 from vbq.settings import Settings
 from vbq.states import SubmissionState as S
-from workers.cancel import Canceller, cancel_requested
+from vbq.workers.cancel import Canceller, cancel_requested
 
 SETTINGS = Settings(project="proj", visibility_timeout_s=60)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vbq.settings import Settings
-from workers.celery_app import QUEUES, create_app, max_countdown_s
+from vbq.workers.celery_app import QUEUES, create_app, max_countdown_s
 
 
 def test_safe_delivery_settings() -> None:

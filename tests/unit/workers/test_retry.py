@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from vbq.errors import VertexRetryableError
 from vbq.settings import Settings
-from workers.retry import backoff_s, capped, granted
+from vbq.workers.retry import backoff_s, capped, granted
 
 SETTINGS = Settings(retry_base_s=1.0, retry_max_s=300.0, visibility_timeout_s=3600)
 

@@ -20,8 +20,8 @@ from vbq.errors import VertexAmbiguousError, VertexPermanentError, VertexRetryab
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.states import SubmissionState as S
-from workers.cancel import request_cancel
-from workers.submit import Submitter, label_filter
+from vbq.workers.cancel import request_cancel
+from vbq.workers.submit import Submitter, label_filter
 
 SETTINGS = Settings(
     project="proj", max_attempts=3, retry_base_s=1.0, retry_max_s=100.0, visibility_timeout_s=60

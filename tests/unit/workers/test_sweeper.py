@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from vbq.settings import Settings
-from workers.sweeper import DUE_KEY, DueIndex, Sweeper
+from vbq.workers.sweeper import DUE_KEY, DueIndex, Sweeper
 
 NOW = 1_800_000_000.0
 SETTINGS = Settings(visibility_timeout_s=600)

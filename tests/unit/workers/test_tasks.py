@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers import tasks
+from vbq.workers import tasks
 
 
 @pytest.mark.parametrize("arg", ["", "x" * 32, "ABCDEF" * 6, 42, None, ["a"], "0" * 31])

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from vbq.emulators.vertex.filters import JobView, parse_filter, parse_rfc3339
-from vbq.errors import ConfigError
+from vbq_emulators.errors import EmulatorConfigError
+from vbq_emulators.vertex.filters import JobView, parse_filter, parse_rfc3339
 
 T0 = parse_rfc3339("2024-01-01T00:00:00Z")
 
@@ -105,13 +104,13 @@ def test_filter_matches(text: str, expected: set[str]) -> None:
     ],
 )
 def test_bad_filters_raise(text: str) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(EmulatorConfigError):
         parse_filter(text)
 
 
 def test_keyword_prefix_is_a_field_name_not_a_keyword() -> None:
     # "ORacle" must not split into OR + acle.
-    with pytest.raises(ConfigError, match="unknown filter field"):
+    with pytest.raises(EmulatorConfigError, match="unknown filter field"):
         parse_filter("ORacle=1")
 
 

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from vbq.emulators.vertex.config import EmulatorConfig
-from vbq.emulators.vertex.filters import parse_filter
-from vbq.emulators.vertex.jobs import JobStore
-from vbq.errors import VertexError
+from vbq_emulators.errors import ApiError
+from vbq_emulators.vertex.config import EmulatorConfig
+from vbq_emulators.vertex.filters import parse_filter
+from vbq_emulators.vertex.jobs import JobStore
 
 PARENT = "projects/p/locations/us-central1"
 FINISHED = {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED"}
@@ -86,7 +85,7 @@ def test_cancel_while_queued(make_store: Any, tmp_path: Path) -> None:
     job = wait_for(lambda: (j := store.get(name))["state"] in FINISHED and j)
     assert job["state"] == "JOB_STATE_CANCELLED"
     assert "startTime" not in job
-    with pytest.raises(VertexError) as info:
+    with pytest.raises(ApiError) as info:
         store.cancel(name)
     assert info.value.status == "FAILED_PRECONDITION"
 
@@ -101,7 +100,7 @@ def test_concurrency_count_and_reset(make_store: Any, tmp_path: Path) -> None:
     assert len(page) == 2 and token
     store.reset()
     assert store.unfinished_count() == 0 and store.all_jobs() == []
-    with pytest.raises(VertexError):  # tokens do not survive a reset
+    with pytest.raises(ApiError):  # tokens do not survive a reset
         store.list(PARENT, parse_filter(""), page_size=2, page_token=token, filter_text="")
 
 

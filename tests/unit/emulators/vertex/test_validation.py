@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from vbq.emulators.vertex.config import EmulatorConfig
-from vbq.emulators.vertex.jobs import planned_outcome
-from vbq.emulators.vertex.validation import validate_create_body
-from vbq.emulators.vertex.wire import decode_enums, encode_job, output_dir_timestamp
-from vbq.errors import ConfigError, VertexError
+from vbq_emulators.errors import ApiError, EmulatorConfigError
+from vbq_emulators.vertex.config import EmulatorConfig
+from vbq_emulators.vertex.jobs import planned_outcome
+from vbq_emulators.vertex.validation import validate_create_body
+from vbq_emulators.vertex.wire import decode_enums, encode_job, output_dir_timestamp
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -130,7 +129,7 @@ def test_snake_case_keys_become_camel_case() -> None:
     ],
 )
 def test_invalid_bodies_name_the_field(data: dict[str, Any], field: str) -> None:
-    with pytest.raises(VertexError) as info:
+    with pytest.raises(ApiError) as info:
         check(data)
     assert info.value.status_code == 400
     assert info.value.status == "INVALID_ARGUMENT"
@@ -154,7 +153,7 @@ def test_invalid_bodies_name_the_field(data: dict[str, Any], field: str) -> None
     ],
 )
 def test_unknown_fields_are_refused(data: dict[str, Any], name: str) -> None:
-    with pytest.raises(VertexError, match=f'Unknown name "{name}"') as info:
+    with pytest.raises(ApiError, match=f'Unknown name "{name}"') as info:
         check(data)
     assert info.value.status_code == 400
 
@@ -196,7 +195,7 @@ def test_config_merge_checks_keys_and_ranges() -> None:
         {"fault_methods": ["create", "launch"]},
         {"latency_s": "slow"},
     ):
-        with pytest.raises(ConfigError):
+        with pytest.raises(EmulatorConfigError):
             EmulatorConfig().merged(bad)
 
 

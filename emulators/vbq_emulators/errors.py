@@ -1,0 +1,54 @@
+"""The emulators' own errors: one root, :class:`EmulatorError`.
+
+::
+
+    EmulatorError
+    ├── EmulatorConfigError   a bad setting, config file, filter or port (also a ValueError)
+    ├── ApiError              a Vertex REST answer to send back (HTTP status + Google's status)
+    └── StatusError           a Pub/Sub gRPC status to send back (vbq_emulators.pubsub.status)
+
+They stand for what Google would answer, so none of them is a :class:`vbq.errors.VbqError`:
+the emulators never share an error type with the code they stand in for.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ApiError", "EmulatorConfigError", "EmulatorError"]
+
+
+class EmulatorError(Exception):
+    """Root of every error an emulator raises."""
+
+
+class EmulatorConfigError(EmulatorError, ValueError):
+    """A setting, config file, filter expression or listening address is not usable."""
+
+
+class ApiError(EmulatorError):
+    """A Vertex REST error the emulator answers with, as Google's JSON envelope.
+
+    Attributes:
+        status_code: HTTP status (400, 404, 429, ...).
+        status: Google's canonical status name (``INVALID_ARGUMENT``).
+        message: the error message, naming the field where Google does.
+        retry_after_s: seconds for a ``Retry-After`` header, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        status: str,
+        retry_after_s: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.status = status
+        self.retry_after_s = retry_after_s
+        super().__init__(f"{status_code} {status}: {message}")
+
+    @property
+    def retryable(self) -> bool:
+        """True for answers a client should retry (429 and 5xx other than 501)."""
+        return self.status_code in {429, 500, 502, 503, 504}
