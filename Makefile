@@ -12,6 +12,7 @@ setup:
 lint:
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck:
 	$(PY) -m mypy $(PACKAGES)

@@ -1,7 +1,7 @@
 """What the producer client needs from the job store and the broker, as Protocols.
 
-The real :class:`vbq.store.JobStore` and :mod:`vbq.workers.tasks` satisfy them; keeping the client
-typed against these keeps it free of how either is built.
+The real :class:`vbq.store.JobStore` and :class:`vbq.broker.Enqueuer` satisfy them; keeping the
+client typed against these keeps it free of how either is built.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Enqueuer(Protocol):
 
 
 class WorkersEnqueuer:
-    """The real enqueuer: :class:`vbq.workers.enqueue.Enqueuer` on a Celery app built for
+    """The real enqueuer: :class:`vbq.broker.Enqueuer` on a publishing Celery app built for
     ``settings`` (so a client made with explicit settings publishes to *their* broker, not to
     the one in the environment).
 
@@ -72,8 +72,8 @@ class WorkersEnqueuer:
         if self._impl is None:
             import redis
 
-            from vbq.workers.celery_app import create_app
-            from vbq.workers.enqueue import Enqueuer as CeleryEnqueuer
+            from vbq.broker import Enqueuer as CeleryEnqueuer
+            from vbq.broker import create_app
 
             self._impl = CeleryEnqueuer(
                 celery_app=create_app(self.settings),

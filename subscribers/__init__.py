@@ -13,8 +13,8 @@ Python with :class:`Subscriber`. See :mod:`vbq.subscribers.runtime` for ack/nack
 shutdown semantics, :mod:`vbq.subscribers.context` for per-delivery details.
 """
 
+from vbq.pubsub.dead_letter import DeadLetterSink
 from vbq.subscribers.context import Delivery, current_delivery
-from vbq.subscribers.dead_letter import DeadLetterSink
 from vbq.subscribers.inbox import ClaimStatus, Inbox
 from vbq.subscribers.loader import load_handlers
 from vbq.subscribers.registry import REGISTRY, HandlerRegistry, Registration, handler

@@ -3,7 +3,7 @@
 For each message :class:`Subscriber` does, in the client's thread pool:
 
 1. parse with :meth:`JobEvent.from_json`; a malformed message is published to the dead-letter
-   topic with attribute ``vbq_error`` (see :mod:`vbq.subscribers.dead_letter`) and then acked, so it
+   topic with attribute ``vbq_error`` (see :mod:`vbq.pubsub.dead_letter`) and then acked, so it
    never crashes the process nor comes back;
 2. no registered handler for the type: ack;
 3. claim ``vbq:inbox:{group}:{event_id}`` (see :mod:`vbq.subscribers.inbox`): ``done`` → ack without
@@ -27,12 +27,10 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import redis as redis_lib
 from google.api_core import exceptions as gexc
@@ -43,54 +41,20 @@ from vbq.errors import EventError, PubSubError
 from vbq.events import JobEvent
 from vbq.logs import bind_job, get_logger
 from vbq.metrics import DEAD_LETTERED, SUBSCRIBER_MESSAGES, time_handler
-from vbq.pubsub_admin import subscriber_client
+from vbq.pubsub.admin import subscriber_client
+from vbq.pubsub.dead_letter import DeadLetterSink
+from vbq.pubsub.messages import DeadLetterSender, MessageLike
 from vbq.settings import Settings
 from vbq.subscribers.context import Delivery, delivery_context
-from vbq.subscribers.dead_letter import DeadLetterSink
 from vbq.subscribers.inbox import ClaimStatus, Inbox
 from vbq.subscribers.registry import HandlerRegistry, Registration
 
-__all__ = ["DeadLetterSender", "MessageLike", "Subscriber", "SubscriberStats"]
+__all__ = ["Subscriber", "SubscriberStats"]
 
 _log = get_logger("vbq.subscriber")
 
 # The stream cannot recover from these; anything else is retried by re-subscribing.
 _FATAL = (gexc.NotFound, gexc.PermissionDenied, gexc.InvalidArgument, gexc.Unauthenticated)
-
-
-class MessageLike(Protocol):
-    """The part of Google's ``subscriber.message.Message`` the runtime uses."""
-
-    @property
-    def data(self) -> bytes: ...
-    @property
-    def attributes(self) -> Mapping[str, str]: ...
-    @property
-    def message_id(self) -> str: ...
-    @property
-    def delivery_attempt(self) -> int | None: ...
-    @property
-    def publish_time(self) -> datetime: ...
-    @property
-    def ordering_key(self) -> str: ...
-    def ack(self) -> None: ...
-    def nack(self) -> None: ...
-
-
-class DeadLetterSender(Protocol):
-    """Where malformed messages go (:class:`~vbq.subscribers.dead_letter.DeadLetterSink`)."""
-
-    def send(
-        self,
-        data: bytes,
-        *,
-        attributes: Mapping[str, str],
-        reason: str,
-        subscription: str = "",
-        message_id: str = "",
-    ) -> str: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)

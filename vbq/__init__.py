@@ -43,7 +43,7 @@ from vbq.states import FINISHED_VERTEX_STATES, JobState, SubmissionState
 if TYPE_CHECKING:
     from vbq.producers import BatchResult, Client, Submission
 
-__version__ = "0.1.0"
+from vbq.version import __version__
 
 _PRODUCER_NAMES = frozenset({"BatchResult", "Client", "Submission"})
 

@@ -110,7 +110,7 @@ def broker_check(url: str, *, timeout_s: float = 1.0) -> Check:
     """A check that connects to the Celery broker at ``url`` (Redis, Sentinel or AMQP)."""
     from kombu import Connection
 
-    from vbq.broker_url import broker_options
+    from vbq.broker.url import broker_options
 
     opts = broker_options(url)
 
@@ -142,7 +142,7 @@ def pubsub_check(settings: Settings, *, timeout_s: float = 2.0) -> Check:
 
     def check() -> None:
         if not clients:
-            from vbq.pubsub_admin import publisher_client
+            from vbq.pubsub.admin import publisher_client
 
             clients.append(publisher_client(settings, enable_message_ordering=False))
         # No retries: a probe wants the current answer within its timeout.

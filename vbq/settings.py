@@ -110,7 +110,7 @@ class Settings:
     rate_limit_margin_s: float = 0.15
     """How much the delay from a rate-limit grant to Google receiving the call may vary, in
     seconds (``VBQ_RATE_LIMIT_MARGIN_S``): the limiters hold back that much of their burst, so
-    that no 1 s window *at Google* exceeds rate + burst (:mod:`vbq.workers.ratelimit`)."""
+    that no 1 s window *at Google* exceeds rate + burst (:mod:`vbq.quota.ratelimit`)."""
     max_in_flight: int = 100
     """Unfinished Vertex jobs per (project, location) (``VBQ_MAX_IN_FLIGHT``)."""
     max_in_flight_per_model: int = 0

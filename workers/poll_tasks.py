@@ -28,10 +28,10 @@ _by_pid: dict[int, tuple[Poller, PollSchedule]] = {}
 
 def build_poller(settings: Settings, client: redis_lib.Redis | None = None) -> Poller:
     """A :class:`Poller` wired to the real store, Vertex client, limiter and slots."""
+    from vbq.quota.ratelimit import RateLimiter
+    from vbq.quota.slots import Slots
     from vbq.store import JobStore
     from vbq.vertex import VertexClient
-    from vbq.workers.ratelimit import RateLimiter
-    from vbq.workers.slots import Slots
 
     client = client or redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
     return Poller(

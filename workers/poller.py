@@ -62,14 +62,14 @@ return 0
 
 
 class ReadLimiter(Protocol):
-    """The part of :class:`vbq.workers.ratelimit.RateLimiter` the poller uses."""
+    """The part of :class:`vbq.quota.ratelimit.RateLimiter` the poller uses."""
 
     def acquire_blocking(self, kind: str, project: str, location: str, timeout_s: float) -> Any:
         """Wait for a token; a falsy or ``allowed=False`` result means none came in time."""
 
 
 class SlotReleaser(Protocol):
-    """The part of :class:`vbq.workers.slots.Slots` the poller uses."""
+    """The part of :class:`vbq.quota.slots.Slots` the poller uses."""
 
     def release(self, submission_id: str, project: str, location: str, model: str | None) -> Any:
         """Give back a finished job's in-flight slot."""

@@ -2,8 +2,8 @@
 
 Typed as Protocols so that :mod:`vbq.workers.submit` and :mod:`vbq.workers.cancel` stay free of
 Celery and of how each part is built: the real :class:`vbq.store.JobStore`,
-:class:`vbq.vertex.VertexClient`, :class:`vbq.workers.ratelimit.RateLimiter` and
-:class:`vbq.workers.slots.Slots` satisfy them, and unit tests pass small fakes.
+:class:`vbq.vertex.VertexClient`, :class:`vbq.quota.ratelimit.RateLimiter` and
+:class:`vbq.quota.slots.Slots` satisfy them, and unit tests pass small fakes.
 """
 
 from __future__ import annotations

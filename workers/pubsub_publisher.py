@@ -19,7 +19,7 @@ from typing import Protocol
 
 from google.cloud import pubsub_v1
 
-from vbq.pubsub_admin import publisher_client
+from vbq.pubsub.admin import publisher_client
 from vbq.settings import Settings
 
 __all__ = ["EventPublisher", "PubSubPublisher"]
@@ -53,7 +53,7 @@ class PubSubPublisher:
 
     Args:
         client: a ``PublisherClient`` built with ``enable_message_ordering=True``
-            (see :func:`vbq.pubsub_admin.publisher_client`).
+            (see :func:`vbq.pubsub.admin.publisher_client`).
     """
 
     def __init__(self, *, client: pubsub_v1.PublisherClient) -> None:

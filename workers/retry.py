@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from vbq.broker.app import capped_countdown
 from vbq.errors import VertexError
 from vbq.settings import Settings
 
@@ -35,9 +36,10 @@ def capped(settings: Settings, countdown_s: float) -> float:
     """``countdown_s`` limited to ``[0, visibility_timeout_s / 2]`` seconds.
 
     On Redis, a message whose ETA lies beyond the visibility timeout is delivered again and
-    again, so no vbq task ever schedules itself further out than half of it.
+    again, so no vbq task ever schedules itself further out than half of it
+    (:func:`vbq.broker.app.capped_countdown`).
     """
-    return min(max(0.0, countdown_s), settings.visibility_timeout_s / 2)
+    return capped_countdown(settings, countdown_s)
 
 
 def granted(answer: Any) -> bool:

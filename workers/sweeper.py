@@ -19,11 +19,12 @@ Enqueueing too often is harmless: the submit task is idempotent and serialised p
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
+from vbq.broker.due import DUE_KEY, DueIndex
 from vbq.logs import get_logger
 from vbq.settings import Settings
 from vbq.states import SubmissionState
@@ -32,52 +33,10 @@ __all__ = ["DUE_KEY", "DueIndex", "SweepReport", "Sweeper"]
 
 _MAX_SCAN_PAGES = 50  # pages of `batch` ids one sweep looks through for unpublished ones
 
-DUE_KEY = "vbq:submit:due"
-"""zset: submission id → epoch seconds when its next submit message is due."""
 
 _log = get_logger("vbq.workers.sweeper")
 # Marks this much older than their due time belong to long-finished work: drop them.
 _FORGET_AFTER_S = 7 * 24 * 3600
-
-
-class DueIndex:
-    """When each submission's next submit message is due (``vbq:submit:due``).
-
-    Args:
-        redis_client: the vbq Redis.
-    """
-
-    def __init__(self, redis_client: redis.Redis) -> None:
-        self.redis = redis_client
-
-    def mark(self, submission_ids: Iterable[str], due_at: float) -> None:
-        """Note that a submit message for each id is due at ``due_at`` (epoch seconds).
-
-        Raises:
-            redis.RedisError: Redis is unreachable.
-        """
-        mapping = {sid: due_at for sid in submission_ids}
-        if mapping:
-            self.redis.zadd(DUE_KEY, mapping)  # type: ignore[arg-type]
-
-    def clear(self, submission_id: str) -> None:
-        """Forget ``submission_id``: it needs no more submit messages.
-
-        Raises:
-            redis.RedisError: Redis is unreachable.
-        """
-        self.redis.zrem(DUE_KEY, submission_id)
-
-    def due_at(self, submission_ids: Sequence[str]) -> list[float | None]:
-        """The due time of each id (None when none is noted), in order.
-
-        Raises:
-            redis.RedisError: Redis is unreachable.
-        """
-        if not submission_ids:
-            return []
-        scores = self.redis.zmscore(DUE_KEY, list(submission_ids))
-        return [None if s is None else float(s) for s in scores]
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,11 @@ from typing import Any
 import redis
 from celery import Task
 
+from vbq.broker.enqueue import Enqueuer
 from vbq.logs import get_logger
 from vbq.settings import Settings
 from vbq.workers.cancel import Canceller
 from vbq.workers.celery_app import app
-from vbq.workers.enqueue import Enqueuer
 from vbq.workers.retry import backoff_s
 from vbq.workers.submit import Submitter
 from vbq.workers.sweeper import DueIndex, Sweeper
@@ -81,10 +81,10 @@ def _deps() -> _Deps:
     if found is not None:
         return found
     settings, client = _settings_and_redis()
+    from vbq.quota.ratelimit import RateLimiter
+    from vbq.quota.slots import Slots
     from vbq.store import JobStore
     from vbq.vertex import VertexClient
-    from vbq.workers.ratelimit import RateLimiter
-    from vbq.workers.slots import Slots
 
     store = JobStore(client, settings=settings)
     vertex = VertexClient.from_settings(settings)

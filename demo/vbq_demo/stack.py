@@ -303,6 +303,6 @@ class DemoStack:
 
 
 _PUBSUB_SETUP = (
-    "from vbq.pubsub_admin import ensure_event_resources; from vbq.settings import Settings; "
+    "from vbq.pubsub.admin import ensure_event_resources; from vbq.settings import Settings; "
     "ensure_event_resources(Settings.from_env())"
 )

@@ -35,7 +35,7 @@ from google.cloud import pubsub_v1
 from tests.support.pubsub import PubSubEmulator
 from tests.support.services import RedisServer
 from vbq.events import JobEvent
-from vbq.pubsub_admin import ensure_event_resources, publisher_client, subscriber_client
+from vbq.pubsub.admin import ensure_event_resources, publisher_client, subscriber_client
 from vbq.settings import Settings
 from vbq.subscribers import HandlerRegistry, Subscriber
 from vbq.workers.relay import OUTBOX_KEY, OutboxRelay

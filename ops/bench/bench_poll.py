@@ -30,14 +30,14 @@ import redis
 from tests.support.emulators import VertexEmulator
 from tests.support.services import RedisServer
 from vbq.logs import configure_logging
+from vbq.quota.ratelimit import RateLimiter
+from vbq.quota.slots import Slots
 from vbq.settings import Settings
 from vbq.spec import JobSpec, with_submission_label
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission
 from vbq.vertex import VertexClient
 from vbq.workers.poller import Poller
-from vbq.workers.ratelimit import RateLimiter
-from vbq.workers.slots import Slots
 
 PROJECT = "bench-project"
 LOCATION = "us-central1"

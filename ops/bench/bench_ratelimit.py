@@ -164,11 +164,11 @@ def run_vbq(
     import redis
 
     from tests.support.services import ManagedProcess, vbq_argv
+    from vbq.broker.enqueue import Enqueuer
     from vbq.settings import Settings
     from vbq.spec import JobSpec
     from vbq.store import JobStore, NewSubmission
     from vbq.workers.celery_app import create_app
-    from vbq.workers.enqueue import Enqueuer
 
     settings = Settings.from_env(env)
     store = JobStore.from_settings(settings)

@@ -28,7 +28,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from vbq import __version__
 from vbq.errors import (
     IdempotencyConflictError,
     NotFoundError,
@@ -50,6 +49,7 @@ from vbq.producers.api.schemas import (
 )
 from vbq.producers.client import Client
 from vbq.states import SubmissionState
+from vbq.version import __version__
 
 __all__ = ["MAX_BATCH_ITEMS", "create_app"]
 

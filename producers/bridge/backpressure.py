@@ -95,7 +95,7 @@ class StoreBacklog:
         project: str | None = None,
         location: str | None = None,
     ) -> None:
-        from vbq.workers.slots import Slots
+        from vbq.quota.slots import Slots
 
         self._redis = redis
         self._slots = Slots(redis, settings=settings)

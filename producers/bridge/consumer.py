@@ -59,9 +59,9 @@ from vbq.producers.bridge.backpressure import Backpressure
 from vbq.producers.bridge.handling import BatchHandler, Counters, FaultAction, FaultHook, Pending
 from vbq.producers.bridge.rules import RuleSet
 from vbq.producers.client import Client
-from vbq.pubsub_admin import subscriber_client
+from vbq.pubsub.admin import subscriber_client
+from vbq.pubsub.messages import DeadLetterSender, MessageLike
 from vbq.settings import Settings
-from vbq.subscribers.runtime import DeadLetterSender, MessageLike
 
 __all__ = ["Bridge", "BridgeStats", "FaultAction", "FaultHook"]
 

@@ -21,9 +21,9 @@ from vbq.producers.bridge.notifications import parse_notification as parse_objec
 from vbq.producers.bridge.requests import JobRequest, parse_request
 from vbq.producers.bridge.rules import RuleSet
 from vbq.producers.client import Client
+from vbq.pubsub.dead_letter import DeadLetterSink
+from vbq.pubsub.messages import DeadLetterSender, MessageLike
 from vbq.settings import Settings
-from vbq.subscribers.dead_letter import DeadLetterSink
-from vbq.subscribers.runtime import DeadLetterSender, MessageLike
 
 __all__ = ["BatchHandler", "Counters", "FaultAction", "FaultHook", "Pending"]
 

@@ -20,7 +20,7 @@ from vbq.producers.bridge.notifications import (
     object_resource,
 )
 from vbq.producers.bridge.resources import topic_path
-from vbq.pubsub_admin import publisher_client
+from vbq.pubsub.admin import publisher_client
 from vbq.settings import Settings
 
 __all__ = ["fetch_object_resource", "publish_object_notification"]

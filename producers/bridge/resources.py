@@ -1,7 +1,7 @@
 """Create the bridge's Pub/Sub resources (``vbq bridge --create``), idempotently.
 
 - the dead-letter topic (``Settings.dead_letter_topic``) and its keeping subscription
-  ``{dead-letter topic id}-sub`` (:func:`vbq.pubsub_admin.dead_letter_subscription_path`);
+  ``{dead-letter topic id}-sub`` (:func:`vbq.pubsub.admin.dead_letter_subscription_path`);
 - the request topic and subscription, when given;
 - the notification topic and subscription of the rule file, when given.
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from vbq.pubsub_admin import (
+from vbq.pubsub.admin import (
     dead_letter_subscription_path,
     ensure_subscription,
     ensure_topic,

@@ -165,7 +165,7 @@ class ChaosCluster:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
 
-        from vbq.pubsub_admin import ensure_event_resources, subscriber_client
+        from vbq.pubsub.admin import ensure_event_resources, subscriber_client
 
         settings = self.settings()
         ensure_event_resources(settings)

@@ -94,7 +94,7 @@ class AuditPuller:
             return list(self.deliveries)
 
     def _run(self) -> None:
-        from vbq.pubsub_admin import subscriber_client
+        from vbq.pubsub.admin import subscriber_client
 
         client: Any = None
         while not self._stop.is_set():

@@ -1,4 +1,4 @@
-"""vbq.pubsub_stream: done-callbacks of StreamingPull calls never run inside their registration."""
+"""vbq.pubsub.stream: done-callbacks of StreamingPull calls never run inside their registration."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from vbq.pubsub_stream import StreamingPullCall, SubscriberClient
+from vbq.pubsub.stream import StreamingPullCall, SubscriberClient
 
 
 class FakeGrpcCall:
@@ -158,7 +158,7 @@ def test_with_the_wrapper_a_reconnect_leaves_exactly_one_live_stream() -> None:
 
 def test_googles_plain_path_orphans_a_live_stream() -> None:
     # The bug itself, in the installed google-api-core. If this starts failing, api-core no
-    # longer re-enters open() from a done-callback and vbq.pubsub_stream may be retired.
+    # longer re-enters open() from a done-callback and vbq.pubsub.stream may be retired.
     rpc, started = _open_during_outage(wrap=False, failed_opens=4)
     live = [s for s in started if s.is_active()]
     assert len(live) == 2

@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-from vbq import __version__
+from vbq.version import __version__
 
 __all__ = ["COMMAND_MODULES", "cli", "main"]
 

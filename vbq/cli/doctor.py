@@ -120,7 +120,7 @@ def _vertex(settings: Settings, timeout_s: float) -> str:
 
 
 def _topic(settings: Settings, timeout_s: float) -> str:
-    from vbq.pubsub_admin import publisher_client
+    from vbq.pubsub.admin import publisher_client
 
     path = settings.events_topic_path()
     client = publisher_client(settings, enable_message_ordering=False)
@@ -132,7 +132,7 @@ def _topic(settings: Settings, timeout_s: float) -> str:
 
 
 def _subscription(settings: Settings, timeout_s: float) -> str:
-    from vbq.pubsub_admin import subscriber_client
+    from vbq.pubsub.admin import subscriber_client
 
     path = settings.events_subscription_path()
     client = subscriber_client(settings)

@@ -31,7 +31,7 @@ def relay(create: bool, batch_size: int, lock_ttl_s: float, metrics_port: int | 
     """Move job events from vbq:outbox to Pub/Sub (one active relay at a time; SIGTERM stops)."""
     from vbq.errors import ConfigError, PubSubError
     from vbq.logs import configure_logging, get_logger
-    from vbq.pubsub_admin import ensure_event_resources
+    from vbq.pubsub.admin import ensure_event_resources
     from vbq.settings import Settings
     from vbq.workers.relay import run_relay
 

@@ -65,7 +65,7 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
 
     from vbq.errors import ConfigError, PubSubError
     from vbq.logs import configure_logging, get_logger
-    from vbq.pubsub_admin import ensure_event_resources
+    from vbq.pubsub.admin import ensure_event_resources
     from vbq.settings import Settings
     from vbq.subscribers import HandlerRegistry, Subscriber, load_handlers
 

@@ -42,7 +42,7 @@ def user_agent() -> str:
     """``vbq/<version> gl-python/<python version>``, the shape Google's clients send."""
     import platform
 
-    from vbq import __version__
+    from vbq.version import __version__
 
     return f"vbq/{__version__} gl-python/{platform.python_version()}"
 

@@ -21,7 +21,7 @@ from tests.integration.events.helpers import start_role, wait_until
 from tests.support.pubsub import PubSubEmulator
 from tests.support.services import ManagedProcess, free_port
 from vbq.events import JobEvent
-from vbq.pubsub_admin import ensure_event_resources, publisher_client
+from vbq.pubsub.admin import ensure_event_resources, publisher_client
 from vbq.settings import Settings
 from vbq.subscribers.actions import signature_header
 

@@ -17,7 +17,7 @@ from google.cloud import pubsub_v1
 from tests.support.pubsub import PubSubEmulator
 from vbq.producers import Client
 from vbq.producers.bridge import Bridge, ensure_bridge_resources
-from vbq.pubsub_admin import dead_letter_subscription_path, publisher_client, subscriber_client
+from vbq.pubsub.admin import dead_letter_subscription_path, publisher_client, subscriber_client
 from vbq.settings import Settings
 
 PROJECT = "bridge-test"

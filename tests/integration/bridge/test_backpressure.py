@@ -25,10 +25,10 @@ from tests.integration.bridge.conftest import (
 from tests.support.pubsub import PubSubEmulator
 from vbq.errors import StateConflictError
 from vbq.producers.bridge import Backpressure, StoreBacklog
+from vbq.quota.slots import Slots
 from vbq.settings import Settings
 from vbq.states import SubmissionState
 from vbq.store import JobStore
-from vbq.workers.slots import Slots
 
 pytestmark = pytest.mark.integration
 

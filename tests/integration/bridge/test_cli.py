@@ -18,7 +18,7 @@ from tests.integration.bridge.conftest import PROJECT, stored_records, valid_req
 from tests.support.emulators import GcsEmulator
 from tests.support.services import ManagedProcess, vbq_argv
 from vbq.producers.bridge import publish_object_notification
-from vbq.pubsub_admin import publisher_client, subscriber_client
+from vbq.pubsub.admin import publisher_client, subscriber_client
 from vbq.settings import Settings
 
 pytestmark = pytest.mark.integration

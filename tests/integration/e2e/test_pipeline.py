@@ -90,7 +90,7 @@ def pipeline(
     env: dict[str, str], tmp_path: Path, pubsub_emulator: PubSubEmulator
 ) -> Iterator[Settings]:
     """Worker, beat (with relay) and subscriber processes; yields the settings to talk to them."""
-    from vbq.pubsub_admin import ensure_event_resources
+    from vbq.pubsub.admin import ensure_event_resources
 
     settings = Settings.from_env(env)
     ensure_event_resources(settings)

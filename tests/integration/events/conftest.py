@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.pubsub import PubSubEmulator
-from vbq.pubsub_admin import ensure_event_resources
+from vbq.pubsub.admin import ensure_event_resources
 from vbq.settings import Settings
 
 PROJECT = "vbq-test"

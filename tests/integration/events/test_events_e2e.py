@@ -24,7 +24,7 @@ from tests.integration.events.helpers import (
 )
 from tests.support.pubsub import PubSubEmulator
 from vbq.events import JobEvent
-from vbq.pubsub_admin import dead_letter_subscription_path, publisher_client, subscriber_client
+from vbq.pubsub.admin import dead_letter_subscription_path, publisher_client, subscriber_client
 from vbq.settings import Settings
 from vbq.workers.relay import OUTBOX_KEY
 

@@ -11,7 +11,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.services import ManagedProcess, free_port, vbq_argv
-from vbq.pubsub_admin import ensure_event_resources
+from vbq.pubsub.admin import ensure_event_resources
 from vbq.settings import Settings
 
 HANDLER = "tests.integration.events.handlers:record"

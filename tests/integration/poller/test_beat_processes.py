@@ -28,7 +28,7 @@ from tests.support.emulators import VertexEmulator
 from tests.support.pubsub import PubSubEmulator
 from tests.support.services import ManagedProcess, vbq_argv
 from vbq.producers import Client
-from vbq.pubsub_admin import ensure_event_resources
+from vbq.pubsub.admin import ensure_event_resources
 from vbq.settings import Settings
 from vbq.store import JobStore
 from vbq.workers.celery_app import create_app

@@ -22,6 +22,8 @@ import redis
 
 from tests.support.emulators import VertexEmulator
 from vbq.errors import VertexPermanentError, VertexRetryableError
+from vbq.quota.ratelimit import RateLimiter
+from vbq.quota.slots import Slots
 from vbq.settings import Settings
 from vbq.spec import JobSpec, with_submission_label
 from vbq.states import SubmissionState
@@ -29,8 +31,6 @@ from vbq.store import JobStore, NewSubmission
 from vbq.vertex import VertexClient
 from vbq.workers.poll_schedule import PollSchedule
 from vbq.workers.poller import Poller
-from vbq.workers.ratelimit import RateLimiter
-from vbq.workers.slots import Slots
 
 PROJECT = "poll-proj"
 LOCATION = "us-central1"

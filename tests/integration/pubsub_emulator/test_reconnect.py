@@ -2,7 +2,7 @@
 
 Regression test for the chaos suite's "events delivered but never handled" flake: with Google's
 client as is, a streaming pull opened during an outage re-entered itself and left a live stream
-behind that nobody read (see :mod:`vbq.pubsub_stream`); the emulator leased messages to it and
+behind that nobody read (see :mod:`vbq.pubsub.stream`); the emulator leased messages to it and
 their ordering keys stayed blocked until the leases ran out, again and again.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 from tests.integration.pubsub_emulator.helpers import Collector, names, wait_until
 from tests.support.pubsub import PubSubEmulator
-from vbq.pubsub_admin import publisher_client, subscriber_client
+from vbq.pubsub.admin import publisher_client, subscriber_client
 from vbq.settings import Settings
 
 pytestmark = pytest.mark.integration

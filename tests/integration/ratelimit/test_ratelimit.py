@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from vbq.errors import ConfigError
+from vbq.quota.ratelimit import RateLimiter, emission_interval_us, rate_key
 from vbq.settings import Settings
-from vbq.workers.ratelimit import RateLimiter, emission_interval_us, rate_key
 
 
 def _settings(redis_url: str, rate_per_s: float, burst: int) -> Settings:

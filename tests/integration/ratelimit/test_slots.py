@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from tests.unit.store.specs import make_spec
+from vbq.quota.slots import Slots, model_slots_key, slots_key
 from vbq.settings import Settings
 from vbq.states import SubmissionState as S
 from vbq.store import JobStore, NewSubmission
-from vbq.workers.slots import Slots, model_slots_key, slots_key
 
 P, L = "proj-a", "us-central1"
 

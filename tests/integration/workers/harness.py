@@ -11,12 +11,12 @@ import httpx
 import redis
 
 from tests.support.services import ManagedProcess, free_port, vbq_argv
+from vbq.broker.enqueue import Enqueuer
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission
 from vbq.workers.celery_app import create_app
-from vbq.workers.enqueue import Enqueuer
 
 PROJECT = "vbq-test-project"
 LOCATION = "us-central1"

@@ -1,6 +1,6 @@
 """``Enqueuer.submit_many`` publishes exactly the message ``send_task`` would, on a real Redis.
 
-The batch path builds its messages without ``send_task`` (see ``vbq.workers.enqueue``); these
+The batch path builds its messages without ``send_task`` (see ``vbq.broker.enqueue``); these
 tests pin that shortcut to Celery's own output, so a Celery upgrade that changes the message
 fails here rather than in a worker.
 """
@@ -16,9 +16,10 @@ import pytest
 import redis
 
 from tests.integration.workers.harness import enqueuer, settings_from
+from vbq.broker.enqueue import _publish_submits
+from vbq.broker.names import TASK_SUBMIT
 from vbq.settings import Settings
 from vbq.workers.celery_app import QUEUE_SUBMIT, create_app
-from vbq.workers.enqueue import TASK_SUBMIT, _publish_submits
 from vbq.workers.sweeper import DUE_KEY
 
 pytestmark = [pytest.mark.integration]

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from vbq.broker_url import broker_options
+from vbq.broker.url import broker_options
 from vbq.errors import ConfigError
 from vbq.settings import Settings
 from vbq.workers.celery_app import celery_config

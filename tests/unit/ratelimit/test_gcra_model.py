@@ -11,8 +11,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vbq.workers.ratelimit import Decision, emission_interval_us, gcra_params
-from vbq.workers.slots import _lease_arg
+from vbq.quota.ratelimit import Decision, emission_interval_us, gcra_params
+from vbq.quota.slots import _lease_arg
 
 
 def _gcra(

@@ -222,7 +222,7 @@ class FakeSlots:
         self.held.discard(submission_id)
 
     def hold(self, submission_id: str, project: str, location: str, model: str | None) -> bool:
-        # Like vbq.workers.slots.Slots.hold: only a slot that still exists becomes held.
+        # Like vbq.quota.slots.Slots.hold: only a slot that still exists becomes held.
         if submission_id not in self.leased and submission_id not in self.held:
             return False
         self.leased.discard(submission_id)

@@ -129,13 +129,13 @@ def publisher_client(
 def subscriber_client(settings: Settings) -> pubsub_v1.SubscriberClient:
     """A ``SubscriberClient`` for ``settings`` (emulator or Google).
 
-    It is :class:`vbq.pubsub_stream.SubscriberClient`: Google's client, except that a
+    It is :class:`vbq.pubsub.stream.SubscriberClient`: Google's client, except that a
     ``subscribe()`` stream reopened while Pub/Sub is unreachable cannot leave a live stream
     behind that nobody reads (an api-core bug; see that module).
     """
     from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
 
-    from vbq.pubsub_stream import SubscriberClient
+    from vbq.pubsub.stream import SubscriberClient
 
     kwargs: dict[str, Any] = {}
     if settings.pubsub_emulator_host:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from google.cloud import pubsub_v1
 
 from vbq.errors import PubSubError
-from vbq.pubsub_admin import publisher_client
+from vbq.pubsub.admin import publisher_client
 from vbq.settings import Settings
 
 __all__ = ["MAX_REASON_CHARS", "DeadLetterSink"]

@@ -3,7 +3,7 @@
 Messages are sent by task name (``send_task``, or for batches the same messages built once per
 batch, see :func:`_publish_submits`), so publishing needs neither the task code nor the store:
 an API process only needs the broker and the vbq Redis (for the due marks the sweeper reads,
-see :mod:`vbq.workers.sweeper`).
+see :mod:`vbq.broker.due`).
 """
 
 from __future__ import annotations
@@ -18,16 +18,13 @@ from celery import Celery
 from kombu import Producer
 from kombu.utils.uuid import uuid
 
+from vbq.broker.app import capped_countdown
+from vbq.broker.due import DueIndex
+from vbq.broker.names import QUEUE_CANCEL, QUEUE_SUBMIT, TASK_CANCEL, TASK_SUBMIT, TASK_SWEEP
 from vbq.settings import Settings
-from vbq.workers.celery_app import QUEUE_CANCEL, QUEUE_SUBMIT
-from vbq.workers.retry import capped
-from vbq.workers.sweeper import DueIndex
 
-__all__ = ["TASK_CANCEL", "TASK_SUBMIT", "TASK_SWEEP", "Enqueuer"]
+__all__ = ["Enqueuer"]
 
-TASK_SUBMIT = "vbq.submit"
-TASK_CANCEL = "vbq.cancel"
-TASK_SWEEP = "vbq.sweep"
 _BATCH = 500  # messages per broker pipeline
 
 
@@ -53,7 +50,7 @@ class Enqueuer:
                 sweeper publishes it again after ``accepted_age_s``; harmless).
             kombu.exceptions.OperationalError: the broker is unreachable.
         """
-        countdown_s = capped(self.settings, countdown_s)
+        countdown_s = capped_countdown(self.settings, countdown_s)
         self.app.send_task(
             TASK_SUBMIT, args=[submission_id], countdown=countdown_s or None, queue=QUEUE_SUBMIT
         )
@@ -95,7 +92,7 @@ class Enqueuer:
             TASK_CANCEL,
             args=[submission_id],
             kwargs={"attempt": attempt},
-            countdown=capped(self.settings, countdown_s) or None,
+            countdown=capped_countdown(self.settings, countdown_s) or None,
             queue=QUEUE_CANCEL,
         )
 

@@ -38,8 +38,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vbq.quota.ratelimit import Decision
 from vbq.settings import Settings
-from vbq.workers.ratelimit import Decision
 
 __all__ = ["Slots", "model_slots_key", "slots_key"]
 

@@ -1,0 +1,53 @@
+"""The wire contract between producers and workers: Celery task and queue names.
+
+One queue per kind of work, so that a burst of submissions never starves polling or the
+outbox relay, and each kind can get its own worker pool (``vbq worker --queues vbq.poll``):
+
+========================  =============================================================
+queue                     tasks
+========================  =============================================================
+``vbq.submit``            ``vbq.submit`` (create the Vertex job)
+``vbq.cancel``            ``vbq.cancel``
+``vbq.poll``              ``vbq.poll`` and ``vbq.poll.*``
+``vbq.maintenance``       everything else: ``vbq.sweep``, the relay, beat's housekeeping
+========================  =============================================================
+
+Messages carry only a submission id (``[submission_id]``), never the request: the job store
+is the source of truth, so a message can be sent again at any time.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "QUEUES",
+    "QUEUE_CANCEL",
+    "QUEUE_MAINTENANCE",
+    "QUEUE_POLL",
+    "QUEUE_SUBMIT",
+    "TASK_CANCEL",
+    "TASK_ROUTES",
+    "TASK_SUBMIT",
+    "TASK_SWEEP",
+]
+
+QUEUE_SUBMIT = "vbq.submit"
+QUEUE_CANCEL = "vbq.cancel"
+QUEUE_POLL = "vbq.poll"
+QUEUE_MAINTENANCE = "vbq.maintenance"
+QUEUES: tuple[str, ...] = (QUEUE_SUBMIT, QUEUE_CANCEL, QUEUE_POLL, QUEUE_MAINTENANCE)
+
+TASK_SUBMIT = "vbq.submit"
+"""``[submission_id]``: one submit attempt."""
+TASK_CANCEL = "vbq.cancel"
+"""``[submission_id]``, kwarg ``attempt``: cancel in whatever state it is."""
+TASK_SWEEP = "vbq.sweep"
+"""No arguments: re-enqueue submissions whose message was lost (beat sends it)."""
+
+# Glob routes, checked in order: the first match wins.
+TASK_ROUTES: dict[str, dict[str, str]] = {
+    "vbq.submit": {"queue": QUEUE_SUBMIT},
+    "vbq.cancel": {"queue": QUEUE_CANCEL},
+    "vbq.poll": {"queue": QUEUE_POLL},
+    "vbq.poll.*": {"queue": QUEUE_POLL},
+    "vbq.*": {"queue": QUEUE_MAINTENANCE},
+}
