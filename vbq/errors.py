@@ -11,7 +11,8 @@ purpose (httpx's ``_exceptions.py`` is the model)::
     │   ├── NotFoundError            no such submission
     │   ├── IdempotencyConflictError same idempotency key, different spec
     │   ├── StateConflictError       compare-and-set lost: the record changed underneath
-    │   └── TenantAccessError        the record belongs to another tenant
+    │   ├── TenantAccessError        the record belongs to another tenant
+    │   └── TenantCapError           a per-tenant cap refuses the request (nothing was written)
     ├── VertexError                  the Vertex AI REST API answered with an error
     │   ├── VertexRetryableError     429/500/502/503/504, timeouts, connection errors before send
     │   ├── VertexAmbiguousError     the request may have been applied (create sent, no answer)
@@ -42,6 +43,7 @@ __all__ = [
     "StateConflictError",
     "StoreError",
     "TenantAccessError",
+    "TenantCapError",
     "VbqError",
     "VertexAmbiguousError",
     "VertexError",
@@ -123,6 +125,31 @@ class StateConflictError(StoreError):
 
 class TenantAccessError(StoreError):
     """The caller's tenant may not see or change this submission."""
+
+
+class TenantCapError(StoreError):
+    """A per-tenant cap refuses the request; nothing was written.
+
+    The HTTP API answers 429 with ``Retry-After`` (Google's surface: ``RESOURCE_EXHAUSTED`` with
+    ``RetryInfo``); asking again later may succeed, hence ``retryable``.
+
+    Attributes:
+        tenant: the tenant whose cap was hit.
+        cap: which cap, as its setting's name (``max_queued``, ``max_in_flight``, ...).
+        limit: the cap's value.
+        retry_after_s: an estimate of when asking again may succeed, in seconds.
+    """
+
+    retryable = True
+
+    def __init__(self, *, tenant: str, cap: str, limit: float, retry_after_s: float = 1.0) -> None:
+        self.tenant = tenant
+        self.cap = cap
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"tenant {tenant!r} is at its {cap} cap ({limit:g}); retry in {retry_after_s:g} s"
+        )
 
 
 class VertexError(VbqError):
