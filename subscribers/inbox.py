@@ -4,9 +4,9 @@ Pub/Sub delivers at least once, and vbq's relay may publish an event twice (dete
 ``event_id``), so the subscriber dedupes. Key ``vbq:inbox:{group}:{event_id}`` (a string):
 
 - absent: nobody handled the event yet;
-- ``claim:{owner}:{nonce}``: a process is running the handlers now; the key has a short lease
-  (``lease_s``) that the runtime renews while the handlers run, so a crashed process's claim
-  expires and a redelivery elsewhere can take over;
+- ``claim:{owner}:{nonce}``: a process is running the handlers now; the key is a short lease
+  (``lease_s``, :mod:`vbq.leases`) that the runtime renews while the handlers run, so a crashed
+  process's claim expires and a redelivery elsewhere can take over;
 - ``done``: the handlers ran to the end; kept for ``ttl_s`` (``Settings.inbox_ttl_s``).
 
 When several handlers match one event, each finished handler is also recorded in the set
@@ -25,38 +25,11 @@ from typing import Any
 
 import redis as redis_lib
 
+from vbq.leases import Leases
+
 __all__ = ["ClaimStatus", "Inbox", "inbox_key"]
 
 _DONE = "done"
-
-# KEYS: inbox key. ARGV: token, lease_ms. Returns 'claimed', 'done' or 'busy'.
-_CLAIM = """
-local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 'claimed'
-end
-if v == 'done' then return 'done' end
-if v == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 'claimed'
-end
-return 'busy'
-"""
-
-# KEYS: inbox key. ARGV: token, lease_ms. Returns 1 when still ours.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-
-# KEYS: inbox key. ARGV: token. Deletes our claim only.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def inbox_key(group: str, event_id: str) -> str:
@@ -104,9 +77,7 @@ class Inbox:
         self.ttl_s = ttl_s
         self.lease_ms = max(100, int(lease_s * 1000))
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}"
-        self._claim = redis.register_script(_CLAIM)
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._leases = Leases(redis)
 
     def key(self, event_id: str) -> str:
         """The inbox key of ``event_id`` in this group."""
@@ -122,8 +93,10 @@ class Inbox:
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        result = self._claim(keys=[self.key(event_id)], args=[token, self.lease_ms])
-        return ClaimStatus(_text(result))
+        claim = self._leases.take(self.key(event_id), token, self.lease_ms / 1000)
+        if claim.held:
+            return ClaimStatus.CLAIMED
+        return ClaimStatus.DONE if claim.value == _DONE else ClaimStatus.BUSY
 
     def renew(self, claims: Iterable[tuple[str, str]]) -> int:
         """Extend the lease of each ``(event_id, token)`` still ours; returns how many were.
@@ -131,14 +104,8 @@ class Inbox:
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        pipe = self._redis.pipeline(transaction=False)
-        n = 0
-        for event_id, token in claims:
-            self._renew(keys=[self.key(event_id)], args=[token, self.lease_ms], client=pipe)
-            n += 1
-        if not n:
-            return 0
-        return sum(int(x) for x in pipe.execute())
+        leases = ((self.key(event_id), token) for event_id, token in claims)
+        return self._leases.renew_many(leases, self.lease_ms / 1000)
 
     def complete(self, event_id: str) -> None:
         """Mark ``event_id`` done for ``ttl_s`` seconds and forget per-handler progress.
@@ -157,7 +124,7 @@ class Inbox:
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        self._release(keys=[self.key(event_id)], args=[token])
+        self._leases.release(self.key(event_id), token)
 
     def is_done(self, event_id: str) -> bool:
         """True when ``event_id`` was handled in this group (within ``ttl_s``)."""

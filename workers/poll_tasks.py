@@ -1,7 +1,7 @@
 """The ``vbq.poll`` task (queue ``vbq.poll``) that beat sends every tick.
 
 The task is cheap when nothing is due (:mod:`vbq.workers.poll_schedule`) and runs at most one
-cycle at a time across every process (:mod:`vbq.workers.poll_lock`). Beat sends it with an
+cycle at a time across every process (a fenced lease, :mod:`vbq.leases`). Beat sends it with an
 ``expires`` of a few ticks, so a backlog of ticks behind busy workers is dropped, not replayed.
 """
 

@@ -12,7 +12,7 @@ call) compares-and-sets the record and appends the event to the outbox; the rela
 A finished state (SUCCEEDED, PARTIALLY_SUCCEEDED, FAILED, CANCELLED, EXPIRED) takes the job off
 the in-flight list, so it is never polled again, and releases its in-flight slot. Two pollers
 racing on the same change both try the compare-and-set; exactly one wins, so no event is
-written twice (the lock in :mod:`vbq.workers.poll_lock` only saves the duplicate work).
+written twice (the poll lock, a fenced lease from :mod:`vbq.leases`, only saves the duplicate work).
 
 A job unfinished past ``stale_after_s`` raises ``job.stale`` once (a ``SET NX`` marker and the
 outbox append in one Lua call) and keeps being polled.
@@ -36,17 +36,20 @@ from vbq.errors import (
     VertexPermanentError,
 )
 from vbq.events import JobEvent
+from vbq.leases import Leases, fence_of
 from vbq.logs import bind_job, get_logger
 from vbq.metrics import observe_poll_cycle
 from vbq.settings import Settings
 from vbq.states import JobState, SubmissionState, event_type_for, parse_job_state
 from vbq.store import JobStore, SubmissionRecord
-from vbq.workers.poll_lock import PollLock
 
-__all__ = ["SUBMISSION_LABEL", "CycleReport", "Poller"]
+__all__ = ["FENCE_KEY", "LOCK_KEY", "SUBMISSION_LABEL", "CycleReport", "Poller"]
 
 SUBMISSION_LABEL = "vbq-submission"
 _log = get_logger("vbq.workers.poller")
+
+LOCK_KEY = "vbq:poll:lock"  # one poll cycle at a time, across every beat and worker process
+FENCE_KEY = "vbq:poll:fence"
 
 # How far before the oldest unfinished job's create time the list window starts, in seconds:
 # covers clock skew between Redis (our submitted_at) and Google (createTime).
@@ -188,7 +191,7 @@ class Poller:
         self.settings = settings
         self.lease_s = lease_s
         self.read_wait_s = read_wait_s
-        self.lock = PollLock(redis)
+        self.leases = Leases(redis)
         self._stale: Any = redis.register_script(_STALE_SCRIPT)
 
     # -- cycle --------------------------------------------------------------------------------
@@ -196,15 +199,16 @@ class Poller:
     def run_cycle(self) -> CycleReport:
         """One poll cycle over every (project, location) with unfinished jobs."""
         report = CycleReport()
-        token = self.lock.acquire(self.lease_s)
-        if token is None:
+        claim = self.leases.take_fenced(LOCK_KEY, FENCE_KEY, self.lease_s)
+        if not claim.held:
             return report
+        token = fence_of(claim.value)
         report.ran = True
         report.token = token
         started = time.monotonic()
         try:
             for project, location in self._locations():
-                if not self.lock.renew(token, self.lease_s):
+                if not self._renew_lock(token):
                     _log.warning("poll lock lost mid-cycle; stopping", token=token)
                     break
                 try:
@@ -213,11 +217,14 @@ class Poller:
                     report.limited = True
                     break
         finally:
-            self.lock.release(token)
+            self.leases.release(LOCK_KEY, str(token))
             report.duration_s = time.monotonic() - started
         _log.info("poll cycle", **report.as_log())
         observe_poll_cycle(duration_s=report.duration_s, api_calls=report.api_calls)
         return report
+
+    def _renew_lock(self, token: int) -> bool:
+        return self.leases.renew(LOCK_KEY, str(token), self.lease_s)
 
     def _locations(self) -> list[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
@@ -297,7 +304,7 @@ class Poller:
             page_token = page.next_page_token
             if not page_token:
                 return
-            self.lock.renew(token, self.lease_s)
+            self._renew_lock(token)
 
     def _get_one(
         self, rec: SubmissionRecord, project: str, location: str, report: CycleReport

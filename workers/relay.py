@@ -46,11 +46,11 @@ import redis as redis_lib
 
 from vbq.errors import EventError
 from vbq.events import JobEvent
+from vbq.leases import HeldLease
 from vbq.logs import get_logger
 from vbq.metrics import DEAD_LETTERED, EVENTS_PUBLISHED
 from vbq.settings import Settings
 from vbq.workers.pubsub_publisher import EventPublisher, PubSubPublisher
-from vbq.workers.relay_lock import FENCE_KEY, LOCK_KEY, RelayLock
 
 __all__ = [
     "FENCE_KEY",
@@ -62,6 +62,8 @@ __all__ = [
 ]
 
 OUTBOX_KEY = "vbq:outbox"
+LOCK_KEY = "vbq:relay:lock"
+FENCE_KEY = "vbq:relay:fence"
 
 _log = get_logger("vbq.relay")
 
@@ -147,7 +149,9 @@ class OutboxRelay:
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._lock = RelayLock(redis=redis, owner=self._owner, ttl_s=lock_ttl_s)
+        self._lock = HeldLease(
+            redis=redis, key=LOCK_KEY, fence_key=FENCE_KEY, owner=self._owner, ttl_s=lock_ttl_s
+        )
         self._inflight: dict[str, _Pending] = {}  # stream id -> pending, in publish order
         self._paused_keys: set[str] = set()  # failed keys waiting for their pending to settle
         self._cursor: str | None = None  # last stream id read; None = from the start
@@ -469,7 +473,7 @@ class OutboxRelay:
                 self._lock.release()
             except redis_lib.RedisError as exc:
                 _log.warning("relay.shutdown_redis_error", error=str(exc))
-                self._lock.value = ""
+                self._lock.forget()
 
     # -- counters -------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from vbq.errors import (
     VertexRetryableError,
 )
 from vbq.events import JobEvent
+from vbq.leases import Leases
 from vbq.logs import bind_job, get_logger
 from vbq.metrics import observe_submitted
 from vbq.settings import Settings
@@ -61,11 +62,6 @@ _log = get_logger("vbq.workers.submit")
 
 _S = SubmissionState
 _OPEN = (_S.ACCEPTED, _S.SUBMITTING)
-
-# Compare-and-delete: release the lock only if we still own it.
-_UNLOCK = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,12 +151,13 @@ class Submitter:
                 return Outcome(action="noop", reason=f"state {rec.state}", job_name=rec.job_name)
             token = uuid.uuid4().hex
             lock_key = f"vbq:lock:submit:{submission_id}"
-            if not self.redis.set(lock_key, token, nx=True, px=int(self._lock_lease_s() * 1000)):
+            leases = Leases(self.redis)
+            if not leases.take(lock_key, token, self._lock_lease_s()).held:
                 return self._retry(self.rng.uniform(1.0, 3.0), "locked")
             try:
                 return self._run_locked(submission_id, lock_key)
             finally:
-                self.redis.eval(_UNLOCK, 1, lock_key, token)
+                leases.release(lock_key, token)
 
     # -- one attempt under the lock --------------------------------------------------------------
 
