@@ -7,8 +7,6 @@ cycle at a time across every process (a fenced lease, :mod:`vbq.leases`). Beat s
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
 import redis as redis_lib
@@ -16,14 +14,13 @@ import redis as redis_lib
 from vbq.logs import get_logger
 from vbq.settings import Settings
 from vbq.workers.celery_app import app
+from vbq.workers.deps import PerProcess, settings_and_redis
 from vbq.workers.poll_schedule import PollSchedule
 from vbq.workers.poller import Poller
 
 __all__ = ["build_poller", "poll"]
 
 _log = get_logger("vbq.workers.poll")
-_lock = threading.Lock()
-_by_pid: dict[int, tuple[Poller, PollSchedule]] = {}
 
 
 def build_poller(settings: Settings, client: redis_lib.Redis | None = None) -> Poller:
@@ -44,22 +41,18 @@ def build_poller(settings: Settings, client: redis_lib.Redis | None = None) -> P
     )
 
 
-def _deps() -> tuple[Poller, PollSchedule]:
-    # Per process: a prefork child must never reuse its parent's sockets.
-    pid = os.getpid()
-    with _lock:
-        if pid not in _by_pid:
-            settings = Settings.from_env()
-            client = redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
-            _by_pid.clear()
-            _by_pid[pid] = (build_poller(settings, client), PollSchedule(client, settings=settings))
-        return _by_pid[pid]
+def _build() -> tuple[Poller, PollSchedule]:
+    settings, client = settings_and_redis()
+    return build_poller(settings, client), PollSchedule(client, settings=settings)
+
+
+_deps: PerProcess[tuple[Poller, PollSchedule]] = PerProcess(_build)
 
 
 @app.task(name="vbq.poll", ignore_result=True, acks_late=False)
 def poll(force: bool = False) -> dict[str, Any]:
     """Run one poll cycle if one is due (or ``force``); returns the cycle's report fields."""
-    poller, schedule = _deps()
+    poller, schedule = _deps.get()
     if not force and not schedule.is_due():
         return {"ran": False, "due": False}
     schedule.started()

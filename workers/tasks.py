@@ -16,9 +16,7 @@ whose argument is not a submission id is logged and dropped, never retried.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +29,8 @@ from vbq.logs import get_logger
 from vbq.settings import Settings
 from vbq.workers.cancel import Canceller
 from vbq.workers.celery_app import app
+from vbq.workers.deps import PerProcess
+from vbq.workers.deps import settings_and_redis as _settings_and_redis
 from vbq.workers.retry import backoff_s
 from vbq.workers.submit import Submitter
 from vbq.workers.sweeper import DueIndex, Sweeper
@@ -58,28 +58,7 @@ class _Deps:
     due: DueIndex
 
 
-_deps_lock = threading.Lock()
-_deps_by_pid: dict[int, _Deps] = {}
-_redis_by_pid: dict[int, tuple[Settings, redis.Redis]] = {}
-
-
-def _settings_and_redis() -> tuple[Settings, redis.Redis]:
-    # Per process: a prefork child must never reuse its parent's sockets.
-    pid = os.getpid()
-    with _deps_lock:
-        if pid not in _redis_by_pid:
-            settings = Settings.from_env()
-            client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
-            _redis_by_pid.clear()
-            _redis_by_pid[pid] = (settings, client)
-        return _redis_by_pid[pid]
-
-
-def _deps() -> _Deps:
-    pid = os.getpid()
-    found = _deps_by_pid.get(pid)
-    if found is not None:
-        return found
+def _build_deps() -> _Deps:
     settings, client = _settings_and_redis()
     from vbq.quota.ratelimit import RateLimiter
     from vbq.quota.slots import Slots
@@ -106,10 +85,14 @@ def _deps() -> _Deps:
         ),
         due=DueIndex(client),
     )
-    with _deps_lock:
-        _deps_by_pid.clear()
-        _deps_by_pid[pid] = deps
     return deps
+
+
+_deps_per_process: PerProcess[_Deps] = PerProcess(_build_deps)
+
+
+def _deps() -> _Deps:
+    return _deps_per_process.get()
 
 
 def _valid(submission_id: object) -> bool:

@@ -13,12 +13,12 @@ Tokens never reach a log or an error message: only the header dict carries them.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from vbq.errors import ConfigError, VertexPermanentError, VertexRetryableError
+from vbq.forksafe import PerProcess
 
 __all__ = ["SCOPES", "AnonymousAuth", "Authenticator", "GoogleAuth"]
 
@@ -72,22 +72,13 @@ class GoogleAuth:
     ) -> None:
         self._credentials = credentials
         self._refresh_margin = dt.timedelta(seconds=refresh_margin_s)
-        self._request_factory = request_factory
         self._clock = clock
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        self._request: Any | None = None
+        # Per process: a lock held by another thread at fork() time stays held forever in the
+        # child, and the parent's refresh session (a requests.Session) shares its sockets.
+        self._lock = PerProcess(threading.Lock)
+        self._request = PerProcess(request_factory)
         self.refresh_count = 0
         """How many times a token was fetched (in this process)."""
-
-    def _after_fork_check(self) -> None:
-        # A lock held by another thread at fork() time stays held forever in the child, and the
-        # parent's refresh session (a requests.Session) shares its sockets: start both afresh.
-        pid = os.getpid()
-        if pid != self._pid:
-            self._lock = threading.Lock()
-            self._request = None
-            self._pid = pid
 
     def _needs_refresh(self, credentials: Any) -> bool:
         if not credentials.token:
@@ -115,10 +106,8 @@ class GoogleAuth:
     def _refresh(self, credentials: Any) -> None:
         import google.auth.exceptions
 
-        if self._request is None:
-            self._request = self._request_factory()
         try:
-            credentials.refresh(self._request)
+            credentials.refresh(self._request.get())
         except google.auth.exceptions.TransportError as exc:
             raise VertexRetryableError(
                 f"token refresh failed: {exc}", status="UNAVAILABLE", method="auth"
@@ -144,8 +133,7 @@ class GoogleAuth:
             VertexRetryableError: the token endpoint could not be reached.
             VertexPermanentError: the credentials were refused (``UNAUTHENTICATED``).
         """
-        self._after_fork_check()
-        with self._lock:
+        with self._lock.get():
             if self._credentials is None:
                 self._credentials = self._load_credentials()
             credentials = self._credentials

@@ -11,7 +11,6 @@ could shut down connections the parent still uses.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from vbq.errors import (
     VertexPermanentError,
     VertexRetryableError,
 )
+from vbq.forksafe import PerProcess
 from vbq.logs import get_logger
 from vbq.vertex.auth import Authenticator
 from vbq.vertex.error_mapping import error_from_response, error_from_transport
@@ -55,13 +55,13 @@ class ForkSafeClient:
     """
 
     def __init__(self, *, factory: Callable[[], httpx.Client]) -> None:
-        self._factory = factory
-        self._client: httpx.Client | None = None
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._clients = PerProcess(factory)
         self._closed = False
-        self.builds = 0
+
+    @property
+    def builds(self) -> int:
         """How many clients this holder built (one per process that used it)."""
+        return self._clients.builds
 
     def get(self) -> httpx.Client:
         """The client for the calling process.
@@ -69,36 +69,38 @@ class ForkSafeClient:
         Raises:
             VertexPermanentError: :meth:`close` was called (``FAILED_PRECONDITION``).
         """
-        pid = os.getpid()
-        client = self._client
-        if client is not None and self._pid == pid:
-            return client
-        if self._pid != pid:
-            # The parent's lock may have been held by one of its threads when it forked.
-            self._lock = threading.Lock()
-        with self._lock:
-            if self._closed:
-                raise VertexPermanentError(
-                    "the Vertex client is closed", status="FAILED_PRECONDITION"
-                )
-            if self._client is None or self._pid != pid:
-                self._client = self._factory()
-                self._pid = pid
-                self.builds += 1
-            return self._client
+        if self._closed:
+            raise VertexPermanentError("the Vertex client is closed", status="FAILED_PRECONDITION")
+        return self._clients.get()
 
     def close(self) -> None:
         """Close this process's client (a client inherited from a parent is left alone)."""
-        with self._lock:
-            self._closed = True
-            client, self._client = self._client, None
-            if client is not None and self._pid == os.getpid():
-                client.close()
+        self._closed = True
+        client = self._clients.discard()
+        if client is not None:
+            client.close()
 
 
 def _timeout(timeout_s: float) -> httpx.Timeout:
     # Connecting should be quick; a slow connect must not eat the whole read budget.
     return httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
+
+
+class _CallCounts:
+    """``{method: {status_code: count}}`` of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, dict[int, int]] = {}
+
+    def add(self, method: str, status_code: int) -> None:
+        with self._lock:
+            codes = self._counts.setdefault(method, {})
+            codes[status_code] = codes.get(status_code, 0) + 1
+
+    def snapshot(self) -> dict[str, dict[int, int]]:
+        with self._lock:
+            return {method: dict(codes) for method, codes in self._counts.items()}
 
 
 class RestSession:
@@ -129,9 +131,8 @@ class RestSession:
         self._auth = auth
         self._base_url_for = base_url_for
         self._on_call = on_call
-        self._counts: dict[str, dict[int, int]] = {}
-        self._counts_lock = threading.Lock()
-        self._counts_pid = os.getpid()
+        # Counters are per process (a child starts at zero, with its own lock).
+        self._counts = PerProcess(_CallCounts)
         agent = user_agent()
         self._base_headers = {
             "user-agent": agent,
@@ -156,19 +157,10 @@ class RestSession:
 
     def call_counts(self) -> dict[str, dict[int, int]]:
         """``{method: {status_code: count}}`` of this process (status 0 = no answer)."""
-        with self._counts_lock:
-            return {method: dict(codes) for method, codes in self._counts.items()}
+        return self._counts.get().snapshot()
 
     def _record(self, method: str, status_code: int, duration_s: float) -> None:
-        if self._counts_pid != os.getpid():
-            # Counters are per process, and a lock held by a parent's thread at fork() time
-            # would stay held forever here.
-            self._counts_lock = threading.Lock()
-            self._counts = {}
-            self._counts_pid = os.getpid()
-        with self._counts_lock:
-            codes = self._counts.setdefault(method, {})
-            codes[status_code] = codes.get(status_code, 0) + 1
+        self._counts.get().add(method, status_code)
         _log.debug(
             "vertex.call", method=method, status_code=status_code, duration_s=round(duration_s, 4)
         )

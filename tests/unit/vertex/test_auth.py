@@ -187,7 +187,7 @@ def test_fork_resets_the_lock(monkeypatch: pytest.MonkeyPatch) -> None:
     auth = _auth(creds)
     auth.headers()
     # Simulate a fork that happened while another thread held the lock.
-    auth._lock.acquire()
+    auth._lock.get().acquire()
     real_pid = os.getpid()
     monkeypatch.setattr(os, "getpid", lambda: real_pid + 1)
     assert auth.headers() == {"authorization": "Bearer ya29.token-1"}
