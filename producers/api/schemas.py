@@ -2,14 +2,18 @@
 
 Requests are parsed by hand (size and depth limits first, then :class:`vbq.spec.JobSpec`, which
 names the SDK field and rule of every error), so the request models here are documentation;
-responses are validated against them.
+responses are validated against them. :data:`SubmissionRequest` is built from the spec's one
+parameter list (:func:`vbq.spec.parameters.api_fields`): a parameter added there is documented
+here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from vbq.spec.parameters import api_fields
 
 __all__ = [
     "BatchItemError",
@@ -24,47 +28,39 @@ __all__ = [
 ]
 
 
-class SubmissionRequest(BaseModel):
-    """One job request: the keyword arguments of ``BatchPredictionJob.submit()`` plus
-    ``idempotency_key`` and ``metadata``. The tenant comes from the API key."""
+def _sdk_fields() -> dict[str, Any]:
+    """One pydantic field per accepted ``submit()`` parameter, from the spec's one list."""
+    out: dict[str, Any] = {}
+    for item in api_fields():
+        default = ... if item.required else item.default
+        out[item.name] = (
+            item.json_type,
+            Field(default, description=item.description, max_length=item.max_chars),
+        )
+    return out
 
-    model_config = ConfigDict(extra="allow")
 
-    job_display_name: str | None = Field(default=None, max_length=128)
-    model_name: str = Field(description="Model resource name, model id, or publisher model.")
-    instances_format: str = "jsonl"
-    predictions_format: str = "jsonl"
-    gcs_source: str | list[str] | None = None
-    bigquery_source: str | None = None
-    gcs_destination_prefix: str | None = None
-    bigquery_destination_prefix: str | None = None
-    model_parameters: dict[str, Any] | None = None
-    machine_type: str | None = None
-    accelerator_type: str | None = None
-    accelerator_count: int | None = None
-    starting_replica_count: int | None = None
-    max_replica_count: int | None = None
-    generate_explanation: bool | None = False
-    explanation_metadata: dict[str, Any] | None = None
-    explanation_parameters: dict[str, Any] | None = None
-    labels: dict[str, str] | None = None
-    project: str | None = None
-    location: str | None = None
-    encryption_spec_key_name: str | None = None
-    create_request_timeout: float | None = None
-    batch_size: int | None = None
-    model_monitoring_objective_config: dict[str, Any] | None = None
-    model_monitoring_alert_config: dict[str, Any] | None = None
-    analysis_instance_schema_uri: str | None = None
-    service_account: str | None = None
-    idempotency_key: str | None = Field(
-        default=None,
-        max_length=256,
-        description="Same key (per tenant) -> same submission; replays answer 200.",
-    )
-    metadata: dict[str, Any] | None = Field(
-        default=None, description="Free JSON carried into every event of the job."
-    )
+SubmissionRequest: type[BaseModel] = create_model(
+    "SubmissionRequest",
+    __config__=ConfigDict(extra="allow"),
+    __doc__=(
+        "One job request: the keyword arguments of ``BatchPredictionJob.submit()`` plus\n"
+        "``idempotency_key`` and ``metadata``. The tenant comes from the API key."
+    ),
+    **_sdk_fields(),
+    idempotency_key=(
+        str | None,
+        Field(
+            default=None,
+            max_length=256,
+            description="Same key (per tenant) -> same submission; replays answer 200.",
+        ),
+    ),
+    metadata=(
+        dict[str, Any] | None,
+        Field(default=None, description="Free JSON carried into every event of the job."),
+    ),
+)
 
 
 class BatchRequest(BaseModel):

@@ -12,8 +12,8 @@ body = with_submission_label(req.body, submission_id)
 
 from vbq.spec.labels import MAX_USER_LABELS, RESERVED_PREFIX, SUBMISSION_LABEL
 from vbq.spec.model import JobSpec
+from vbq.spec.parameters import INPUT_FORMATS, OUTPUT_FORMATS, SDK_PARAMETERS
 from vbq.spec.resolved import JobTarget, ResolvedRequest, with_submission_label
-from vbq.spec.validate import INPUT_FORMATS, OUTPUT_FORMATS, SDK_PARAMETERS
 
 __all__ = [
     "INPUT_FORMATS",

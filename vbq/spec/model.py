@@ -12,6 +12,7 @@ from google.protobuf import json_format
 
 from vbq.errors import SpecError
 from vbq.spec import names
+from vbq.spec.parameters import JobParameters
 from vbq.spec.problems import Problems
 from vbq.spec.resolved import JobTarget, ResolvedRequest
 from vbq.spec.validate import checked_kwargs, validate
@@ -25,8 +26,10 @@ MAX_JSON_CHARS = 4_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
-class JobSpec:
+class JobSpec(JobParameters):
     """One batch prediction job request, with the parameters of the SDK's ``submit()``.
+
+    The fields are :class:`~vbq.spec.parameters.JobParameters` (the one parameter list).
 
     Build it with :meth:`from_sdk_kwargs`, :meth:`from_dict` or :meth:`from_json`; the
     constructor does not validate. Every field is stored in canonical form (``gcs_source`` as a
@@ -43,34 +46,6 @@ class JobSpec:
     ``"BatchPredictionJob <first 16 hex of the fingerprint>"``: the SDK uses the local time,
     but a deterministic name keeps retried creates identical.
     """
-
-    model_name: str
-    job_display_name: str | None = None
-    instances_format: str = "jsonl"
-    predictions_format: str = "jsonl"
-    gcs_source: tuple[str, ...] | None = None
-    bigquery_source: str | None = None
-    gcs_destination_prefix: str | None = None
-    bigquery_destination_prefix: str | None = None
-    model_parameters: Any = None
-    machine_type: str | None = None
-    accelerator_type: str | None = None
-    accelerator_count: int | None = None
-    starting_replica_count: int | None = None
-    max_replica_count: int | None = None
-    generate_explanation: bool = False
-    explanation_metadata: dict[str, Any] | None = None
-    explanation_parameters: dict[str, Any] | None = None
-    labels: dict[str, str] | None = None
-    project: str | None = None
-    location: str | None = None
-    encryption_spec_key_name: str | None = None
-    create_request_timeout: float | None = None
-    batch_size: int | None = None
-    model_monitoring_objective_config: dict[str, Any] | None = None
-    model_monitoring_alert_config: dict[str, Any] | None = None
-    analysis_instance_schema_uri: str | None = None
-    service_account: str | None = None
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())

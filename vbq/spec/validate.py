@@ -15,6 +15,13 @@ from vbq.spec import names
 from vbq.spec.labels import user_labels
 from vbq.spec.messages import message_dict
 from vbq.spec.monitoring import validate_monitoring
+from vbq.spec.parameters import (
+    INPUT_FORMATS,
+    MAX_DISPLAY_NAME_CHARS,
+    OUTPUT_FORMATS,
+    REJECTED_PARAMETERS,
+    SDK_PARAMETERS,
+)
 from vbq.spec.problems import Problems, shown
 from vbq.spec.protos import accelerator_types
 from vbq.spec.uris import (
@@ -25,56 +32,8 @@ from vbq.spec.uris import (
 )
 from vbq.spec.values import INT32_MAX, as_bool, as_int, as_seconds, as_str, as_text, json_value
 
-__all__ = [
-    "INPUT_FORMATS",
-    "OUTPUT_FORMATS",
-    "REJECTED_PARAMETERS",
-    "SDK_PARAMETERS",
-    "validate",
-]
+__all__ = ["checked_kwargs", "validate"]
 
-# The keyword parameters of BatchPredictionJob.create()/submit() (google-cloud-aiplatform).
-SDK_PARAMETERS: tuple[str, ...] = (
-    "job_display_name",
-    "model_name",
-    "instances_format",
-    "predictions_format",
-    "gcs_source",
-    "bigquery_source",
-    "gcs_destination_prefix",
-    "bigquery_destination_prefix",
-    "model_parameters",
-    "machine_type",
-    "accelerator_type",
-    "accelerator_count",
-    "starting_replica_count",
-    "max_replica_count",
-    "generate_explanation",
-    "explanation_metadata",
-    "explanation_parameters",
-    "labels",
-    "project",
-    "location",
-    "credentials",
-    "encryption_spec_key_name",
-    "sync",
-    "create_request_timeout",
-    "batch_size",
-    "model_monitoring_objective_config",
-    "model_monitoring_alert_config",
-    "analysis_instance_schema_uri",
-    "service_account",
-)
-# SDK parameters that have no meaning in a queue: refused with the reason.
-REJECTED_PARAMETERS: dict[str, str] = {
-    "credentials": "not accepted: workers use Application Default Credentials",
-    "sync": "not accepted: a queued job is always submitted asynchronously; use wait()",
-}
-# constants.BATCH_PREDICTION_INPUT_STORAGE_FORMATS / ..._OUTPUT_STORAGE_FORMATS of the SDK.
-INPUT_FORMATS = ("jsonl", "csv", "tf-record", "tf-record-gzip", "bigquery", "file-list")
-OUTPUT_FORMATS = ("jsonl", "csv", "bigquery")
-
-MAX_DISPLAY_NAME_CHARS = 128
 MAX_NAME_CHARS = 1024
 MAX_TIMEOUT_S = 3600.0
 _DEDICATED = (
