@@ -38,8 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, wait
-from dataclasses import dataclass
+from concurrent.futures import FIRST_EXCEPTION, wait
 from typing import Any
 
 import redis as redis_lib
@@ -48,9 +47,10 @@ from vbq.errors import EventError
 from vbq.events import JobEvent
 from vbq.leases import HeldLease
 from vbq.logs import get_logger
-from vbq.metrics import DEAD_LETTERED, EVENTS_PUBLISHED
 from vbq.settings import Settings
+from vbq.workers.publish_window import PublishWindow
 from vbq.workers.pubsub_publisher import EventPublisher, PubSubPublisher
+from vbq.workers.relay_stats import RelayCounters, RelayStats, outbox_backlog
 
 __all__ = [
     "FENCE_KEY",
@@ -70,39 +70,6 @@ _log = get_logger("vbq.relay")
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes | bytearray) else str(value)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RelayStats:
-    """A snapshot of the relay's counters (since the relay object was created).
-
-    Attributes:
-        published: events confirmed by Pub/Sub and removed from the outbox.
-        failed: publish attempts that failed (each is retried later).
-        dropped: events removed unpublished because their type is not in ``event_types``.
-        dead_lettered: malformed outbox entries sent to the dead-letter topic.
-        in_flight: publishes handed to Pub/Sub and not yet confirmed.
-        outbox_depth: entries in ``vbq:outbox`` now (``XLEN``).
-        oldest_entry_age_s: age of the oldest outbox entry in seconds (from its stream id's
-            millisecond timestamp); 0.0 when the outbox is empty.
-        holds_lock: whether this relay held the lease at its last round.
-    """
-
-    published: int
-    failed: int
-    dropped: int
-    dead_lettered: int
-    in_flight: int
-    outbox_depth: int
-    oldest_entry_age_s: float
-    holds_lock: bool
-
-
-@dataclass
-class _Pending:
-    key: str
-    future: Future[str]
-    dead_letter: bool = False
 
 
 class OutboxRelay:
@@ -152,18 +119,13 @@ class OutboxRelay:
         self._lock = HeldLease(
             redis=redis, key=LOCK_KEY, fence_key=FENCE_KEY, owner=self._owner, ttl_s=lock_ttl_s
         )
-        self._inflight: dict[str, _Pending] = {}  # stream id -> pending, in publish order
-        self._paused_keys: set[str] = set()  # failed keys waiting for their pending to settle
+        self._window = PublishWindow(publisher, self._topic)
         self._cursor: str | None = None  # last stream id read; None = from the start
         self._last_read_full = False
         self._round_failed = False
         self._mutex = threading.Lock()
-        self._counter_lock = threading.Lock()
+        self._counters = RelayCounters()
         self._owned: list[Callable[[], Any]] = []  # closers of clients built by from_settings
-        self._published = 0
-        self._failed = 0
-        self._dropped = 0
-        self._dead_lettered = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> OutboxRelay:
@@ -242,11 +204,11 @@ class OutboxRelay:
                 if not self.holds_lock:
                     # Standby: another relay is active; try again within a lease.
                     stop_event.wait(self._lock.ttl_ms / 3000)
-                elif published == 0 and not self._inflight and not self._last_read_full:
+                elif published == 0 and not self._window and not self._last_read_full:
                     self._wait_for_entries()
         finally:
             self._shutdown()
-            _log.info("relay.stopped", owner=self._owner, **self._counters())
+            _log.info("relay.stopped", owner=self._owner, **self._counters.snapshot())
 
     def start_thread(self, stop_event: threading.Event) -> threading.Thread:
         """Run :meth:`run_forever` in a daemon thread (e.g. inside beat); returns the thread."""
@@ -262,19 +224,14 @@ class OutboxRelay:
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        depth = int(self._redis.xlen(OUTBOX_KEY))
-        age_s = 0.0
-        first = self._redis.xrange(OUTBOX_KEY, "-", "+", count=1)
-        if first:
-            ms = int(_text(first[0][0]).split("-", 1)[0])
-            age_s = max(0.0, time.time() - ms / 1000.0)
-        c = self._counters()
+        depth, age_s = outbox_backlog(self._redis, OUTBOX_KEY)
+        c = self._counters.snapshot()
         return RelayStats(
             published=c["published"],
             failed=c["failed"],
             dropped=c["dropped"],
             dead_lettered=c["dead_lettered"],
-            in_flight=len(self._inflight),
+            in_flight=len(self._window),
             outbox_depth=depth,
             oldest_entry_age_s=age_s,
             holds_lock=self.holds_lock,
@@ -294,8 +251,7 @@ class OutboxRelay:
         return held
 
     def _forget(self) -> None:
-        self._inflight.clear()
-        self._paused_keys.clear()
+        self._window.clear()
         self._cursor = None
 
     def _xdel(self, ids: Sequence[str]) -> int:
@@ -309,7 +265,7 @@ class OutboxRelay:
     # -- rounds ---------------------------------------------------------------------------------
 
     def _read_and_publish(self) -> None:
-        room = self._max_in_flight - len(self._inflight)
+        room = self._max_in_flight - len(self._window)
         if room <= 0:
             self._last_read_full = False
             return
@@ -323,7 +279,7 @@ class OutboxRelay:
         for raw_id, raw_fields in entries:
             entry_id = _text(raw_id)
             self._cursor = entry_id
-            if entry_id in self._inflight:
+            if entry_id in self._window:
                 continue
             fields = raw_fields or {}
             raw = fields.get(b"event", fields.get("event"))
@@ -338,30 +294,18 @@ class OutboxRelay:
                 to_drop.append(entry_id)
                 continue
             key = event.ordering_key
-            if key in self._paused_keys:
+            if self._window.paused(key):
                 continue
-            future = self._publish(
-                self._topic, event.to_bytes(), attributes=event.attributes(), ordering_key=key
+            self._window.publish(
+                entry_id,
+                self._topic,
+                event.to_bytes(),
+                attributes=event.attributes(),
+                ordering_key=key,
             )
-            self._inflight[entry_id] = _Pending(key=key, future=future)
         if to_drop:
             n = self._xdel(to_drop)
-            with self._stats_lock():
-                self._dropped += n
-
-    def _publish(
-        self, topic: str, data: bytes, *, attributes: dict[str, str], ordering_key: str
-    ) -> Future[str]:
-        try:
-            return self._publisher.publish(
-                topic, data, attributes=attributes, ordering_key=ordering_key
-            )
-        except Exception as exc:
-            # A publisher that refuses synchronously (stopped, message too large) fails this
-            # entry like a failed future would: the key pauses, the round backs off.
-            failed: Future[str] = Future()
-            failed.set_exception(exc)
-            return failed
+            self._counters.add(dropped=n)
 
     def _dead_letter(self, entry_id: str, raw: Any, reason: str) -> None:
         if raw is None:
@@ -371,7 +315,8 @@ class OutboxRelay:
         else:
             data = str(raw).encode()
         _log.error("relay.malformed_entry", entry_id=entry_id, error=reason)
-        future = self._publish(
+        self._window.publish(
+            entry_id,
             self._dead_letter_topic,
             data,
             attributes={
@@ -380,14 +325,14 @@ class OutboxRelay:
                 "vbq_outbox_id": entry_id,
             },
             ordering_key="",
+            dead_letter=True,
         )
-        self._inflight[entry_id] = _Pending(key=f"\0dl:{entry_id}", future=future, dead_letter=True)
 
     def _wait(self, wait_s: float) -> None:
         deadline = time.monotonic() + max(0.0, wait_s)
         slice_s = max(0.05, self._lock.ttl_ms / 3000)
         while True:
-            pending = [p.future for p in self._inflight.values() if not p.future.done()]
+            pending = self._window.unsettled()
             remaining = deadline - time.monotonic()
             if not pending or remaining <= 0:
                 return
@@ -399,55 +344,15 @@ class OutboxRelay:
                 return
 
     def _harvest(self) -> int:
-        confirmed: list[str] = []
-        dead: list[str] = []
-        failed_keys: set[str] = set()
-        unsettled_keys: set[str] = set()
-        for entry_id, p in list(self._inflight.items()):
-            if not p.future.done():
-                unsettled_keys.add(p.key)
-                continue
-            if p.key in unsettled_keys:
-                # An earlier entry of this key is still pending: keep per-key order of deletes.
-                continue
-            exc = p.future.exception()
-            del self._inflight[entry_id]
-            if exc is not None:
-                if p.key not in failed_keys:
-                    _log.warning(
-                        "relay.publish_failed",
-                        entry_id=entry_id,
-                        ordering_key=p.key if not p.dead_letter else "",
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                with self._stats_lock():
-                    self._failed += 1
-                failed_keys.add(p.key)
-                if not p.dead_letter:
-                    self._paused_keys.add(p.key)
-                continue
-            if p.key in failed_keys:
-                # Published after an earlier failure of its key; it goes again with the rest
-                # of the key so the order on the topic stays the stream order.
-                continue
-            (dead if p.dead_letter else confirmed).append(entry_id)
-        if failed_keys:
+        settled = self._window.harvest()
+        if settled.failed:
             self._round_failed = True
+        if settled.reread:
             self._cursor = None  # re-read from the oldest remaining entry
-        pending_keys = {p.key for p in self._inflight.values()}
-        for key in list(self._paused_keys):
-            if key not in pending_keys:
-                self._publisher.resume(self._topic, key)
-                self._paused_keys.discard(key)
-                # Reads skipped this key's entries while it was paused: read them again.
-                self._cursor = None
-        done = self._xdel(confirmed + dead) if (confirmed or dead) else 0
-        n_dead = min(len(dead), done)
-        with self._stats_lock():
-            self._published += done - n_dead
-            self._dead_lettered += n_dead
-        EVENTS_PUBLISHED.inc(done - n_dead)
-        DEAD_LETTERED.labels(source="relay").inc(n_dead)
+        deletable = settled.confirmed + settled.dead
+        done = self._xdel(deletable) if deletable else 0
+        n_dead = min(len(settled.dead), done)
+        self._counters.add(published=done - n_dead, failed=settled.failures, dead_lettered=n_dead)
         return done - n_dead
 
     def _wait_for_entries(self) -> None:
@@ -467,27 +372,13 @@ class OutboxRelay:
     def _shutdown(self) -> None:
         with self._mutex:
             try:
-                if self._inflight and self._lock.held:
+                if self._window and self._lock.held:
                     self._wait(5.0)
                     self._harvest()
                 self._lock.release()
             except redis_lib.RedisError as exc:
                 _log.warning("relay.shutdown_redis_error", error=str(exc))
                 self._lock.forget()
-
-    # -- counters -------------------------------------------------------------------------------
-
-    def _stats_lock(self) -> threading.Lock:
-        return self._counter_lock
-
-    def _counters(self) -> dict[str, int]:
-        with self._counter_lock:
-            return {
-                "published": self._published,
-                "failed": self._failed,
-                "dropped": self._dropped,
-                "dead_lettered": self._dead_lettered,
-            }
 
 
 def run_relay(settings: Settings, stop_event: threading.Event, **kwargs: Any) -> None:
