@@ -6,6 +6,7 @@ purpose (httpx's ``_exceptions.py`` is the model)::
     VbqError
     ├── ConfigError                  settings or CLI options are wrong
     ├── SpecError                    a job spec broke a rule (names the field and the rule)
+    ├── FilterError                  a list filter does not follow Google's grammar
     ├── EventError                   a Pub/Sub event could not be parsed or is invalid
     ├── StoreError                   the job store refused an operation
     │   ├── NotFoundError            no such submission
@@ -34,6 +35,7 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "EventError",
+    "FilterError",
     "HandlerError",
     "IdempotencyConflictError",
     "NotFoundError",
@@ -84,6 +86,11 @@ class SpecError(VbqError, ValueError):
     def single(cls, field: str, rule: str, message: str) -> SpecError:
         """Build an error for exactly one broken rule."""
         return cls([{"field": field, "rule": rule, "message": message}])
+
+
+class FilterError(VbqError, ValueError):
+    """A ``filter`` expression of a list call does not follow Google's grammar, names an
+    unknown field, or uses an operator its field does not support (the message says which)."""
 
 
 class EventError(VbqError, ValueError):

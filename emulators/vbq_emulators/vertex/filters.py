@@ -1,64 +1,22 @@
-"""The ``filter`` grammar of ``batchPredictionJobs.list``, as a small recursive-descent parser.
+"""The ``filter`` grammar of ``batchPredictionJobs.list`` for the emulator.
 
-Grammar (AIP-160 subset that Vertex documents for jobs)::
-
-    expr       := and_expr ( "OR" and_expr )*
-    and_expr   := unary ( "AND" unary )*
-    unary      := ( "NOT" | "-" ) unary | "(" expr ")" | comparison
-    comparison := field op value
-    field      := name ( "." ( name | quoted ) )*
-    op         := "=" | "!=" | ":" | "<" | "<=" | ">" | ">="
-    value      := quoted | bare            (bare: up to whitespace or ")")
-
-Fields (snake_case or camelCase): ``display_name`` and ``model_display_name`` (``=``, ``!=``,
-``:`` with ``*`` wildcards), ``state`` (``=``, ``!=``; ``JOB_STATE_X`` or ``X``),
-``create_time`` and ``update_time`` (all comparisons; RFC 3339), ``labels.KEY`` (``=``,
-``!=``, ``:`` pattern; ``labels.KEY:*`` means the label exists). ``:`` on a string is a
-whole-value match where ``*`` matches any run of characters.
-
-:func:`parse_filter` returns a predicate over :class:`JobView`; it raises
-:class:`~vbq_emulators.errors.EmulatorConfigError` (mapped to 400 INVALID_ARGUMENT by the
-server) on bad input.
+The grammar itself lives in the core (:mod:`vbq.vertex.filters`), shared with ``vbq api``'s
+Google surface; this module keeps the emulator's names and turns a malformed filter into the
+emulator's own :class:`~vbq_emulators.errors.EmulatorConfigError` (mapped to 400
+INVALID_ARGUMENT by the server), since the emulators never raise vbq's errors.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-
-from vbq.states import parse_job_state
+from vbq.errors import FilterError as _CoreFilterError
+from vbq.vertex import filters as _core
+from vbq.vertex.filters import JobView, Predicate
 from vbq_emulators.errors import EmulatorConfigError
 
 __all__ = ["FilterError", "JobView", "Predicate", "parse_filter", "parse_rfc3339"]
 
 FilterError = EmulatorConfigError
 """Raised for a malformed filter (an alias: filters are a kind of configuration input)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class JobView:
-    """The fields of a job that filters can look at."""
-
-    display_name: str = ""
-    model_display_name: str = ""
-    state: str = "JOB_STATE_UNSPECIFIED"
-    create_time_s: float = 0.0
-    update_time_s: float = 0.0
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
-Predicate = Callable[[JobView], bool]
-
-_OPS = ("<=", ">=", "!=", "=", ":", "<", ">")
-_STRING_FIELDS = {"display_name": "display_name", "model_display_name": "model_display_name"}
-_TIME_FIELDS = {"create_time": "create_time_s", "update_time": "update_time_s"}
-_KEYWORDS = {"AND", "OR", "NOT"}
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
 def parse_rfc3339(text: str) -> float:
@@ -68,215 +26,19 @@ def parse_rfc3339(text: str) -> float:
         EmulatorConfigError: not a timestamp with a time zone.
     """
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise FilterError(f"invalid RFC 3339 timestamp {text!r}") from None
-    if value.tzinfo is None:
-        raise FilterError(f"timestamp {text!r} needs a time zone (Z or +hh:mm)")
-    return value.timestamp()
+        return _core.parse_rfc3339(text)
+    except _CoreFilterError as exc:
+        raise FilterError(str(exc)) from None
 
 
 def parse_filter(text: str) -> Predicate:
     """Compile a filter expression into a predicate; an empty filter matches every job.
 
     Raises:
-        EmulatorConfigError: the expression does not follow the grammar, names an unknown field, or
-            uses an operator the field does not support (the message says which).
+        EmulatorConfigError: the expression does not follow the grammar, names an unknown
+            field, or uses an operator the field does not support (the message says which).
     """
-    if not text.strip():
-        return lambda _job: True
-    parser = _Parser(text)
-    predicate = parser.expr()
-    parser.skip_ws()
-    if parser.pos != len(text):
-        raise FilterError(f"unexpected {text[parser.pos :]!r} at position {parser.pos} of filter")
-    return predicate
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-
-    # -- lexing helpers -------------------------------------------------------------------
-    def skip_ws(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-
-    def peek_keyword(self, word: str) -> bool:
-        self.skip_ws()
-        end = self.pos + len(word)
-        if self.text[self.pos : end] != word:
-            return False
-        # A keyword must stand alone: "ORDER" is a field name, not OR + DER.
-        return end == len(self.text) or not (self.text[end].isalnum() or self.text[end] in "_.")
-
-    def take(self, literal: str) -> bool:
-        self.skip_ws()
-        if self.text.startswith(literal, self.pos):
-            self.pos += len(literal)
-            return True
-        return False
-
-    def error(self, message: str) -> EmulatorConfigError:
-        return FilterError(f"{message} at position {self.pos} of filter {self.text!r}")
-
-    def quoted(self) -> str:
-        quote = self.text[self.pos]
-        self.pos += 1
-        out: list[str] = []
-        while self.pos < len(self.text):
-            ch = self.text[self.pos]
-            if ch == "\\" and self.pos + 1 < len(self.text):
-                out.append(self.text[self.pos + 1])
-                self.pos += 2
-                continue
-            if ch == quote:
-                self.pos += 1
-                return "".join(out)
-            out.append(ch)
-            self.pos += 1
-        raise self.error("unterminated string")
-
-    def name(self) -> str:
-        self.skip_ws()
-        match = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*").match(self.text, self.pos)
-        if not match:
-            raise self.error("expected a field name")
-        self.pos = match.end()
-        return match.group(0)
-
-    def value(self) -> str:
-        self.skip_ws()
-        if self.pos >= len(self.text):
-            raise self.error("expected a value")
-        if self.text[self.pos] in "\"'":
-            return self.quoted()
-        start = self.pos
-        while self.pos < len(self.text) and not (
-            self.text[self.pos].isspace() or self.text[self.pos] in "()"
-        ):
-            self.pos += 1
-        if self.pos == start:
-            raise self.error("expected a value")
-        return self.text[start : self.pos]
-
-    # -- grammar --------------------------------------------------------------------------
-    def expr(self) -> Predicate:
-        parts = [self.and_expr()]
-        while self.peek_keyword("OR"):
-            self.pos += 2
-            parts.append(self.and_expr())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda job: any(p(job) for p in parts)
-
-    def and_expr(self) -> Predicate:
-        parts = [self.unary()]
-        while self.peek_keyword("AND"):
-            self.pos += 3
-            parts.append(self.unary())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda job: all(p(job) for p in parts)
-
-    def unary(self) -> Predicate:
-        if self.peek_keyword("NOT"):
-            self.pos += 3
-            inner = self.unary()
-            return lambda job: not inner(job)
-        if self.take("-"):
-            inner = self.unary()
-            return lambda job: not inner(job)
-        if self.take("("):
-            inner = self.expr()
-            if not self.take(")"):
-                raise self.error("expected ')'")
-            return inner
-        return self.comparison()
-
-    def comparison(self) -> Predicate:
-        path = [self.name()]
-        if path[0] in _KEYWORDS:
-            raise self.error(f"unexpected keyword {path[0]}")
-        while self.take("."):
-            self.skip_ws()
-            if self.pos < len(self.text) and self.text[self.pos] in "\"'":
-                path.append(self.quoted())
-            else:
-                path.append(self.name())
-        self.skip_ws()
-        op = next((o for o in _OPS if self.text.startswith(o, self.pos)), None)
-        if op is None:
-            raise self.error(f"expected an operator after {'.'.join(path)}")
-        self.pos += len(op)
-        return _compile(path, op, self.value())
-
-
-def _compile(path: list[str], op: str, value: str) -> Predicate:
-    head = _snake(path[0])
-    if head == "labels":
-        if len(path) != 2:
-            raise FilterError("labels filters need exactly one key: labels.KEY")
-        return _label_predicate(path[1], op, value)
-    if len(path) != 1:
-        raise FilterError(f"unknown filter field {'.'.join(path)!r}")
-    if head in _STRING_FIELDS:
-        attr = _STRING_FIELDS[head]
-        return _string_predicate(lambda job: str(getattr(job, attr)), head, op, value)
-    if head == "state":
-        if op not in {"=", "!="}:
-            raise FilterError(f"state supports = and != only, got {op!r}")
-        try:
-            wanted = parse_job_state(value).name
-        except ValueError:
-            raise FilterError(f"unknown state {value!r} in filter") from None
-        if op == "=":
-            return lambda job: job.state == wanted
-        return lambda job: job.state != wanted
-    if head in _TIME_FIELDS:
-        attr = _TIME_FIELDS[head]
-        limit = parse_rfc3339(value)
-        compare = _COMPARE.get(op)
-        if compare is None:
-            raise FilterError(f"{head} does not support {op!r}")
-        return lambda job: compare(float(getattr(job, attr)), limit)
-    raise FilterError(f"unknown filter field {path[0]!r}")
-
-
-_COMPARE: dict[str, Callable[[float, float], bool]] = {
-    "=": lambda a, b: abs(a - b) < 1e-6,
-    "!=": lambda a, b: abs(a - b) >= 1e-6,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
-
-
-def _string_predicate(get: Callable[[JobView], str], name: str, op: str, value: str) -> Predicate:
-    if op == "=":
-        return lambda job: get(job) == value
-    if op == "!=":
-        return lambda job: get(job) != value
-    if op == ":":
-        pattern = re.compile(_wildcard(value), re.DOTALL)
-        return lambda job: pattern.fullmatch(get(job)) is not None
-    raise FilterError(f"{name} supports =, != and : only, got {op!r}")
-
-
-def _label_predicate(key: str, op: str, value: str) -> Predicate:
-    if op == ":" and value == "*":
-        return lambda job: key in job.labels
-    if op == "=":
-        return lambda job: job.labels.get(key) == value
-    if op == "!=":
-        return lambda job: job.labels.get(key) != value
-    if op == ":":
-        pattern = re.compile(_wildcard(value), re.DOTALL)
-        return lambda job: key in job.labels and pattern.fullmatch(job.labels[key]) is not None
-    raise FilterError(f"labels.{key} supports =, != and : only, got {op!r}")
-
-
-def _wildcard(value: str) -> str:
-    return ".*".join(re.escape(part) for part in value.split("*"))
+    try:
+        return _core.parse_filter(text)
+    except _CoreFilterError as exc:
+        raise FilterError(str(exc)) from None
