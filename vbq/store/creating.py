@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +126,36 @@ class Creator:
             model=model,
             labels=labels,
         )
+
+    def run_chunked(
+        self,
+        batch: Sequence[NewSubmission],
+        run: Callable[[Sequence[CreateCall]], list[Any]],
+        *,
+        chunk: int,
+    ) -> tuple[list[CreateCall], list[Any]]:
+        """Prepare and run ``batch`` ``chunk`` calls at a time: ``(calls, replies)`` in order.
+
+        Above one chunk, the next chunk is prepared while Redis runs the previous one.
+
+        Raises:
+            SpecError: an item's spec cannot be resolved (nothing after it was run).
+        """
+        if len(batch) <= chunk:
+            calls = [self.prepare(item) for item in batch]
+            return calls, run(calls)
+        calls, replies = [], []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vbq-store") as pool:
+            running: Future[list[Any]] | None = None
+            for start in range(0, len(batch), chunk):
+                part = [self.prepare(item) for item in batch[start : start + chunk]]
+                calls.extend(part)
+                if running is not None:
+                    replies.extend(running.result())
+                running = pool.submit(run, part)
+            if running is not None:
+                replies.extend(running.result())
+        return calls, replies
 
     def result(self, call: CreateCall, reply: Any) -> tuple[SubmissionRecord, bool]:
         """Read the script's reply.

@@ -5,6 +5,8 @@ from __future__ import annotations
 __all__ = [
     "OUTBOX_KEY",
     "PREFIX",
+    "VERTEX_DELETES_KEY",
+    "deleted_key",
     "idem_key",
     "index_key",
     "inflight_key",
@@ -16,6 +18,8 @@ __all__ = [
 
 PREFIX = "vbq:"
 OUTBOX_KEY = f"{PREFIX}outbox"
+VERTEX_DELETES_KEY = f"{PREFIX}vertex:deletes"
+"""Zset of Vertex job names to delete at Google (score = when asked), drained by the workers."""
 
 
 def sub_key(submission_id: str) -> str:
@@ -51,3 +55,8 @@ def label_index_key(key: str, value: str) -> str:
 def inflight_key(project: str, location: str) -> str:
     """The poller's zset of unfinished Vertex jobs (score = submitted_at)."""
     return f"{PREFIX}inflight:{project}:{location}"
+
+
+def deleted_key(submission_id: str) -> str:
+    """Tombstone of a deleted submission (value: its tenant), kept for a day."""
+    return f"{PREFIX}deleted:{submission_id}"

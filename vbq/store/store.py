@@ -1,10 +1,6 @@
 """The job store: submissions in Redis, changed only through atomic Lua scripts.
 
-Keys (docs/contracts.md § Job store): ``vbq:sub:{id}`` (hash), ``vbq:idem:{tenant}:{key}``,
-the listing zsets ``vbq:idx:all``, ``vbq:idx:state:{STATE}``, ``vbq:idx:tenant:{tenant}`` and
-``vbq:idx:label:{key}:{value}`` (score = ``created_at``), the poller's work list
-``vbq:inflight:{project}:{location}`` (score = ``submitted_at``) and the outbox stream
-``vbq:outbox``.
+Keys: :mod:`vbq.store.keys` and docs/contracts.md § Job store.
 
 Every write is one Lua call, so a state change, its index moves and its outbox event are
 applied together or not at all, and every time comes from the Redis server's clock.
@@ -13,7 +9,6 @@ applied together or not at all, and every time comes from the Redis server's clo
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import redis as redis_lib
@@ -32,6 +27,7 @@ from vbq.store.keys import (
     sub_key,
 )
 from vbq.store.listing import list_page
+from vbq.store.paging import Cursor
 from vbq.store.records import (
     NewSubmission,
     SpecLoader,
@@ -40,6 +36,8 @@ from vbq.store.records import (
     encode_updates,
     flat_pairs,
 )
+from vbq.store.removal import Remover, _text
+from vbq.store.scanning import ScanPage, ScanQuery, scan_page
 from vbq.store.scripts import load_script
 
 __all__ = ["IN_FLIGHT_STATES", "JobStore"]
@@ -87,6 +85,8 @@ class JobStore:
         self._creator = Creator(settings=settings, spec_loader=self._load_spec)
         self._create = redis.register_script(load_script("create.lua"))
         self._update = redis.register_script(load_script("update.lua"))
+        self.remover = Remover(redis, spec_loader=self._load_spec)
+        """Deletes finished submissions; also tells whether one was deleted (tombstones)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> JobStore:
@@ -135,23 +135,7 @@ class JobStore:
         # before anything of the batch is written.
         for item in batch:
             self._creator.target(item.spec)
-        replies: list[Any] = []
-        calls: list[CreateCall] = []
-        if len(batch) <= _CREATE_CHUNK:
-            calls = [self._creator.prepare(item) for item in batch]
-            replies = self._run_creates(calls)
-        else:
-            # Overlap: while Redis runs one chunk, this thread prepares the next one.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vbq-store") as pool:
-                running: Future[list[Any]] | None = None
-                for start in range(0, len(batch), _CREATE_CHUNK):
-                    chunk = [self._creator.prepare(i) for i in batch[start : start + _CREATE_CHUNK]]
-                    calls.extend(chunk)
-                    if running is not None:
-                        replies.extend(running.result())
-                    running = pool.submit(self._run_creates, chunk)
-                if running is not None:
-                    replies.extend(running.result())
+        calls, replies = self._creator.run_chunked(batch, self._run_creates, chunk=_CREATE_CHUNK)
         out: list[tuple[SubmissionRecord, bool] | IdempotencyConflictError] = []
         for call, reply in zip(calls, replies, strict=True):
             try:
@@ -232,6 +216,25 @@ class JobStore:
             page_size=page_size,
             page_token=page_token,
         )
+
+    def scan(
+        self, query: ScanQuery, *, page_size: int, after: Cursor | None, max_examined: int
+    ) -> tuple[_Records, ScanPage]:
+        """One page of a filtered listing, newest first (:mod:`vbq.store.scanning`)."""
+        page = scan_page(
+            self.redis, query, page_size=page_size, after=after, max_examined=max_examined
+        )
+        return self.get_many(page.ids), page
+
+    def delete(self, submission_id: str, *, tenant: str | None = None) -> SubmissionRecord:
+        """Delete a finished submission, queue its Vertex job for deletion at Google
+        (:mod:`vbq.store.removal`); returns the record as it was.
+
+        Raises:
+            NotFoundError: no such submission (or not ``tenant``'s).
+            StateConflictError: it has not finished.
+        """
+        return self.remover.delete(submission_id, tenant=tenant)
 
     def unfinished(self, project: str, location: str) -> _Records:
         """Submissions with a Vertex job in (project, location) that has not finished.
@@ -394,7 +397,3 @@ class JobStore:
     def close(self) -> None:
         """Close the Redis connection pool."""
         self.redis.close()
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
