@@ -6,8 +6,10 @@ Rules (stricter than the SDK, which sends any string and lets Vertex fail the jo
   segments, whitespace or control characters; at most 2000 characters.
 * ``bigquery_source`` must be ``bq://project.dataset.table`` (the SDK sends it unchanged, so a
   missing ``bq://`` is refused here rather than silently added).
-* ``bigquery_destination_prefix`` is ``[bq://]project[.dataset]``; ``bq://`` is prepended when
-  missing, as the SDK does.
+* ``bigquery_destination_prefix`` is ``[bq://]project[.dataset[.table]]``; ``bq://`` is
+  prepended when missing, as the SDK does. A full table reference is what Gemini batch jobs
+  (and google-genai's default destination) write to: ``BigQueryDestination.output_uri`` takes
+  ``bq://projectId``, ``bq://projectId.bqDatasetId`` or ``bq://projectId.bqDatasetId.bqTableId``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ _BQ_TABLE_RE = re.compile(
     r"\.(?P<table>[\w$-]{1,1024})"
 )
 _BQ_DEST_RE = re.compile(
-    rf"bq://(?P<project>{PROJECT_RE.pattern})(?:\.(?P<dataset>[A-Za-z0-9_]{{1,1024}}))?"
+    rf"bq://(?P<project>{PROJECT_RE.pattern})"
+    r"(?:\.(?P<dataset>[A-Za-z0-9_]{1,1024})(?:\.(?P<table>[\w$-]{1,1024}))?)?"
 )
 
 
@@ -68,7 +71,7 @@ def bigquery_source(problems: Problems, field: str, value: object) -> str | None
 
 
 def bigquery_destination(problems: Problems, field: str, value: object) -> str | None:
-    """``bq://project[.dataset]`` (``bq://`` added when missing, like the SDK)."""
+    """``bq://project[.dataset[.table]]`` (``bq://`` added when missing, like the SDK)."""
     text = as_text(problems, field, value, max_chars=MAX_URI_CHARS)
     if text is None:
         return None
@@ -76,7 +79,9 @@ def bigquery_destination(problems: Problems, field: str, value: object) -> str |
         text = f"bq://{text}"
     if not _BQ_DEST_RE.fullmatch(text):
         problems.add(
-            field, "bigquery_uri", "must be a BigQuery project or dataset like bq://project.dataset"
+            field,
+            "bigquery_uri",
+            "must be a BigQuery project, dataset or table like bq://project.dataset",
         )
         return None
     return text
