@@ -9,7 +9,7 @@ queue                     tasks
 ``vbq.submit``            ``vbq.submit`` (create the Vertex job)
 ``vbq.cancel``            ``vbq.cancel``
 ``vbq.poll``              ``vbq.poll`` and ``vbq.poll.*``
-``vbq.maintenance``       everything else: ``vbq.sweep``, the relay, beat's housekeeping
+``vbq.maintenance``       everything else: ``vbq.sweep``, ``vbq.purge``, the relay, beat's chores
 ========================  =============================================================
 
 Messages carry only a submission id (``[submission_id]``), never the request: the job store
@@ -25,6 +25,7 @@ __all__ = [
     "QUEUE_POLL",
     "QUEUE_SUBMIT",
     "TASK_CANCEL",
+    "TASK_PURGE",
     "TASK_ROUTES",
     "TASK_SUBMIT",
     "TASK_SWEEP",
@@ -42,6 +43,8 @@ TASK_CANCEL = "vbq.cancel"
 """``[submission_id]``, kwarg ``attempt``: cancel in whatever state it is."""
 TASK_SWEEP = "vbq.sweep"
 """No arguments: re-enqueue submissions whose message was lost (beat sends it)."""
+TASK_PURGE = "vbq.purge"
+"""No arguments: delete at Google the Vertex jobs of submissions deleted from vbq (beat)."""
 
 # Glob routes, checked in order: the first match wins.
 TASK_ROUTES: dict[str, dict[str, str]] = {

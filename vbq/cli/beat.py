@@ -1,8 +1,9 @@
 """``vbq beat``: Celery beat with vbq's schedule, and (by default) the outbox relay.
 
-Beat sends ``vbq.poll`` every tick and ``vbq.sweep`` every 30 s. It uses Celery's in-memory
-scheduler: the default one persists its state with ``shelve`` (pickle), which vbq never uses,
-and nothing here needs persisting (a restarted beat simply sends the next tick). A second
+Beat sends ``vbq.poll`` every tick, ``vbq.sweep`` every 30 s and ``vbq.purge`` every 5 s. It
+uses Celery's in-memory scheduler: the default one persists its state with ``shelve``
+(pickle), which vbq never uses, and nothing here needs persisting (a restarted beat simply
+sends the next tick). A second
 beat started by mistake only sends duplicate ticks, which the poll lock and the job store's
 compare-and-set make harmless.
 """
@@ -36,6 +37,12 @@ def beat_schedule(
             "task": "vbq.sweep",
             "schedule": 30.0,
             "options": {"queue": "vbq.maintenance", "expires": 60.0},
+        },
+        # Vertex jobs of submissions deleted through vbq, deleted at Google (workers.purger).
+        "vbq-purge": {
+            "task": "vbq.purge",
+            "schedule": 5.0,
+            "options": {"queue": "vbq.maintenance", "expires": 30.0},
         },
     }
 
