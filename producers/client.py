@@ -17,10 +17,10 @@ from vbq.errors import IdempotencyConflictError, NotFoundError, SpecError, State
 from vbq.logs import get_logger
 from vbq.producers.batch import BatchResult, ItemError, ItemResult
 from vbq.producers.ports import Enqueuer, StorePort, WorkersEnqueuer
+from vbq.producers.preparing import conflicts_within, prepare_submission, sorted_errors
 from vbq.producers.submission import Submission
-from vbq.producers.tenancy import TENANT_PATTERN
 from vbq.settings import Settings
-from vbq.spec import JobSpec
+from vbq.spec.genai import sdk_kwargs_from_genai, unique_name
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission, SubmissionRecord
 
@@ -159,14 +159,14 @@ class Client:
                 errors.append(outcome)
             else:
                 prepared.append((index, outcome))
-        errors.extend(_conflicts_within(prepared))
+        errors.extend(conflicts_within(prepared))
         if errors:
             bad = {e.index for e in errors}
             prepared = [(i, n) for i, n in prepared if i not in bad]
             if on_progress is not None:
                 on_progress(len(bad))
             if atomic:
-                return BatchResult(errors=_sorted(errors), atomic=True)
+                return BatchResult(errors=sorted_errors(errors), atomic=True)
         accepted: list[ItemResult] = []
         for start in range(0, len(prepared), batch_size):
             chunk = prepared[start : start + batch_size]
@@ -189,7 +189,44 @@ class Client:
             self._enqueue(list(dict.fromkeys(to_send)))
             if on_progress is not None:
                 on_progress(len(chunk))
-        return BatchResult(accepted=tuple(accepted), errors=_sorted(errors), atomic=atomic)
+        return BatchResult(accepted=tuple(accepted), errors=sorted_errors(errors), atomic=atomic)
+
+    def create_batch(
+        self,
+        *,
+        model: str,
+        src: Any,
+        config: Any = None,
+        labels: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        tenant: str = "default",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Submission:
+        """Queue one job with google-genai's arguments, as ``client.batches.create(model=...,
+        src=..., config=...)`` sends them to Vertex AI (:mod:`vbq.spec.genai`: short model names,
+        ``gs://``/``bq://`` sources, genai's default display name and destination).
+
+        Args:
+            model: ``gemini-2.0-flash-001``, ``publisher/model`` or a resource name.
+            src: ``gs://…``, ``bq://…`` or a ``BatchJobSource`` (object or dict).
+            config: a ``CreateBatchJobConfig`` (object or dict): ``display_name``, ``dest``.
+            labels: job labels (genai has none on this call; vbq passes them to Vertex).
+            idempotency_key, tenant, metadata: as :meth:`submit`; with a key, generated names
+                derive from it, so a retry builds the same job.
+
+        Raises:
+            SpecError: an argument genai would refuse on Vertex AI or a broken spec rule.
+            IdempotencyConflictError: as :meth:`submit`.
+        """
+        stable = f"{tenant}\0{idempotency_key}" if idempotency_key is not None else None
+        kwargs = sdk_kwargs_from_genai(
+            model=model, src=src, config=config, unique=unique_name(stable)
+        )
+        if labels is not None:
+            kwargs["labels"] = labels
+        return self.submit(
+            idempotency_key=idempotency_key, tenant=tenant, metadata=metadata, **kwargs
+        )
 
     # -- read -----------------------------------------------------------------------------------
 
@@ -265,6 +302,21 @@ class Client:
         """
         return self._handle(self._cancel(submission_id, tenant), tenant=tenant)
 
+    def delete(self, submission_id: str, *, tenant: str | None = None) -> SubmissionRecord:
+        """Delete a finished submission, as Google deletes a finished job: its record leaves
+        the store at once and its Vertex job (if any) is deleted at Google by the workers.
+
+        Returns:
+            The record as it was.
+
+        Raises:
+            NotFoundError: no such submission (or not this tenant's).
+            StateConflictError: it has not finished (cancel it first, or wait).
+        """
+        if not _ID_RE.fullmatch(submission_id):
+            raise NotFoundError(f"submission {submission_id[:64]!r} not found")
+        return self.store.delete(submission_id, tenant=tenant)
+
     # -- internals ------------------------------------------------------------------------------
 
     def _prepare(
@@ -274,32 +326,12 @@ class Client:
         tenant: object,
         metadata: object,
     ) -> NewSubmission:
-        problems: list[dict[str, str]] = []
-        if idempotency_key is not None and not isinstance(idempotency_key, str):
-            problems.append(_rule("idempotency_key", "type", "must be a string"))
-        if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
-            problems.append(_rule("tenant", "pattern", f"must match {TENANT_PATTERN.pattern}"))
-        if metadata is not None and not isinstance(metadata, Mapping):
-            problems.append(_rule("metadata", "type", "must be a JSON object"))
-        if "cls" in sdk_kwargs:
-            # Would collide with the classmethod's own parameter (a TypeError, not a SpecError).
-            problems.append(_rule("cls", "unknown", "cls is not a parameter of submit()"))
-            sdk_kwargs = {k: v for k, v in sdk_kwargs.items() if k != "cls"}
-        try:
-            spec = JobSpec.from_sdk_kwargs(**sdk_kwargs)
-            # Resolve the target now so that a missing project fails here, not in a worker.
-            spec.target(
-                default_project=self.settings.project, default_location=self.settings.location
-            )
-        except SpecError as exc:
-            raise SpecError([*problems, *exc.errors]) from None
-        if problems:
-            raise SpecError(problems)
-        return NewSubmission(
-            spec=spec,
-            tenant=str(tenant),
-            idempotency_key=idempotency_key if isinstance(idempotency_key, str) else None,
-            metadata=metadata if isinstance(metadata, Mapping) else None,
+        return prepare_submission(
+            self.settings,
+            sdk_kwargs,
+            idempotency_key=idempotency_key,
+            tenant=tenant,
+            metadata=metadata,
         )
 
     def _prepare_item(
@@ -362,33 +394,3 @@ class Client:
             cancel=lambda sid: self._cancel(sid, tenant),
             created=created,
         )
-
-
-def _rule(field: str, rule: str, message: str) -> dict[str, str]:
-    return {"field": field, "rule": rule, "message": message}
-
-
-def _sorted(errors: list[ItemError]) -> tuple[ItemError, ...]:
-    return tuple(sorted(errors, key=lambda e: e.index))
-
-
-def _conflicts_within(prepared: list[tuple[int, NewSubmission]]) -> list[ItemError]:
-    """Items reusing an earlier item's idempotency key with a different spec."""
-    seen: dict[tuple[str, str], tuple[int, str]] = {}
-    out: list[ItemError] = []
-    for index, new in prepared:
-        if new.idempotency_key is None:
-            continue
-        key = (new.tenant, new.idempotency_key)
-        fingerprint = new.spec.fingerprint()
-        first = seen.setdefault(key, (index, fingerprint))
-        if first[1] != fingerprint:
-            out.append(
-                ItemError.single(
-                    index,
-                    "idempotency_key",
-                    "conflict",
-                    f"idempotency_key is used by item {first[0]} with a different spec",
-                )
-            )
-    return out

@@ -12,9 +12,15 @@ from typing import Any, Protocol
 from vbq.errors import IdempotencyConflictError
 from vbq.settings import Settings
 from vbq.states import SubmissionState
+from vbq.store.paging import Cursor
 from vbq.store.records import NewSubmission, SubmissionRecord
+from vbq.store.removal import Remover
+from vbq.store.scanning import ScanPage, ScanQuery
 
 __all__ = ["Enqueuer", "StorePort", "WorkersEnqueuer"]
+
+# ``StorePort.list`` shadows the builtin inside the class body, where annotations resolve.
+_Records = list[SubmissionRecord]
 
 
 class StorePort(Protocol):
@@ -39,6 +45,16 @@ class StorePort(Protocol):
     ) -> tuple[list[SubmissionRecord], str | None]: ...
 
     def count_by_state(self) -> dict[SubmissionState, int]: ...
+
+    def delete(self, submission_id: str, *, tenant: str | None = None) -> SubmissionRecord: ...
+
+    @property
+    def remover(self) -> Remover:
+        """Deletes finished submissions; tells whether one was deleted."""
+
+    def scan(
+        self, query: ScanQuery, *, page_size: int, after: Cursor | None, max_examined: int
+    ) -> tuple[_Records, ScanPage]: ...
 
 
 class Enqueuer(Protocol):

@@ -8,6 +8,7 @@ Routes (all under an API key except ``/healthz`` and ``/openapi.json``):
 ``GET /v1/submissions/{id}``          one submission of the caller's tenant (else 404)
 ``GET /v1/submissions``               ``state``, ``label=k=v``, ``page_size``, ``page_token``
 ``POST /v1/submissions/{id}:cancel``  ask for cancellation → 202
+``/{v1,v1beta1}/projects/…``          Google's batchPredictionJobs surface (:mod:`.vertex`)
 ====================================  ===========================================================
 
 Every error is RFC 9457 problem details. Bad input never causes a 5xx: the body is capped
@@ -36,6 +37,7 @@ from vbq.errors import (
     StoreError,
 )
 from vbq.logs import get_logger
+from vbq.producers.api import vertex
 from vbq.producers.api.auth import KeyLookup
 from vbq.producers.api.limits import DEFAULT_MAX_JSON_DEPTH, BodySizeLimit, parse_json_body
 from vbq.producers.api.problems import ProblemError, problem_response
@@ -263,8 +265,10 @@ def create_app(
         submission = await call(lambda: client.cancel(submission_id, tenant=tenant))
         return JSONResponse(submission.to_dict(), status_code=202)
 
+    # Google's batchPredictionJobs surface (/v1/projects/..., /v1beta1/projects/...).
+    vertex.install(app, client=client, max_json_depth=max_json_depth)
     _install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, refusal=vertex.body_too_large)
     return app
 
 

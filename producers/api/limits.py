@@ -8,8 +8,10 @@ streams and refused as soon as it passes the limit (the rest is never buffered).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vbq.producers.api.problems import ProblemError, problem_response
@@ -26,11 +28,20 @@ class BodySizeLimit:
     Args:
         app: the wrapped ASGI app.
         max_bytes: largest accepted body in bytes.
+        refusal: ``(scope, size, max_bytes) -> Response | None``, another answer for some
+            paths (Google's envelope on the Google surface); None falls back to problem+json.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        refusal: Callable[[Scope, int, int], Response | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.refusal = refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,6 +78,10 @@ class BodySizeLimit:
         await self.app(scope, replay_receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: int) -> None:
+        other = self.refusal(scope, size, self.max_bytes) if self.refusal else None
+        if other is not None:
+            await other(scope, receive, send)
+            return
         response = problem_response(
             413,
             "body-too-large",

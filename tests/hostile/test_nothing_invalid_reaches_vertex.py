@@ -1,10 +1,11 @@
 """Invariant 5 end to end: nothing invalid reaches Google, and no process dies.
 
 A real ``vbq worker`` consumes the broker while hostile input arrives through every door:
-the Python client, the HTTP API, forged broker messages (bad ids, unknown ids, a pickled
-payload, bytes that are not a message at all) and a corrupted record in the job store. The
-Vertex emulator's create counter must stay 0 the whole time; then one valid request goes
-through the same path and is created exactly once (the control that proves the path was live).
+the Python client, the HTTP API (vbq's own and Google's surface), forged broker messages (bad
+ids, unknown ids, a pickled payload, bytes that are not a message at all) and a corrupted
+record in the job store. The Vertex emulator's create counter must stay 0 the whole time; then
+one valid request goes through the same path and is created exactly once (the control that
+proves the path was live).
 """
 
 from __future__ import annotations
@@ -44,6 +45,28 @@ INVALID: list[dict[str, Any]] = [
     {**VALID, "instances_format": "exe"},
     {**VALID, "credentials": "x"},
     {**VALID, "location": "../../etc"},
+]
+REST_BODY: dict[str, Any] = {
+    "displayName": "hostile",
+    "model": "publishers/google/models/gemini-2.0-flash-001",
+    "inputConfig": {"instancesFormat": "jsonl", "gcsSource": {"uris": ["gs://hostile-in/x"]}},
+    "outputConfig": {
+        "predictionsFormat": "jsonl",
+        "gcsDestination": {"outputUriPrefix": "gs://hostile-out/out"},
+    },
+}
+# Create bodies of Google's REST surface that Google's own message types (or vbq) refuse.
+INVALID_REST: list[Any] = [
+    [],
+    {},
+    {**REST_BODY, "unknownField": 1},
+    {**REST_BODY, "displayName": {"a": 1}},
+    {**REST_BODY, "inputConfig": {"gcsSource": {"uris": "gs://hostile-in/x"}}},
+    {**REST_BODY, "dedicatedResources": {"machineSpec": {"acceleratorType": "NOT_A_GPU"}}},
+    {**REST_BODY, "labels": {"vbq-submission": "0" * 32}},
+    {**REST_BODY, "instanceConfig": {"instanceType": "object"}},
+    {**REST_BODY, "model": "123"},
+    {**REST_BODY, "createTime": "yesterday"},
 ]
 
 
@@ -127,6 +150,14 @@ def test_hostile_input_through_every_door_never_reaches_vertex(
         body = json.dumps(kwargs, allow_nan=True).encode()
         resp = api.post("/v1/submissions", content=body, headers=auth)
         assert 400 <= resp.status_code < 500, resp.text
+    for rest in INVALID_REST:
+        resp = api.post(
+            "/v1/projects/hostile/locations/us-central1/batchPredictionJobs",
+            json=rest,
+            headers=auth,
+        )
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error"]["status"] == "INVALID_ARGUMENT"
     batch = api.post("/v1/submissions:batch", json={"items": INVALID[:6]}, headers=auth)
     assert batch.status_code in (200, 422) and not batch.json().get("accepted"), batch.text
     result = client.submit_many(INVALID)
