@@ -35,6 +35,7 @@ KNOWN: dict[str, str] = {
     "bench_latency": "event latency (job endTime → handler start) vs poll interval",
     "bench_e2e": "end-to-end jobs/s and CPU s per job (demo pipeline)",
     "bench_outputs": "peak memory of streaming outputs vs reading them whole",
+    "bench_surface": "creates/s through Google's surface vs `POST /v1/submissions`, p99 answer",
 }
 
 # Bounded sizes for `make bench` (minutes, not hours, on a 2-core machine).
@@ -46,6 +47,7 @@ BOUNDED_ARGS: dict[str, list[str]] = {
     "bench_latency": ["--intervals", "0.5,2,5", "--jobs", "40", "--header"],
     "bench_e2e": ["--jobs", "100", "--header"],
     "bench_outputs": ["--size-mb", "256", "--baseline-mb", "32"],
+    "bench_surface": ["--creates", "1600", "--rounds", "8", "--threads", "8"],
 }
 TIMEOUT_S = 900.0
 
@@ -53,6 +55,7 @@ TIMEOUT_S = 900.0
 HEADLINE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bench_ratelimit": ("limiter", "limit L", "burst", "peak creates in any 1 s"),
     "bench_e2e": ("jobs/s", "CPU s/job", "checks"),
+    "bench_surface": ("ratio", "surface p99 ms"),
 }
 
 
