@@ -15,10 +15,12 @@ The HTTP API lives in :mod:`vbq.producers.api` (``vbq api``), the CLI in :mod:`v
 
 from vbq.producers.batch import BatchResult, ItemError, ItemResult
 from vbq.producers.client import DEFAULT_BATCH_SIZE, Client
+from vbq.producers.credentials import ApiKeyCredentials
 from vbq.producers.submission import Submission
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "ApiKeyCredentials",
     "BatchResult",
     "Client",
     "ItemError",

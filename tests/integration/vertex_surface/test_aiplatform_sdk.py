@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import redis
 from google.api_core import exceptions as gexc
+from google.auth.credentials import AnonymousCredentials
 from google.auth.exceptions import RefreshError
 from google.cloud import aiplatform
 from google.cloud.aiplatform_v1.types import JobState
@@ -23,6 +24,7 @@ from google.oauth2.credentials import Credentials
 
 from tests.integration.emulators.helpers import gemini_request, new_bucket, upload_jsonl
 from tests.integration.vertex_surface.conftest import LOCATION, PROJECT, TENANT, Stack
+from vbq.producers import ApiKeyCredentials
 from vbq.producers.api.vertex import submission_id_of
 from vbq.store import JobStore
 
@@ -41,12 +43,15 @@ NAME_RE = re.compile(rf"^projects/{PROJECT}/locations/{LOCATION}/batchPrediction
 
 @pytest.fixture
 def sdk(stack: Stack) -> Iterator[Stack]:
+    # The vbq key for vbq api only; the storage client iter_outputs() builds from the same
+    # credentials gets the fallback (anonymous, for the storage emulator; ADC in production).
+    creds = ApiKeyCredentials(stack.key, endpoint=stack.url, fallback=AnonymousCredentials())
     aiplatform.init(
         project=PROJECT,
         location=LOCATION,
         api_transport="rest",
         api_endpoint=stack.url,
-        credentials=Credentials(token=stack.key),
+        credentials=creds,
     )
     yield stack
 
