@@ -210,10 +210,10 @@ def _mapped(exc: Exception) -> GoogleApiError | None:
     if isinstance(exc, ProblemError):
         if exc.status == 401:
             return unauthenticated(exc.detail)
-        return GoogleApiError(
-            _STATUS_FOR_HTTP.get(exc.status, "INVALID_ARGUMENT"),
-            f"Invalid JSON payload received. {exc.detail}",
-        )
+        # The body could not be read as JSON (empty, not UTF-8, NaN, too deep): the field at
+        # fault is the whole job, as Google names it.
+        text = f"Invalid JSON payload received. {exc.detail}"
+        return bad_request([("batch_prediction_job", text)], text)
     if isinstance(exc, TenantCapError):
         return GoogleApiError(
             "RESOURCE_EXHAUSTED",
