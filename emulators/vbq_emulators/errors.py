@@ -5,7 +5,9 @@
     EmulatorError
     ├── EmulatorConfigError   a bad setting, config file, filter or port (also a ValueError)
     ├── ApiError              a Vertex REST answer to send back (HTTP status + Google's status)
-    └── StatusError           a Pub/Sub gRPC status to send back (vbq_emulators.pubsub.status)
+    ├── StatusError           a Pub/Sub gRPC status to send back (vbq_emulators.pubsub.status)
+    ├── SchemaDefinitionError a Pub/Sub schema definition that does not parse or breaks a rule
+    └── SchemaMessageError    a message that does not match a Pub/Sub schema
 
 They stand for what Google would answer, so none of them is a :class:`vbq.errors.VbqError`:
 the emulators never share an error type with the code they stand in for.
@@ -13,7 +15,13 @@ the emulators never share an error type with the code they stand in for.
 
 from __future__ import annotations
 
-__all__ = ["ApiError", "EmulatorConfigError", "EmulatorError"]
+__all__ = [
+    "ApiError",
+    "EmulatorConfigError",
+    "EmulatorError",
+    "SchemaDefinitionError",
+    "SchemaMessageError",
+]
 
 
 class EmulatorError(Exception):
@@ -52,3 +60,12 @@ class ApiError(EmulatorError):
     def retryable(self) -> bool:
         """True for answers a client should retry (429 and 5xx other than 501)."""
         return self.status_code in {429, 500, 502, 503, 504}
+
+
+class SchemaDefinitionError(EmulatorError):
+    """A schema definition that does not parse, or breaks one of Pub/Sub's rules (one top-level
+    type, no imports); the message says why."""
+
+
+class SchemaMessageError(EmulatorError):
+    """Message data that does not match a schema; the message says where and why."""

@@ -1,7 +1,11 @@
-"""A tiny HTTP side door for tests and operators: ``GET /_emulator/stats``, ``GET /healthz``.
+"""A tiny HTTP side door for tests and operators.
 
-gRPC cannot be asked "how many messages are outstanding on that stream", so the counters the
-flow-control tests assert on (``peak_outstanding_messages`` per stream) are served here as JSON.
+``GET /_emulator/stats`` and ``/_emulator/leases``: gRPC cannot be asked "how many messages are
+outstanding on that stream", so the counters tests assert on are served here as JSON.
+``GET /_emulator/oauth2/v1/certs`` (``{key id: PEM certificate}``) and
+``/_emulator/oauth2/v3/certs`` (JWKS): the keys that verify the OIDC tokens of authenticated
+push subscriptions, in the two formats Google serves at
+``https://www.googleapis.com/oauth2/v{1,3}/certs``. ``GET /healthz``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ class AdminServer:
                     self._send(200, broker_ref.stats())
                 elif self.path.startswith("/_emulator/leases"):
                     self._send(200, broker_ref.leases())
+                elif self.path.startswith("/_emulator/oauth2/v1/certs"):
+                    self._send(200, broker_ref.signer.certs())
+                elif self.path.startswith("/_emulator/oauth2/v3/certs"):
+                    self._send(200, broker_ref.signer.jwks())
                 elif self.path.startswith("/healthz"):
                     self._send(200, {"ok": True})
                 else:

@@ -17,9 +17,13 @@ from typing import Any
 from vbq.logs import get_logger
 from vbq_emulators.pubsub.delivery import DeliveryOps
 from vbq_emulators.pubsub.journal import Journal
+from vbq_emulators.pubsub.oidc import TokenSigner
+from vbq_emulators.pubsub.push import PushDelivery
 from vbq_emulators.pubsub.queue import SubscriptionQueue
 from vbq_emulators.pubsub.resources import ResourceOps
+from vbq_emulators.pubsub.snapshots import SnapshotOps
 from vbq_emulators.pubsub.state import OutgoingMessage
+from vbq_emulators.pubsub.topic_config import topic_retention_s
 
 __all__ = ["Broker", "OutgoingMessage"]
 
@@ -31,32 +35,45 @@ COMPACT_MIN_RECORDS = 100_000
 """Journal records before a rewrite is considered (it happens when 3/4 of them are dead)."""
 
 
-class Broker(ResourceOps, DeliveryOps):
-    """Topics, subscriptions and their messages, safe to call from many gRPC threads.
+class Broker(ResourceOps, SnapshotOps, DeliveryOps):
+    """Topics, subscriptions, snapshots, schemas and messages, safe to call from many gRPC
+    threads; pushes the messages of push subscriptions once started.
 
     Args:
         journal_path: file to persist state to (``None``: memory only). Read back at start.
         clock: current time in epoch seconds (injectable for tests).
+        signer: signs OIDC tokens of authenticated push subscriptions (one is made if omitted).
     """
 
     def __init__(
-        self, *, journal_path: Path | None = None, clock: Callable[[], float] = time.time
+        self,
+        *,
+        journal_path: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        signer: TokenSigner | None = None,
     ) -> None:
         journal = Journal(journal_path) if journal_path is not None else None
         super().__init__(journal=journal, clock=clock)
         self._timer: threading.Thread | None = None
         self._timer_stop = threading.Event()
+        self.signer = signer or TokenSigner()
+        self.push = PushDelivery(self, signer=self.signer)
         if journal is not None:
             self._load(journal)
+
+    def _subscription_changed(self, name: str) -> None:
+        self.push.ensure(name)
 
     def _load(self, journal: Journal) -> None:
         from vbq_emulators.pubsub.persistence import apply_record, snapshot_records
 
         with self._lock:
             count = 0
+            self._replay_messages = {}
             for record in journal.replay():
                 apply_record(self, record)
                 count += 1
+            self._replay_messages = None
             journal.rewrite(snapshot_records(self))
             log.info("pubsub_journal_loaded", records=count, path=str(journal.path))
 
@@ -65,7 +82,11 @@ class Broker(ResourceOps, DeliveryOps):
         journal = self._journal
         if journal is None or journal.records_written < COMPACT_MIN_RECORDS:
             return
-        live = len(self._topics) + sum(len(s.queue.live) + 1 for s in self._subs.values())
+        live = len(self._topics) + sum(
+            len(s.queue.live) + len(s.queue.retained) + 1 for s in self._subs.values()
+        )
+        live += sum(len(log) for log in self._topic_logs.values())
+        live += sum(len(snap.messages) + 1 for snap in self._snapshots.values())
         if journal.records_written > 4 * live:
             from vbq_emulators.pubsub.persistence import snapshot_records
 
@@ -76,6 +97,9 @@ class Broker(ResourceOps, DeliveryOps):
         with self._lock:
             self._maybe_compact()
             now_s = self._clock()
+            self.expire_snapshots(now_s)
+            for name, log in self._topic_logs.items():
+                log.prune(now_s - topic_retention_s(self._topics[name]))
             for sub in list(self._subs.values()):
                 result = sub.queue.tick(now_s)
                 self._dead_letter(sub, result.exhausted)
@@ -87,10 +111,11 @@ class Broker(ResourceOps, DeliveryOps):
             self._flush()
 
     def start(self) -> None:
-        """Start the timer thread."""
+        """Start the timer thread and push delivery."""
         if self._timer is None:
             self._timer = threading.Thread(target=self._run_timer, name="pubsub-timer", daemon=True)
             self._timer.start()
+            self.push.start()
 
     def _run_timer(self) -> None:
         while not self._timer_stop.wait(TICK_INTERVAL_S):
@@ -114,6 +139,7 @@ class Broker(ResourceOps, DeliveryOps):
     def close(self) -> None:
         """Stop the timer thread and close the journal (after the gRPC server stopped)."""
         self.stop()
+        self.push.stop()
         self._timer_stop.set()
         if self._timer is not None:
             self._timer.join(timeout=5)
@@ -140,9 +166,12 @@ class Broker(ResourceOps, DeliveryOps):
                     **sub.queue.stats(),
                     "streams": [s.to_dict() for s in sub.streams.values()],
                     "closed_streams": [s.to_dict() for s in sub.closed_streams],
+                    "push": self.push.stats(sub.name),
                 }
             return {
                 "topics": sorted(self._topics),
+                "snapshots": sorted(self._snapshots),
+                "schemas": sorted(self.schemas.schemas),
                 "published": self.published,
                 "dead_lettered": self.dead_lettered,
                 "subscriptions": subs,

@@ -8,7 +8,7 @@ from typing import Any
 from google.pubsub_v1 import types
 
 from vbq_emulators.pubsub.filters import parse_filter
-from vbq_emulators.pubsub.queue import DeliveryPolicy
+from vbq_emulators.pubsub.policy import DeliveryPolicy
 from vbq_emulators.pubsub.status import StatusError
 
 __all__ = [
@@ -18,6 +18,8 @@ __all__ = [
     "apply_subscription_update",
     "delivery_policy",
     "normalize_subscription",
+    "page",
+    "seconds",
     "validate_name",
 ]
 
@@ -36,7 +38,9 @@ DEFAULT_DELIVERY_ATTEMPTS = 5
 MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100
 
 _ID = re.compile(r"[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}")
-_NAME = re.compile(r"projects/(?P<project>[^/]+)/(?P<kind>topics|subscriptions)/(?P<id>[^/]+)")
+_NAME = re.compile(
+    r"projects/(?P<project>[^/]+)/(?P<kind>topics|subscriptions|snapshots|schemas)/(?P<id>[^/]+)"
+)
 
 # Fields UpdateSubscription may change; Google refuses the rest (filter, ordering, topic).
 _UPDATABLE = {
@@ -53,6 +57,20 @@ _UPDATABLE = {
 }
 
 
+MAX_PAGE_SIZE = 1000
+
+
+def page(names: list[str], page_size: int, page_token: str) -> tuple[list[str], str]:
+    """One page of ``names`` in name order, and the next page token ('' at the end).
+
+    The token is the last name of the previous page: stable under concurrent creates.
+    """
+    size = MAX_PAGE_SIZE if page_size <= 0 else min(page_size, MAX_PAGE_SIZE)
+    names = sorted(n for n in names if n > page_token) if page_token else sorted(names)
+    chunk = names[:size]
+    return chunk, (chunk[-1] if len(names) > size else "")
+
+
 def validate_name(name: str, kind: str) -> str:
     """Check ``projects/P/{kind}/ID`` and return the project.
 
@@ -66,6 +84,11 @@ def validate_name(name: str, kind: str) -> str:
     if not _ID.fullmatch(resource_id) or resource_id.lower().startswith("goog"):
         raise StatusError.invalid_argument(f"Invalid resource name given (name={name}).")
     return match.group("project")
+
+
+def seconds(duration: Any) -> float:
+    """A ``google.protobuf.Duration`` in seconds."""
+    return _seconds(duration)
 
 
 def _seconds(duration: Any) -> float:
@@ -92,6 +115,7 @@ def _check_subscription(sub: Any) -> None:
                 f"(must be between {MIN_DELIVERY_ATTEMPTS} and {MAX_DELIVERY_ATTEMPTS})."
             )
         validate_name(sub.dead_letter_policy.dead_letter_topic, "topics")
+    check_push_config(sub.push_config)
     if sub.HasField("retry_policy"):
         low = _seconds(sub.retry_policy.minimum_backoff)
         high = _seconds(sub.retry_policy.maximum_backoff)
@@ -100,6 +124,26 @@ def _check_subscription(sub: Any) -> None:
                 f"Invalid retry_policy: minimum_backoff {low}s, maximum_backoff {high}s "
                 f"(need 0 <= minimum <= maximum <= {DEFAULT_MAX_BACKOFF_S}s)."
             )
+
+
+def check_push_config(push: Any) -> None:
+    """Refuse a push config Google would refuse.
+
+    Raises:
+        StatusError: ``INVALID_ARGUMENT`` for an endpoint that is not an http(s) URL, or
+            authentication or a wrapper without an endpoint.
+    """
+    endpoint = push.push_endpoint
+    if not endpoint:
+        if push.HasField("oidc_token") or push.HasField("no_wrapper"):
+            raise StatusError.invalid_argument(
+                "Invalid push_config: oidc_token and no_wrapper need a push_endpoint."
+            )
+        return
+    if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", endpoint):
+        raise StatusError.invalid_argument(
+            f"Invalid push_config.push_endpoint: {endpoint!r} (an http or https URL)."
+        )
 
 
 def _fill_defaults(sub: Any) -> None:
@@ -118,6 +162,10 @@ def _fill_defaults(sub: Any) -> None:
             policy.minimum_backoff.seconds = int(DEFAULT_MIN_BACKOFF_S)
         if not policy.HasField("maximum_backoff"):
             policy.maximum_backoff.seconds = int(DEFAULT_MAX_BACKOFF_S)
+    endpoint = sub.push_config.push_endpoint
+    if endpoint and "x-goog-version" not in sub.push_config.attributes:
+        # GetSubscription "always returns a valid version" for a push subscription.
+        sub.push_config.attributes["x-goog-version"] = "v1"
     sub.state = SubscriptionPb.State.ACTIVE
 
 
@@ -167,8 +215,12 @@ def apply_subscription_update(current: Any, update: Any, paths: list[str]) -> An
     return out
 
 
-def delivery_policy(sub: Any) -> DeliveryPolicy:
-    """The queue settings a normalized subscription asks for."""
+def delivery_policy(sub: Any, *, topic_retention_s: float = 0.0) -> DeliveryPolicy:
+    """The queue settings a normalized subscription asks for.
+
+    A topic's ``message_retention_duration`` (``topic_retention_s``) keeps messages available
+    to its subscriptions for at least that long, whatever their own retention.
+    """
     retry_min = retry_max = 0.0
     if sub.HasField("retry_policy"):
         retry_min = _seconds(sub.retry_policy.minimum_backoff)
@@ -180,6 +232,7 @@ def delivery_policy(sub: Any) -> DeliveryPolicy:
         retry_min_backoff_s=retry_min,
         retry_max_backoff_s=retry_max,
         max_delivery_attempts=attempts,
-        retention_s=_seconds(sub.message_retention_duration),
+        retention_s=max(_seconds(sub.message_retention_duration), topic_retention_s),
         ordered=sub.enable_message_ordering,
+        retain_acked=sub.retain_acked_messages,
     )

@@ -38,6 +38,26 @@ class DeliveryOps(BrokerState):
             self._flush()
         return out
 
+    def _pullable(self, name: str) -> SubscriptionRecord:
+        sub = self._sub(name)
+        if sub.config.detached:
+            raise StatusError.failed_precondition(f"The subscription is detached ({name}).")
+        return sub
+
+    def take_push(self, name: str, stream: StreamState, max_messages: int) -> list[Any]:
+        """Lease up to ``max_messages`` ready messages for a push stream (caller holds the
+        lock); ``[]`` when none is ready. Raises: StatusError NOT_FOUND."""
+        sub = self._sub(name)
+        if max_messages <= 0 or not sub.queue.has_ready():
+            return []
+        entries = sub.queue.take(
+            now_s=self._clock(),
+            ack_deadline_s=float(sub.config.ack_deadline_seconds),
+            stream=stream,
+            max_messages=max_messages,
+        )
+        return self._received(sub, entries) if entries else []
+
     def pull(self, name: str, *, max_messages: int, wait_s: float) -> list[Any]:
         """Unary Pull: lease up to ``max_messages``, waiting up to ``wait_s`` for the first.
 
@@ -49,7 +69,7 @@ class DeliveryOps(BrokerState):
         deadline = time.monotonic() + wait_s
         with self._lock:
             while True:
-                sub = self._sub(name)
+                sub = self._pullable(name)
                 entries = sub.queue.take(
                     now_s=self._clock(),
                     ack_deadline_s=float(sub.config.ack_deadline_seconds),
@@ -75,7 +95,7 @@ class DeliveryOps(BrokerState):
     ) -> StreamState:
         """Register a StreamingPull stream. Raises: StatusError NOT_FOUND."""
         with self._lock:
-            sub = self._sub(name)
+            sub = self._pullable(name)
             now_s = self._clock()
             stream = StreamState(
                 stream_id=next(self._stream_ids),
@@ -119,6 +139,10 @@ class DeliveryOps(BrokerState):
                 sub = self._subs.get(stream.subscription)
                 if sub is None or stream.stream_id not in sub.streams:
                     raise StatusError.not_found(f"subscription={stream.subscription}")
+                if sub.config.detached:
+                    raise StatusError.failed_precondition(
+                        f"The subscription is detached ({stream.subscription})."
+                    )
                 if sub.queue.has_ready():
                     entries = sub.queue.take(
                         now_s=self._clock(),
@@ -234,7 +258,7 @@ class DeliveryOps(BrokerState):
             self._publish_one(
                 topic, OutgoingMessage(msg.data, attributes, msg.ordering_key), touched
             )
-            sub.queue.finish(entry)
+            sub.queue.retire(entry)
             self.dead_lettered += 1
         for name in touched:
             self._subs[name].cond.notify_all()

@@ -12,9 +12,9 @@ import heapq
 import itertools
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from vbq_emulators.pubsub.model import Entry, EntryState, StoredMessage, StreamState
+from vbq_emulators.pubsub.policy import DeliveryPolicy, RetainedLog, TickResult
 
 __all__ = ["DeliveryPolicy", "SubscriptionQueue", "TickResult"]
 
@@ -22,48 +22,6 @@ MAX_BATCH_MESSAGES = 1000
 """Most messages in one delivery, whatever the flow control allows."""
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 """Most bytes in one delivery (one message always fits), below gRPC's message size limit."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeliveryPolicy:
-    """How a subscription redelivers.
-
-    Attributes:
-        retry_min_backoff_s: first backoff after a nack or expiry, seconds (0 = no retry policy:
-            redeliver at once).
-        retry_max_backoff_s: longest backoff, seconds.
-        max_delivery_attempts: deliveries before dead-lettering (0 = no dead-letter policy).
-        retention_s: unacked messages older than this are dropped, seconds.
-        ordered: deliver one message per ordering key at a time, in publish order.
-    """
-
-    retry_min_backoff_s: float = 0.0
-    retry_max_backoff_s: float = 0.0
-    max_delivery_attempts: int = 0
-    retention_s: float = 7 * 24 * 3600.0
-    ordered: bool = False
-
-    def backoff_s(self, deliveries: int) -> float:
-        """Seconds to wait before delivery number ``deliveries + 1``."""
-        if self.retry_min_backoff_s <= 0:
-            return 0.0
-        exponent = min(max(deliveries - 1, 0), 30)
-        return min(self.retry_max_backoff_s, self.retry_min_backoff_s * float(2**exponent))
-
-
-@dataclass
-class TickResult:
-    """What a timer pass changed.
-
-    Attributes:
-        exhausted: entries past ``max_delivery_attempts`` (the caller forwards or requeues them).
-        dropped: entries removed because they outlived the retention period.
-        woke: some message became deliverable.
-    """
-
-    exhausted: list[Entry] = field(default_factory=list)
-    dropped: list[Entry] = field(default_factory=list)
-    woke: bool = False
 
 
 class SubscriptionQueue:
@@ -86,6 +44,7 @@ class SubscriptionQueue:
         self._by_publish: deque[Entry] = deque()
         self._keys: dict[str, deque[Entry]] = {}
         self._seq = itertools.count()
+        self.retained = RetainedLog()
         self.delivered = 0
         self.acked = 0
         self.expired = 0
@@ -216,7 +175,7 @@ class SubscriptionQueue:
                 entry = self._stale_entry(ack_id)
                 if entry is None or entry.state not in {EntryState.READY, EntryState.DELAYED}:
                     continue
-            self.finish(entry)
+            self.retire(entry)
             self.acked += 1
             done.append(entry)
         return done
@@ -271,6 +230,22 @@ class SubscriptionQueue:
             entry.state = EntryState.READY
             entry.version += 1
             self._ready.appendleft(entry)
+
+    def retire(self, entry: Entry) -> None:
+        """Finish an acknowledged (or dead-lettered) entry; keep its message when the policy
+        retains acknowledged messages, so a ``Seek`` can bring it back."""
+        self.finish(entry)
+        if self.policy.retain_acked:
+            self.retained.add(entry.message)
+
+    def reset(self, unacked: Iterable[StoredMessage], acked: Iterable[StoredMessage]) -> None:
+        """Replace the whole state (a ``Seek``): ``unacked`` become deliverable again with no
+        delivery attempts, ``acked`` are kept as retained; current leases end."""
+        self.close()
+        for message in sorted(unacked, key=lambda m: m.number):
+            self.add(message)
+        for message in acked:
+            self.retained.add(message)
 
     def finish(self, entry: Entry) -> None:
         """Remove an entry for good (acked, dead-lettered or expired by retention)."""
@@ -330,6 +305,7 @@ class SubscriptionQueue:
             self.finish(entry)
             result.dropped.append(entry)
             result.woke = True  # a dropped ordered head frees the next message of its key
+        self.retained.prune(cutoff)
         return result
 
     def _compact_heap(self) -> None:
@@ -354,6 +330,7 @@ class SubscriptionQueue:
         self._deadlines.clear()
         self._delayed.clear()
         self._by_publish.clear()
+        self.retained.clear()
 
     def leased(self) -> list[Entry]:
         """The entries leased now (delivered, not acked; a deadline that passed but was not yet
@@ -364,6 +341,7 @@ class SubscriptionQueue:
         """Counters for the admin endpoint."""
         return {
             "backlog": len(self.live),
+            "retained_acked": len(self.retained),
             "outstanding": len(self._leases),
             "ordering_keys": len(self._keys),
             "delivered": self.delivered,

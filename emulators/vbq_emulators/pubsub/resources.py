@@ -1,4 +1,5 @@
-"""Topic and subscription management (Create/Get/List/Update/Delete) on the broker's state."""
+"""Subscription management (Create/Get/List/Update/Delete, ModifyPushConfig) on the broker's
+state."""
 
 from __future__ import annotations
 
@@ -7,94 +8,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from vbq_emulators.pubsub import config
-from vbq_emulators.pubsub.config import TopicPb
+from vbq_emulators.pubsub.config import page
 from vbq_emulators.pubsub.filters import parse_filter
 from vbq_emulators.pubsub.queue import SubscriptionQueue
-from vbq_emulators.pubsub.state import BrokerState, SubscriptionRecord, b64
+from vbq_emulators.pubsub.state import SubscriptionRecord, b64
 from vbq_emulators.pubsub.status import StatusError
+from vbq_emulators.pubsub.topics import TopicOps
 
 __all__ = ["ResourceOps"]
 
-MAX_PAGE_SIZE = 1000
 
-
-def _page(names: list[str], page_size: int, page_token: str) -> tuple[list[str], str]:
-    # The page token is the last name of the previous page: stable under concurrent creates.
-    size = MAX_PAGE_SIZE if page_size <= 0 else min(page_size, MAX_PAGE_SIZE)
-    names = sorted(n for n in names if n > page_token) if page_token else sorted(names)
-    chunk = names[:size]
-    return chunk, (chunk[-1] if len(names) > size else "")
-
-
-class ResourceOps(BrokerState):
-    """Topics and subscriptions: the admin half of Publisher and Subscriber."""
-
-    # -- topics ---------------------------------------------------------------------------
-
-    def create_topic(self, topic: Any) -> Any:
-        """Create a topic; returns it.
-
-        Raises:
-            StatusError: INVALID_ARGUMENT (bad name), ALREADY_EXISTS.
-        """
-        config.validate_name(topic.name, "topics")
-        with self._lock:
-            if topic.name in self._topics:
-                raise StatusError.already_exists(f"topic={topic.name}")
-            stored = TopicPb()
-            stored.CopyFrom(topic)
-            self._add_topic(stored)
-            self._write({"op": "topic", "pb": b64(stored.SerializeToString())})
-            self._flush()
-            return stored
-
-    def _add_topic(self, topic: Any) -> None:
-        self._topics[topic.name] = topic
-        self._topic_subs.setdefault(topic.name, set())
-
-    def get_topic(self, name: str) -> Any:
-        """The topic called ``name``. Raises: StatusError NOT_FOUND."""
-        with self._lock:
-            topic = self._topics.get(name)
-            if topic is None:
-                raise StatusError.not_found(f"topic={name}")
-            return topic
-
-    def list_topics(
-        self, project: str, *, page_size: int, page_token: str
-    ) -> tuple[list[Any], str]:
-        """Topics of ``projects/P``, sorted by name, and the next page token ('' at the end)."""
-        with self._lock:
-            prefix = f"{project}/topics/"
-            names, token = _page(
-                [n for n in self._topics if n.startswith(prefix)], page_size, page_token
-            )
-            return [self._topics[n] for n in names], token
-
-    def delete_topic(self, name: str) -> None:
-        """Delete a topic; its subscriptions stay, detached. Raises: StatusError NOT_FOUND."""
-        with self._lock:
-            if name not in self._topics:
-                raise StatusError.not_found(f"topic={name}")
-            self._remove_topic(name)
-            self._write({"op": "deltopic", "name": name})
-            self._flush()
-
-    def _remove_topic(self, name: str) -> None:
-        self._topics.pop(name, None)
-        for sub_name in self._topic_subs.pop(name, set()):
-            sub = self._subs.get(sub_name)
-            if sub is not None:
-                sub.config.topic = config.DELETED_TOPIC
-
-    def list_topic_subscriptions(
-        self, topic: str, *, page_size: int, page_token: str
-    ) -> tuple[list[str], str]:
-        """Names of the subscriptions attached to ``topic``. Raises: StatusError NOT_FOUND."""
-        with self._lock:
-            if topic not in self._topics:
-                raise StatusError.not_found(f"topic={topic}")
-            return _page(list(self._topic_subs[topic]), page_size, page_token)
+class ResourceOps(TopicOps):
+    """Topics (see :class:`~vbq_emulators.pubsub.topics.TopicOps`) and subscriptions: the
+    admin half of Publisher and Subscriber."""
 
     # -- subscriptions --------------------------------------------------------------------
 
@@ -124,20 +50,37 @@ class ResourceOps(BrokerState):
                 raise StatusError.not_found(f"dead_letter_topic={dlt}")
 
     def _add_subscription(self, sub_pb: Any) -> None:
+        """Add or replace a subscription (also from the journal)."""
         existing = self._subs.get(sub_pb.name)
         if existing is not None:
+            if sub_pb.detached and not existing.config.detached:
+                self._set_detached(existing, sub_pb)
             existing.config = sub_pb
-            existing.queue.policy = config.delivery_policy(sub_pb)
+            existing.queue.policy = self.policy_for(sub_pb)
             existing.cond.notify_all()
+            self._subscription_changed(sub_pb.name)
             return
-        self._subs[sub_pb.name] = SubscriptionRecord(
+        record = SubscriptionRecord(
             name=sub_pb.name,
             config=sub_pb,
             filter=parse_filter(sub_pb.filter),
-            queue=SubscriptionQueue(epoch=self._epoch, policy=config.delivery_policy(sub_pb)),
+            queue=SubscriptionQueue(epoch=self._epoch, policy=self.policy_for(sub_pb)),
             cond=threading.Condition(self._lock),
         )
-        self._topic_subs.setdefault(sub_pb.topic, set()).add(sub_pb.name)
+        self._subs[sub_pb.name] = record
+        if not sub_pb.detached:
+            self._topic_subs.setdefault(sub_pb.topic, set()).add(sub_pb.name)
+        self._subscription_changed(sub_pb.name)
+
+    def _subscription_changed(self, name: str) -> None:
+        """Hook: a subscription was created or changed (push delivery starts or stops)."""
+
+    def modify_push_config(self, name: str, push_config: Any) -> None:
+        """ModifyPushConfig: set (or, empty, clear) the push endpoint; an empty config makes it
+        a pull subscription again. Raises: StatusError NOT_FOUND, INVALID_ARGUMENT."""
+        update = config.SubscriptionPb(name=name)
+        update.push_config.CopyFrom(push_config)
+        self.update_subscription(update, ["push_config"])
 
     def get_subscription(self, name: str) -> Any:
         """The subscription called ``name``. Raises: StatusError NOT_FOUND."""
@@ -150,7 +93,7 @@ class ResourceOps(BrokerState):
         """Subscriptions of ``projects/P``, sorted by name, and the next page token."""
         with self._lock:
             prefix = f"{project}/subscriptions/"
-            names, token = _page(
+            names, token = page(
                 [n for n in self._subs if n.startswith(prefix)], page_size, page_token
             )
             return [self._subs[n].config for n in names], token
@@ -186,3 +129,4 @@ class ResourceOps(BrokerState):
         self._topic_subs.get(sub.config.topic, set()).discard(name)
         sub.queue.close()
         sub.cond.notify_all()
+        self._subscription_changed(name)

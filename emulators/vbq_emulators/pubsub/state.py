@@ -22,10 +22,12 @@ from google.pubsub_v1 import types
 from vbq_emulators.pubsub.filters import Filter
 from vbq_emulators.pubsub.journal import Journal
 from vbq_emulators.pubsub.model import StoredMessage, StreamState
+from vbq_emulators.pubsub.policy import RetainedLog
 from vbq_emulators.pubsub.queue import SubscriptionQueue
+from vbq_emulators.pubsub.schema_registry import SchemaRegistry
 from vbq_emulators.pubsub.status import StatusError
 
-__all__ = ["BrokerState", "OutgoingMessage", "SubscriptionRecord", "b64"]
+__all__ = ["BrokerState", "OutgoingMessage", "SnapshotRecord", "SubscriptionRecord", "b64"]
 
 PubsubMessagePb: Any = types.PubsubMessage.pb()
 
@@ -58,6 +60,24 @@ class SubscriptionRecord:
     closed_streams: deque[StreamState] = field(default_factory=lambda: deque(maxlen=20))
 
 
+@dataclass(eq=False)
+class SnapshotRecord:
+    """One snapshot: its resource and the messages it retains.
+
+    Attributes:
+        pb: the ``google.pubsub.v1.Snapshot`` (name, topic, expire_time, labels).
+        messages: by number: the source subscription's backlog when the snapshot was taken, and
+            every message published to the topic since (numbers >= ``after``).
+        after: the first message number published after the snapshot was taken.
+        expire_s: when the snapshot goes away, epoch seconds.
+    """
+
+    pb: Any
+    messages: dict[int, StoredMessage]
+    after: int
+    expire_s: float
+
+
 def b64(data: bytes) -> str:
     """Base64 text of ``data`` (how the journal stores bytes)."""
     return base64.b64encode(data).decode("ascii")
@@ -83,6 +103,13 @@ class BrokerState:
         self._stream_ids = itertools.count(1)
         self._stopping = False
         self._journal = journal
+        # Messages kept by topic retention (topics with message_retention_duration only).
+        self._topic_logs: dict[str, RetainedLog] = {}
+        self._snapshots: dict[str, SnapshotRecord] = {}
+        self._topic_snaps: dict[str, set[str]] = {}
+        self.schemas = SchemaRegistry()
+        # While the journal is replayed: every message read so far, by number.
+        self._replay_messages: dict[int, StoredMessage] | None = None
         self.published = 0
         self.dead_lettered = 0
 
@@ -97,6 +124,10 @@ class BrokerState:
     def _flush(self) -> None:
         if self._journal is not None:
             self._journal.flush()
+
+    def subscription_record(self, name: str) -> SubscriptionRecord | None:
+        """The subscription called ``name``, if any (caller holds the lock)."""
+        return self._subs.get(name)
 
     def _sub(self, name: str) -> SubscriptionRecord:
         sub = self._subs.get(name)
@@ -119,8 +150,14 @@ class BrokerState:
                     "Some messages are empty: a message needs data or at least one attribute."
                 )
         with self._lock:
-            if topic not in self._topics:
+            topic_pb = self._topics.get(topic)
+            if topic_pb is None:
                 raise StatusError.not_found(f"topic={topic}")
+            extra = self.schema_attributes(topic_pb, messages)
+            messages = [
+                OutgoingMessage(m.data, {**m.attributes, **more}, m.ordering_key) if more else m
+                for m, more in zip(messages, extra, strict=True)
+            ]
             touched: set[str] = set()
             ids = [self._publish_one(topic, msg, touched) for msg in messages]
             for name in touched:
@@ -128,10 +165,26 @@ class BrokerState:
             self._flush()
             return ids
 
+    def schema_attributes(self, topic: Any, messages: Sequence[Any]) -> list[dict[str, str]]:
+        """Attributes a topic's schema adds to each message (validation hook, see
+        :class:`~vbq_emulators.pubsub.schemas.SchemaOps`)."""
+        return [{} for _ in messages]
+
+    def _fanout(self, stored: StoredMessage) -> None:
+        """Keep a new message where the topic's retention and its snapshots want it."""
+        log = self._topic_logs.get(stored.topic)
+        if log is not None:
+            log.add(stored)
+        for name in self._topic_snaps.get(stored.topic, ()):
+            snapshot = self._snapshots[name]
+            if stored.number >= snapshot.after:
+                snapshot.messages[stored.number] = stored
+
     def _publish_one(self, topic: str, msg: OutgoingMessage, touched: set[str]) -> str:
         now_s = self._clock()
         number = self._next_number
         stored = self._store_message(number, topic, msg, now_s)
+        self._fanout(stored)
         holders = []
         for sub_name in sorted(self._topic_subs.get(topic, ())):
             sub = self._subs[sub_name]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import status_pb2
+from grpc_status import rpc_status
 
 from vbq_emulators.errors import EmulatorError
 
@@ -18,11 +24,14 @@ class StatusError(EmulatorError):
     Attributes:
         code: the gRPC status code.
         message: the human-readable detail.
+        details: protobuf messages sent as the status's details (``google.rpc.ErrorInfo``),
+            which Google's clients expose as ``exc.details`` / ``exc.reason``.
     """
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+    def __init__(self, code: grpc.StatusCode, message: str, *, details: Sequence[Any] = ()) -> None:
         self.code = code
         self.message = message
+        self.details = tuple(details)
         # Only UNAVAILABLE-like codes are worth retrying; a bad name never gets better.
         self.retryable = code in {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED}
         super().__init__(f"{code.name}: {message}")
@@ -41,3 +50,23 @@ class StatusError(EmulatorError):
     def invalid_argument(cls, message: str) -> StatusError:
         """``INVALID_ARGUMENT`` for a malformed request."""
         return cls(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+    @classmethod
+    def failed_precondition(cls, message: str) -> StatusError:
+        """``FAILED_PRECONDITION`` for a request the resource's state does not allow."""
+        return cls(grpc.StatusCode.FAILED_PRECONDITION, message)
+
+    def with_details(self, *details: Any) -> StatusError:
+        """The same status carrying ``details`` (``google.rpc.ErrorInfo`` and the like)."""
+        return StatusError(self.code, self.message, details=details)
+
+    def abort(self, context: grpc.ServicerContext) -> None:
+        """End the RPC with this status (and its details, when there are any)."""
+        if not self.details:
+            context.abort(self.code, self.message)
+        status = status_pb2.Status(code=self.code.value[0], message=self.message)
+        for detail in self.details:
+            packed = any_pb2.Any()
+            packed.Pack(detail)
+            status.details.append(packed)
+        context.abort_with_status(rpc_status.to_status(status))
