@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from vbq_emulators.pubsub.model import Entry, EntryState, StoredMessage, StreamState
 from vbq_emulators.pubsub.policy import DeliveryPolicy, RetainedLog, TickResult
 
-__all__ = ["DeliveryPolicy", "SubscriptionQueue", "TickResult"]
+__all__ = ["DeliveryPolicy", "SubscriptionQueue", "TickResult"]  # the policy types are re-exported
 
 MAX_BATCH_MESSAGES = 1000
 """Most messages in one delivery, whatever the flow control allows."""

@@ -64,7 +64,7 @@ class Revision:
     def compiled(self) -> Codec:
         """The codec, compiling the definition on first use."""
         if self.codec is None:
-            self.codec = compile_definition(int(self.pb.type), self.pb.definition)
+            self.codec = compile_definition(int(self.pb.type_), self.pb.definition)
         return self.codec
 
 
@@ -132,7 +132,7 @@ class SchemaRegistry:
 
     def new_revision(self, name: str, source: Any, now_s: float) -> Any:
         """A revision resource for ``name`` with a fresh id, copied from ``source``."""
-        pb = SchemaPb(name=name, type=source.type, definition=source.definition)
+        pb = SchemaPb(name=name, type_=source.type_, definition=source.definition)
         pb.revision_id = secrets.token_hex(4)
         nanos = int(now_s * 1e9)
         pb.revision_create_time.seconds, pb.revision_create_time.nanos = divmod(nanos, 10**9)

@@ -76,7 +76,7 @@ class SchemaOps(BrokerState):
         """CreateSchema. Raises: StatusError INVALID_ARGUMENT, ALREADY_EXISTS."""
         name = f"{check_project(parent)}/schemas/{schema_id}"
         validate_name(name, "schemas")
-        codec = compile_definition(int(schema.type), schema.definition)
+        codec = compile_definition(int(schema.type_), schema.definition)
         with self._lock:
             if name in self.schemas.schemas:
                 raise StatusError.already_exists(f"resource={name}")
@@ -119,13 +119,13 @@ class SchemaOps(BrokerState):
     def commit_schema(self, name: str, schema: Any) -> Any:
         """CommitSchema: a new revision. Raises: StatusError NOT_FOUND, INVALID_ARGUMENT."""
         base, _ = split_name(name)
-        codec = compile_definition(int(schema.type), schema.definition)
+        codec = compile_definition(int(schema.type_), schema.definition)
         with self._lock:
             newest = self.schemas.entry(base).revisions[-1].pb
-            if int(schema.type) != int(newest.type):
+            if int(schema.type_) != int(newest.type_):
                 raise StatusError.invalid_argument(
                     "Invalid schema type: a revision must have the schema's type "
-                    f"({SchemaPb.Type.Name(newest.type)})."
+                    f"({SchemaPb.Type.Name(newest.type_)})."
                 )
             return self._add_revision(self.schemas.new_revision(base, schema, self._clock()), codec)
 
@@ -184,7 +184,7 @@ class SchemaOps(BrokerState):
     def validate_schema(self, parent: str, schema: Any) -> None:
         """ValidateSchema. Raises: StatusError INVALID_ARGUMENT."""
         check_project(parent)
-        compile_definition(int(schema.type), schema.definition)
+        compile_definition(int(schema.type_), schema.definition)
 
     def validate_message(
         self, parent: str, *, name: str, schema: Any, data: bytes, encoding: int
@@ -201,7 +201,7 @@ class SchemaOps(BrokerState):
                 revision = self.schemas.revision(name)
                 codec, label = revision.compiled(), f"revision_id={revision.pb.revision_id}"
         elif schema is not None and schema.definition:
-            codec, label = compile_definition(int(schema.type), schema.definition), "ad hoc"
+            codec, label = compile_definition(int(schema.type_), schema.definition), "ad hoc"
         else:
             raise StatusError.invalid_argument("Name a schema or give one to validate against.")
         try:

@@ -21,8 +21,13 @@ class TopicOps(SchemaOps):
     """Topics: the admin half of the Publisher service."""
 
     def policy_for(self, sub_pb: Any) -> Any:
-        """The delivery policy of a subscription, given its topic's retention."""
+        """The delivery policy of a subscription, given its topic's retention; also sets the
+        subscription's output-only ``topic_message_retention_duration``."""
         topic = self._topics.get(sub_pb.topic)
+        if topic is not None and topic.HasField("message_retention_duration"):
+            sub_pb.topic_message_retention_duration.CopyFrom(topic.message_retention_duration)
+        else:
+            sub_pb.ClearField("topic_message_retention_duration")
         return config.delivery_policy(sub_pb, topic_retention_s=topic_retention_s(topic))
 
     def create_topic(self, topic: Any) -> Any:
