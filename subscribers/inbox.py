@@ -7,7 +7,15 @@ Pub/Sub delivers at least once, and vbq's relay may publish an event twice (dete
 - ``claim:{owner}:{nonce}``: a process is running the handlers now; the key is a short lease
   (``lease_s``, :mod:`vbq.leases`) that the runtime renews while the handlers run, so a crashed
   process's claim expires and a redelivery elsewhere can take over;
-- ``done``: the handlers ran to the end; kept for ``ttl_s`` (``Settings.inbox_ttl_s``).
+- ``done`` (or ``done:{rerun id}``): the handlers ran to the end; kept for ``ttl_s``
+  (``Settings.inbox_ttl_s``).
+
+Replays (``vbq events replay``) redeliver events that are ``done``; by default they are acked
+without running. ``--rerun`` writes a *rerun window* to the hash ``vbq:inbox:{group}:rerun``
+(``id``, ``since_s``, ``until_s``, epoch seconds): an event whose message was published inside
+the window and whose mark is not ``done:{id}`` runs again once, and its mark becomes
+``done:{id}``, so a second redelivery of the same replay does not run it a third time. Events
+published after the window (new traffic, or a relay's re-publish) dedupe as always.
 
 When several handlers match one event, each finished handler is also recorded in the set
 ``vbq:inbox:{group}:{event_id}:handlers`` so a retry after a partial failure runs only the ones
@@ -19,22 +27,43 @@ from __future__ import annotations
 import enum
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import redis as redis_lib
 
 from vbq.leases import Leases
 
-__all__ = ["ClaimStatus", "Inbox", "inbox_key"]
+__all__ = ["ClaimStatus", "Inbox", "RerunWindow", "inbox_key", "rerun_key"]
 
 _DONE = "done"
+_WINDOW_CACHE_S = 1.0
 
 
 def inbox_key(group: str, event_id: str) -> str:
     """``vbq:inbox:{group}:{event_id}``."""
     return f"vbq:inbox:{group}:{event_id}"
+
+
+def rerun_key(group: str) -> str:
+    """``vbq:inbox:{group}:rerun``: the group's current rerun window (a hash)."""
+    return f"vbq:inbox:{group}:rerun"
+
+
+@dataclass(frozen=True)
+class RerunWindow:
+    """Events published in ``[since_s, until_s)`` (epoch seconds) run again, once per ``id``."""
+
+    id: str
+    since_s: float
+    until_s: float
+
+    def covers(self, published_s: float | None) -> bool:
+        """Whether a message published at ``published_s`` is inside the window."""
+        return published_s is not None and self.since_s <= published_s < self.until_s
 
 
 def _text(value: Any) -> str:
@@ -78,6 +107,7 @@ class Inbox:
         self.lease_ms = max(100, int(lease_s * 1000))
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._leases = Leases(redis)
+        self._window: tuple[float, RerunWindow | None] = (-_WINDOW_CACHE_S, None)
 
     def key(self, event_id: str) -> str:
         """The inbox key of ``event_id`` in this group."""
@@ -87,16 +117,77 @@ class Inbox:
         """A claim token unique to this attempt."""
         return f"claim:{self._owner}:{uuid.uuid4().hex[:12]}"
 
-    def claim(self, event_id: str, token: str) -> ClaimStatus:
+    def claim(self, event_id: str, token: str, *, published_s: float | None = None) -> ClaimStatus:
         """Try to claim ``event_id`` with ``token`` (lease ``lease_s``).
+
+        A ``done`` event whose message was published at ``published_s`` (epoch seconds) inside
+        the group's rerun window is claimed again, once per window.
 
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        claim = self._leases.take(self.key(event_id), token, self.lease_ms / 1000)
+        key = self.key(event_id)
+        claim = self._leases.take(key, token, self.lease_ms / 1000)
         if claim.held:
             return ClaimStatus.CLAIMED
-        return ClaimStatus.DONE if claim.value == _DONE else ClaimStatus.BUSY
+        if not claim.value.startswith(_DONE):
+            return ClaimStatus.BUSY
+        window = self.rerun_window()
+        if window is None or not window.covers(published_s) or claim.value == self._done(window):
+            return ClaimStatus.DONE
+        return ClaimStatus.CLAIMED if self._retake(key, claim.value, token) else ClaimStatus.BUSY
+
+    def _retake(self, key: str, expected: str, token: str) -> bool:
+        # Replace a done mark by our claim unless it changed meanwhile (WATCH/MULTI).
+        with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                current = pipe.get(key)
+                if current is None or _text(current) != expected:
+                    pipe.unwatch()
+                    return False
+                pipe.multi()
+                pipe.set(key, token, px=self.lease_ms)
+                pipe.execute()
+                return True
+            except redis_lib.WatchError:
+                return False
+
+    @staticmethod
+    def _done(window: RerunWindow | None) -> str:
+        return f"{_DONE}:{window.id}" if window is not None else _DONE
+
+    def rerun_window(self) -> RerunWindow | None:
+        """The group's rerun window, if any (read at most once a second).
+
+        Raises:
+            redis.RedisError: Redis could not be reached.
+        """
+        fetched_s, window = self._window
+        now_s = time.monotonic()
+        if now_s - fetched_s < _WINDOW_CACHE_S:
+            return window
+        raw = {_text(k): _text(v) for k, v in self._redis.hgetall(rerun_key(self.group)).items()}
+        window = None
+        if raw.get("id"):
+            window = RerunWindow(raw["id"], float(raw["since_s"]), float(raw["until_s"]))
+        self._window = (now_s, window)
+        return window
+
+    def set_rerun(self, *, since_s: float, until_s: float) -> RerunWindow:
+        """Open a rerun window (replacing any): events published in it run again, once.
+
+        Kept ``ttl_s`` seconds. Raises: redis.RedisError.
+        """
+        window = RerunWindow(uuid.uuid4().hex[:12], since_s, until_s)
+        key = rerun_key(self.group)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping={"id": window.id, "since_s": since_s, "until_s": until_s})
+        pipe.expire(key, self.ttl_s)
+        pipe.execute()
+        self._window = (-_WINDOW_CACHE_S, None)
+        return window
 
     def renew(self, claims: Iterable[tuple[str, str]]) -> int:
         """Extend the lease of each ``(event_id, token)`` still ours; returns how many were.
@@ -107,14 +198,17 @@ class Inbox:
         leases = ((self.key(event_id), token) for event_id, token in claims)
         return self._leases.renew_many(leases, self.lease_ms / 1000)
 
-    def complete(self, event_id: str) -> None:
-        """Mark ``event_id`` done for ``ttl_s`` seconds and forget per-handler progress.
+    def complete(self, event_id: str, *, published_s: float | None = None) -> None:
+        """Mark ``event_id`` done for ``ttl_s`` seconds and forget per-handler progress (the
+        mark names the rerun window that covers ``published_s``, if one does).
 
         Raises:
             redis.RedisError: Redis could not be reached.
         """
+        window = self.rerun_window()
+        mark = self._done(window) if window is not None and window.covers(published_s) else _DONE
         pipe = self._redis.pipeline(transaction=True)
-        pipe.set(self.key(event_id), _DONE, ex=self.ttl_s)
+        pipe.set(self.key(event_id), mark, ex=self.ttl_s)
         pipe.delete(self.key(event_id) + ":handlers")
         pipe.execute()
 
@@ -129,7 +223,7 @@ class Inbox:
     def is_done(self, event_id: str) -> bool:
         """True when ``event_id`` was handled in this group (within ``ttl_s``)."""
         value = self._redis.get(self.key(event_id))
-        return value is not None and _text(value) == _DONE
+        return value is not None and _text(value).startswith(_DONE)
 
     def handlers_done(self, event_id: str) -> set[str]:
         """Names of the handlers that already finished ``event_id`` (partial progress)."""

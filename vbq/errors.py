@@ -19,6 +19,7 @@ purpose (httpx's ``_exceptions.py`` is the model)::
     │   ├── VertexAmbiguousError     the request may have been applied (create sent, no answer)
     │   └── VertexPermanentError     400/401/403/404/409 and other final refusals
     ├── PubSubError                  publishing or subscribing failed
+    │   └── PushRequestError         an HTTP push request is malformed or not authenticated
     ├── HandlerError                 a subscriber handler failed (the message is nacked)
     └── OutputsError                 a job's outputs cannot be read (not succeeded, no location)
 
@@ -41,6 +42,7 @@ __all__ = [
     "NotFoundError",
     "OutputsError",
     "PubSubError",
+    "PushRequestError",
     "SpecError",
     "StateConflictError",
     "StoreError",
@@ -214,6 +216,19 @@ class PubSubError(VbqError):
     """Publishing to or pulling from Pub/Sub failed."""
 
     retryable = True
+
+
+class PushRequestError(PubSubError, ValueError):
+    """An HTTP push request that cannot be handled: not a Pub/Sub push, or its OIDC token is
+    missing or invalid.
+
+    Attributes:
+        status: the HTTP status to answer (400, 401, 403, 413); Pub/Sub retries any of them.
+    """
+
+    def __init__(self, message: str, *, status: int) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class HandlerError(VbqError):

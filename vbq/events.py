@@ -4,6 +4,11 @@ Schema ``vbq.job-event/1`` (ARCHITECTURE.md § Event). The data is JSON; the att
 the fields subscribers filter on; the ordering key is the submission id. ``event_id`` is
 deterministic, ``{submission_id}:{state}``, so a redelivered or re-published event is recognised
 and a handler runs once per event.
+
+Two encodings of the same event: :meth:`JobEvent.to_json` (``job`` and ``request.metadata`` as
+JSON objects) and :meth:`JobEvent.to_schema_json`, for a topic that validates messages against
+the Pub/Sub schema of :mod:`vbq.pubsub.event_schema` (the two open-ended objects as JSON text,
+because a Pub/Sub schema cannot describe arbitrary JSON). :meth:`JobEvent.from_json` reads both.
 """
 
 from __future__ import annotations
@@ -63,6 +68,11 @@ class EventRequest(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_text(cls, value: Any) -> Any:
+        return _json_text(value, empty={})
+
 
 class JobEvent(BaseModel):
     """One state change of one submission.
@@ -91,6 +101,11 @@ class JobEvent(BaseModel):
     occurred_at: datetime
     job: dict[str, Any] | None = None
     request: EventRequest = Field(default_factory=EventRequest)
+
+    @field_validator("job", mode="before")
+    @classmethod
+    def _job_text(cls, value: Any) -> Any:
+        return _json_text(value, empty=None)
 
     @field_validator("type")
     @classmethod
@@ -152,6 +167,16 @@ class JobEvent(BaseModel):
         """The message data as UTF-8 bytes."""
         return self.to_json().encode()
 
+    def to_schema_json(self) -> str:
+        """The event as the Pub/Sub schema ``vbq.job-event/1`` validates it (JSON encoding):
+        ``job`` and ``request.metadata`` as JSON text (``""`` / ``"{}"`` when empty)."""
+        data = self.model_dump(mode="json", by_alias=True)
+        job = data["job"]
+        data["job"] = json.dumps(job, separators=(",", ":")) if job is not None else ""
+        request = data["request"]
+        request["metadata"] = json.dumps(request["metadata"], separators=(",", ":"))
+        return json.dumps(data, separators=(",", ":"))
+
     def attributes(self) -> dict[str, str]:
         """Pub/Sub attributes subscribers can filter on."""
         return {
@@ -197,6 +222,18 @@ class JobEvent(BaseModel):
             return cls.model_validate(raw)
         except ValidationError as exc:
             raise EventError(f"invalid event: {_first_error(exc)}") from None
+
+
+def _json_text(value: Any, *, empty: Any) -> Any:
+    # The schema encoding carries open-ended objects as JSON text; read them back.
+    if not isinstance(value, str):
+        return value
+    if not value:
+        return empty
+    try:
+        return json.loads(value)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"not JSON text: {exc}") from None
 
 
 def _first_error(exc: ValidationError) -> str:

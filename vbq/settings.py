@@ -94,6 +94,9 @@ class Settings:
     """Topic for malformed messages (``VBQ_DEAD_LETTER_TOPIC``)."""
     event_types: tuple[str, ...] = ()
     """Which event types to publish (``VBQ_EVENT_TYPES``, comma separated); empty = all."""
+    events_schema: str = "vbq-job-event-1"
+    """Pub/Sub schema id that ``--create`` registers and attaches to the events topic
+    (``VBQ_EVENTS_SCHEMA``); empty = create the topic without a schema."""
     pubsub_emulator_host: str = ""
     """Google's ``PUBSUB_EMULATOR_HOST``, as Google's client reads it."""
     storage_emulator_host: str = ""
@@ -143,6 +146,17 @@ class Settings:
     """Streaming-pull flow control: outstanding messages (``VBQ_SUBSCRIBER_MAX_MESSAGES``)."""
     shutdown_grace_s: float = 30.0
     """Seconds a role gets after SIGTERM to finish or hand back work (``VBQ_SHUTDOWN_GRACE_S``)."""
+    push_port: int = 8080
+    """Port of ``vbq subscribe --push`` (``VBQ_PUSH_PORT``, else Cloud Run's ``PORT``)."""
+    push_audience: str = ""
+    """Audience a push request's OIDC token must carry (``VBQ_PUSH_AUDIENCE``); empty = push
+    requests are not authenticated."""
+    push_service_account: str = ""
+    """The ``email`` a push token must carry (``VBQ_PUSH_SERVICE_ACCOUNT``); empty = any."""
+    push_issuers: tuple[str, ...] = ("https://accounts.google.com", "accounts.google.com")
+    """Accepted ``iss`` of push tokens (``VBQ_PUSH_ISSUERS``, comma separated)."""
+    push_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    """Where the keys that sign push tokens are published (``VBQ_PUSH_CERTS_URL``)."""
 
     metrics_port: int = 0
     """Port for ``/metrics``, ``/healthz``, ``/readyz``; 0 = off (``VBQ_METRICS_PORT``)."""
@@ -183,6 +197,7 @@ class Settings:
             dead_letter_topic=e.get("VBQ_DEAD_LETTER_TOPIC", cls.dead_letter_topic).strip()
             or cls.dead_letter_topic,
             event_types=_list(e, "VBQ_EVENT_TYPES", ()),
+            events_schema=e.get("VBQ_EVENTS_SCHEMA", cls.events_schema).strip(),
             pubsub_emulator_host=e.get("PUBSUB_EMULATOR_HOST", "").strip(),
             storage_emulator_host=e.get("STORAGE_EMULATOR_HOST", "").strip(),
             create_rate_per_min=_float(e, "VBQ_CREATE_RATE_PER_MIN", 60.0, minimum=0.001),
@@ -204,6 +219,11 @@ class Settings:
             inbox_ttl_s=_int(e, "VBQ_INBOX_TTL_S", 7 * 24 * 3600, minimum=1),
             subscriber_max_messages=_int(e, "VBQ_SUBSCRIBER_MAX_MESSAGES", 100, minimum=1),
             shutdown_grace_s=_float(e, "VBQ_SHUTDOWN_GRACE_S", 30.0),
+            push_port=_int(e, "VBQ_PUSH_PORT", _int(e, "PORT", 8080)),
+            push_audience=e.get("VBQ_PUSH_AUDIENCE", "").strip(),
+            push_service_account=e.get("VBQ_PUSH_SERVICE_ACCOUNT", "").strip(),
+            push_issuers=_list(e, "VBQ_PUSH_ISSUERS", cls.push_issuers),
+            push_certs_url=e.get("VBQ_PUSH_CERTS_URL", "").strip() or cls.push_certs_url,
             metrics_port=_int(e, "VBQ_METRICS_PORT", 0),
             metrics_host=e.get("VBQ_METRICS_HOST", "").strip() or cls.metrics_host,
             log_format=e.get("VBQ_LOG_FORMAT", "auto").strip().lower() or "auto",

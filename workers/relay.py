@@ -89,6 +89,9 @@ class OutboxRelay:
         backoff_base_s: first pause after a failed round, in seconds (doubles, full jitter).
         backoff_max_s: longest pause after failed rounds, in seconds.
         owner: name written into the lock (default ``host:pid:random``).
+        encode: the message data of an event (default :meth:`JobEvent.to_bytes`;
+            :meth:`from_settings` follows the topic's schema, see
+            :class:`vbq.pubsub.event_schema.TopicEncoding`).
     """
 
     def __init__(
@@ -104,8 +107,10 @@ class OutboxRelay:
         backoff_base_s: float = 0.2,
         backoff_max_s: float = 10.0,
         owner: str | None = None,
+        encode: Callable[[JobEvent], bytes] = JobEvent.to_bytes,
     ) -> None:
         self._redis = redis
+        self._encode = encode
         self._publisher = publisher
         self._topic = settings.events_topic_path()
         self._dead_letter_topic = settings.dead_letter_topic_path()
@@ -130,10 +135,14 @@ class OutboxRelay:
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> OutboxRelay:
         """A relay with its own Redis client and :class:`PubSubPublisher` built from settings."""
+        from vbq.pubsub.event_schema import TopicEncoding
+
         client = redis_lib.Redis.from_url(settings.redis_url, health_check_interval=30)
         publisher = PubSubPublisher.from_settings(settings)
+        encoding = TopicEncoding(settings)
+        kwargs.setdefault("encode", encoding.encode)
         relay = cls(redis=client, publisher=publisher, settings=settings, **kwargs)
-        relay._owned = [publisher.close, client.close]
+        relay._owned = [publisher.close, client.close, encoding.close]
         return relay
 
     def close(self) -> None:
@@ -299,7 +308,7 @@ class OutboxRelay:
             self._window.publish(
                 entry_id,
                 self._topic,
-                event.to_bytes(),
+                self._encode(event),
                 attributes=event.attributes(),
                 ordering_key=key,
             )

@@ -36,6 +36,7 @@ from tests.support.pubsub import PubSubEmulator
 from tests.support.services import RedisServer
 from vbq.events import JobEvent
 from vbq.pubsub.admin import ensure_event_resources, publisher_client, subscriber_client
+from vbq.pubsub.event_schema import TopicEncoding
 from vbq.settings import Settings
 from vbq.subscribers import HandlerRegistry, Subscriber
 from vbq.workers.relay import OUTBOX_KEY, OutboxRelay
@@ -130,10 +131,14 @@ def bench_bare(settings: Settings, events: list[JobEvent], timeout_s: float) -> 
         flow_control=pubsub_v1.types.FlowControl(max_messages=settings.subscriber_max_messages),
     )
     publisher = publisher_client(settings, enable_message_ordering=True)
+    encoding = TopicEncoding(settings)  # the topic validates vbq's schema: same data as the relay
+    encoding.close()
     time.sleep(0.5)
     t0 = time.perf_counter()
     futures = [
-        publisher.publish(res.topic, ev.to_bytes(), ordering_key=ev.ordering_key, **ev.attributes())
+        publisher.publish(
+            res.topic, encoding.encode(ev), ordering_key=ev.ordering_key, **ev.attributes()
+        )
         for ev in events
     ]
     for f in futures:

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vbq.cli.api",
     "vbq.cli.subscribe",
     "vbq.cli.relay",
+    "vbq.cli.events",
     "vbq.cli.doctor",
     "vbq.cli.bridge",
     "vbq.cli.demo",

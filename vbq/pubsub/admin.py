@@ -7,13 +7,16 @@ so a test or a CLI option can point one process at several emulators without tou
 
 :func:`ensure_event_resources` creates, idempotently, what a local setup needs:
 
-- the events topic (``Settings.events_topic``),
+- the event schema (``Settings.events_schema``, see :mod:`vbq.pubsub.event_schema`) and the
+  events topic (``Settings.events_topic``) validating against it (JSON encoding),
 - the dead-letter topic (``Settings.dead_letter_topic``) and a subscription on it,
   ``{dead-letter topic id}-sub``, so dead-lettered messages are kept and can be inspected
   (Pub/Sub drops messages published to a topic without subscriptions),
 - the events subscription (``Settings.events_subscription``) with message ordering, a
-  dead-letter policy (``max_delivery_attempts`` = 5 → the dead-letter topic) and a retry policy
-  (exponential backoff 1 s … 60 s between redeliveries of a nacked message).
+  dead-letter policy (``max_delivery_attempts`` = 5 → the dead-letter topic), a retry policy
+  (exponential backoff 1 s … 60 s between redeliveries of a nacked message) and
+  ``retain_acked_messages`` (so ``vbq events replay --since`` can bring events back); a push
+  subscription when a push endpoint is given.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from google.api_core import exceptions as gexc
 from google.api_core import retry as gretry
 from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
+from google.pubsub_v1.types import Encoding
 
 from vbq.errors import PubSubError
 from vbq.settings import Settings
@@ -33,7 +37,9 @@ from vbq.settings import Settings
 __all__ = [
     "DEAD_LETTER_MAX_DELIVERY_ATTEMPTS",
     "EventResources",
+    "PushTarget",
     "dead_letter_subscription_path",
+    "emulator_transport",
     "ensure_event_resources",
     "ensure_subscription",
     "ensure_topic",
@@ -88,7 +94,8 @@ _EMULATOR_CHANNEL_OPTIONS = [
 ]
 
 
-def _emulator_transport(host: str, transport_cls: Any) -> Any:
+def emulator_transport(host: str, transport_cls: Any) -> Any:
+    """A gRPC transport of ``transport_cls`` on an insecure channel to the emulator ``host``."""
     channel = grpc.insecure_channel(target=host, options=_EMULATOR_CHANNEL_OPTIONS)
     return transport_cls(channel=channel)
 
@@ -112,7 +119,7 @@ def publisher_client(
 
     kwargs: dict[str, Any] = {}
     if settings.pubsub_emulator_host:
-        kwargs["transport"] = _emulator_transport(
+        kwargs["transport"] = emulator_transport(
             settings.pubsub_emulator_host, PublisherGrpcTransport
         )
     return pubsub_v1.PublisherClient(
@@ -139,7 +146,7 @@ def subscriber_client(settings: Settings) -> pubsub_v1.SubscriberClient:
 
     kwargs: dict[str, Any] = {}
     if settings.pubsub_emulator_host:
-        kwargs["transport"] = _emulator_transport(
+        kwargs["transport"] = emulator_transport(
             settings.pubsub_emulator_host, SubscriberGrpcTransport
         )
     client: pubsub_v1.SubscriberClient = SubscriberClient(**kwargs)
@@ -154,14 +161,25 @@ def dead_letter_subscription_path(settings: Settings) -> str:
     return f"projects/{project}/subscriptions/{topic_id}-sub"
 
 
-def ensure_topic(publisher: pubsub_v1.PublisherClient, topic_path: str) -> bool:
+def ensure_topic(
+    publisher: pubsub_v1.PublisherClient, topic_path: str, *, schema: str = ""
+) -> bool:
     """Create ``topic_path`` unless it exists. Returns True when it was created.
+
+    Args:
+        schema: a schema path: messages are validated against it (JSON encoding).
 
     Raises:
         PubSubError: Pub/Sub refused or could not be reached.
     """
+    request: dict[str, Any] = {"name": topic_path}
+    if schema:
+        request["schema_settings"] = {
+            "schema": schema,
+            "encoding": Encoding.JSON,
+        }
     try:
-        publisher.create_topic(request={"name": topic_path}, timeout=30.0)
+        publisher.create_topic(request=request, timeout=30.0)
     except gexc.AlreadyExists:
         return False
     except gexc.GoogleAPICallError as exc:
@@ -177,8 +195,13 @@ def ensure_subscription(
     dead_letter_topic_path: str | None = None,
     enable_message_ordering: bool = True,
     ack_deadline_s: int = _ACK_DEADLINE_S,
+    retain_acked_messages: bool = False,
+    push: PushTarget | None = None,
 ) -> bool:
     """Create a subscription unless it exists. Returns True when it was created.
+
+    An existing subscription is left as it is, except its push config when ``push`` is given
+    (``ModifyPushConfig``), so one command switches it between pull and push.
 
     Args:
         subscription_path: ``projects/P/subscriptions/S``.
@@ -186,7 +209,10 @@ def ensure_subscription(
         dead_letter_topic_path: when given, a dead-letter policy with
             :data:`DEAD_LETTER_MAX_DELIVERY_ATTEMPTS` and a retry policy (1 s … 60 s backoff).
         enable_message_ordering: deliver messages of one ordering key in order.
-        ack_deadline_s: initial ack deadline in seconds (the client extends it while handling).
+        ack_deadline_s: initial ack deadline in seconds (the client extends it while handling;
+            for push, how long Pub/Sub waits for the endpoint's answer).
+        retain_acked_messages: keep acknowledged messages for the retention period (Seek).
+        push: deliver by push to this endpoint instead of pull.
 
     Raises:
         PubSubError: Pub/Sub refused or could not be reached.
@@ -206,13 +232,56 @@ def ensure_subscription(
             "minimum_backoff": duration_pb2.Duration(seconds=_RETRY_MIN_BACKOFF_S),
             "maximum_backoff": duration_pb2.Duration(seconds=_RETRY_MAX_BACKOFF_S),
         }
+    if retain_acked_messages:
+        request["retain_acked_messages"] = True
+    if push is not None:
+        request["push_config"] = push.config()
     try:
         subscriber.create_subscription(request=request, timeout=30.0)
     except gexc.AlreadyExists:
+        if push is not None:
+            _set_push(subscriber, subscription_path, push)
         return False
     except gexc.GoogleAPICallError as exc:
         raise PubSubError(f"create subscription {subscription_path}: {exc}") from exc
     return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushTarget:
+    """Where a push subscription delivers, and the OIDC token it attaches.
+
+    Attributes:
+        endpoint: the URL Pub/Sub POSTs to (``https://SERVICE.run.app/``).
+        service_account: the service account whose token Pub/Sub attaches ('' = no token).
+        audience: the token's audience ('' = the endpoint URL, as Pub/Sub defaults).
+    """
+
+    endpoint: str
+    service_account: str = ""
+    audience: str = ""
+
+    def config(self) -> dict[str, Any]:
+        """The ``PushConfig`` as a request dict."""
+        config: dict[str, Any] = {"push_endpoint": self.endpoint}
+        if self.service_account:
+            token = {"service_account_email": self.service_account}
+            if self.audience:
+                token["audience"] = self.audience
+            config["oidc_token"] = token
+        return config
+
+
+def _set_push(subscriber: pubsub_v1.SubscriberClient, path: str, push: PushTarget) -> None:
+    try:
+        current = subscriber.get_subscription(request={"subscription": path}, timeout=30.0)
+        if current.push_config.push_endpoint == push.endpoint:
+            return
+        subscriber.modify_push_config(
+            request={"subscription": path, "push_config": push.config()}, timeout=30.0
+        )
+    except gexc.GoogleAPICallError as exc:
+        raise PubSubError(f"push config of {path}: {exc}") from exc
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,8 +301,10 @@ def ensure_event_resources(
     *,
     subscription: str | None = None,
     with_subscription: bool = True,
+    push: PushTarget | None = None,
 ) -> EventResources:
-    """Create the events topic, dead-letter topic (+ its subscription) and events subscription.
+    """Create the event schema, the events topic, the dead-letter topic (+ its subscription) and
+    the events subscription.
 
     Idempotent: existing resources are left as they are (their policies are not changed).
 
@@ -241,6 +312,7 @@ def ensure_event_resources(
         settings: names, project and emulator host.
         subscription: subscription id or path; default ``settings.events_subscription``.
         with_subscription: False creates only the topics (what the relay needs).
+        push: make the events subscription a push subscription to this target.
 
     Raises:
         PubSubError: Pub/Sub refused or could not be reached.
@@ -252,12 +324,16 @@ def ensure_event_resources(
     dl_sub = dead_letter_subscription_path(settings)
     sub_path = sub_settings.events_subscription_path()
     created: list[str] = []
+    from vbq.pubsub.event_schema import ensure_event_schema
+
+    schema = ensure_event_schema(settings)
     publisher = publisher_client(settings, enable_message_ordering=False)
     subscriber = subscriber_client(settings)
     try:
-        for path in (topic, dl_topic):
-            if ensure_topic(publisher, path):
-                created.append(path)
+        if ensure_topic(publisher, topic, schema=schema):
+            created.append(topic)
+        if ensure_topic(publisher, dl_topic):
+            created.append(dl_topic)
         if ensure_subscription(
             subscriber,
             subscription_path=dl_sub,
@@ -270,6 +346,8 @@ def ensure_event_resources(
             subscription_path=sub_path,
             topic_path=topic,
             dead_letter_topic_path=dl_topic,
+            retain_acked_messages=True,
+            push=push,
         ):
             created.append(sub_path)
     finally:

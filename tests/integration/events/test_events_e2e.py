@@ -160,6 +160,15 @@ def test_malformed_messages_are_dead_lettered_and_the_process_survives(
     redis_url: str, settings: Settings, child_env: dict[str, str], tmp_path: Path
 ) -> None:
     r = redis.Redis.from_url(redis_url)
+    publisher = publisher_client(settings, enable_message_ordering=False)
+    # The events topic validates vbq's schema and would refuse these before any subscriber
+    # sees them (test_schema_topic.py shows that); without the schema they reach it.
+    publisher.update_topic(
+        request={
+            "topic": {"name": settings.events_topic_path()},
+            "update_mask": {"paths": ["schema_settings"]},
+        }
+    )
     sub = start_role(
         "subscribe",
         ["subscribe", "--handler", HANDLER],
@@ -167,7 +176,6 @@ def test_malformed_messages_are_dead_lettered_and_the_process_survives(
         env=child_env,
         ready="subscriber.started",
     )
-    publisher = publisher_client(settings, enable_message_ordering=False)
     puller = subscriber_client(settings)
     try:
         topic = settings.events_topic_path()
