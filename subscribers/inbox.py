@@ -27,7 +27,6 @@ from __future__ import annotations
 import enum
 import os
 import socket
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ from vbq.leases import Leases
 __all__ = ["ClaimStatus", "Inbox", "RerunWindow", "inbox_key", "rerun_key"]
 
 _DONE = "done"
-_WINDOW_CACHE_S = 1.0
 
 
 def inbox_key(group: str, event_id: str) -> str:
@@ -107,7 +105,6 @@ class Inbox:
         self.lease_ms = max(100, int(lease_s * 1000))
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._leases = Leases(redis)
-        self._window: tuple[float, RerunWindow | None] = (-_WINDOW_CACHE_S, None)
 
     def key(self, event_id: str) -> str:
         """The inbox key of ``event_id`` in this group."""
@@ -158,21 +155,17 @@ class Inbox:
         return f"{_DONE}:{window.id}" if window is not None else _DONE
 
     def rerun_window(self) -> RerunWindow | None:
-        """The group's rerun window, if any (read at most once a second).
+        """The group's rerun window, if any. Read every time (a duplicate or a completion costs
+        one more round trip): a cached "no window" would let the first redeliveries of a replay
+        be acknowledged without running.
 
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        fetched_s, window = self._window
-        now_s = time.monotonic()
-        if now_s - fetched_s < _WINDOW_CACHE_S:
-            return window
         raw = {_text(k): _text(v) for k, v in self._redis.hgetall(rerun_key(self.group)).items()}
-        window = None
-        if raw.get("id"):
-            window = RerunWindow(raw["id"], float(raw["since_s"]), float(raw["until_s"]))
-        self._window = (now_s, window)
-        return window
+        if not raw.get("id"):
+            return None
+        return RerunWindow(raw["id"], float(raw["since_s"]), float(raw["until_s"]))
 
     def set_rerun(self, *, since_s: float, until_s: float) -> RerunWindow:
         """Open a rerun window (replacing any): events published in it run again, once.
@@ -186,7 +179,6 @@ class Inbox:
         pipe.hset(key, mapping={"id": window.id, "since_s": since_s, "until_s": until_s})
         pipe.expire(key, self.ttl_s)
         pipe.execute()
-        self._window = (-_WINDOW_CACHE_S, None)
         return window
 
     def renew(self, claims: Iterable[tuple[str, str]]) -> int:

@@ -100,8 +100,8 @@ def _run_outage(
         ]
         topic = settings.events_topic_path()
         for e in events:
-            publisher.publish(
-                topic, e.to_bytes(), ordering_key=e.ordering_key, **e.attributes()
+            publisher.publish(  # the topic validates vbq's event schema
+                topic, e.to_schema_json().encode(), ordering_key=e.ordering_key, **e.attributes()
             ).result(timeout=10)
         want = sorted(e.event_id for e in events)
         group = settings.events_subscription
