@@ -17,12 +17,6 @@ import hashlib
 import threading
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-from google.auth import crypt, jwt
-
 __all__ = ["ISSUER", "TOKEN_LIFETIME_S", "TokenSigner"]
 
 ISSUER = "https://accounts.google.com"
@@ -48,6 +42,13 @@ class TokenSigner:
         with self._lock:
             if self._signer is not None:
                 return
+            # Imported here: most emulator runs never sign a token, and these cost ~0.1 s.
+            from cryptography import x509
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+            from cryptography.x509.oid import NameOID
+            from google.auth import crypt
+
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vbq pubsub emulator")])
             now = datetime.datetime.now(datetime.UTC)
@@ -73,6 +74,8 @@ class TokenSigner:
 
     def token(self, *, audience: str, email: str, now_s: float) -> str:
         """A signed ID token for ``audience`` on behalf of service account ``email``."""
+        from google.auth import jwt
+
         self._ensure()
         subject = str(int(hashlib.sha256(email.encode()).hexdigest()[:15], 16))
         issued = int(now_s)

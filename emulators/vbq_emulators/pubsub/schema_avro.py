@@ -49,6 +49,8 @@ class AvroSchema:
         SchemaDefinitionError: the definition is not JSON or not a valid Avro schema.
     """
 
+    kind = "AVRO"
+
     def __init__(self, definition: str) -> None:
         try:
             raw = json.loads(definition)

@@ -74,6 +74,8 @@ class ProtoSchema:
             exactly one top-level message.
     """
 
+    kind = "PROTO"
+
     def __init__(self, definition: str) -> None:
         file_proto = descriptor_pb2.FileDescriptorProto.FromString(_compile(definition))
         if file_proto.dependency:

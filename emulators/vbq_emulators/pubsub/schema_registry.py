@@ -10,20 +10,32 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from google.pubsub_v1 import types
 
 from vbq_emulators.errors import SchemaDefinitionError
 from vbq_emulators.pubsub.config import validate_name
-from vbq_emulators.pubsub.schema_avro import AvroSchema
-from vbq_emulators.pubsub.schema_proto import ProtoSchema
 from vbq_emulators.pubsub.status import StatusError
 
 __all__ = ["Codec", "SchemaPb", "SchemaRegistry", "compile_definition"]
 
 SchemaPb: Any = types.Schema.pb()
-Codec = AvroSchema | ProtoSchema
+
+
+class Codec(Protocol):
+    """A compiled definition: :class:`~.schema_avro.AvroSchema` or
+    :class:`~.schema_proto.ProtoSchema`."""
+
+    kind: str
+    """``AVRO`` or ``PROTO`` (the middle of Google's ``INVALID_JSON_AVRO_MESSAGE`` reasons)."""
+
+    def validate_json(self, data: bytes) -> None:
+        """Raises SchemaMessageError unless ``data`` matches in the JSON encoding."""
+
+    def validate_binary(self, data: bytes) -> None:
+        """Raises SchemaMessageError unless ``data`` matches in the binary encoding."""
+
 
 MAX_REVISIONS = 20
 MAX_DEFINITION_BYTES = 300 * 1024
@@ -45,6 +57,11 @@ def compile_definition(type_: int, definition: str) -> Codec:
         raise StatusError.invalid_argument(
             f"Invalid schema definition: larger than {MAX_DEFINITION_BYTES} bytes."
         )
+    # Imported on first use: fastavro and protobuf's descriptor machinery are not needed by
+    # an emulator that never sees a schema.
+    from vbq_emulators.pubsub.schema_avro import AvroSchema
+    from vbq_emulators.pubsub.schema_proto import ProtoSchema
+
     try:
         if type_ == int(SchemaPb.Type.AVRO):
             return AvroSchema(definition)

@@ -55,7 +55,7 @@ def _validate(codec: Codec, data: bytes, encoding: int) -> None:
 
 
 def _invalid_message(codec: Codec, encoding: int, revision_info: str) -> StatusError:
-    kind = "AVRO" if codec.__class__.__name__ == "AvroSchema" else "PROTO"
+    kind = codec.kind
     info = error_details_pb2.ErrorInfo(
         reason=f"INVALID_{_ENCODING_NAMES.get(encoding, 'JSON')}_{kind}_MESSAGE",
         domain="pubsub.googleapis.com",
