@@ -32,7 +32,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("vertex_surface")
 
 JOBS = 40
 CLIENTS = 200
-WINDOW_S = 6.0
+WINDOW_S = 6.0  # at least this long, and until every client polled POLLS_EACH times
+POLLS_EACH = 2
+MAX_WINDOW_S = 60.0
 
 
 def peak_per_second(times: list[float]) -> int:
@@ -102,15 +104,21 @@ def _run(stack: Stack) -> None:
     lock = threading.Lock()
     vbq_before = stack.vertex_calls_by_vbq()
     emulator_before = sum(stack.vertex.stats()["requests"].values())
-    stop = time.monotonic() + WINDOW_S
+    start = time.monotonic()
+    stop = start + WINDOW_S
+    give_up = start + MAX_WINDOW_S
 
     def poll(group: list[Any]) -> None:
-        while time.monotonic() < stop:
+        # A loaded test process may poll slower than once a second: keep going until every
+        # client of the group polled POLLS_EACH times (the claim is about calls per poll).
+        rounds = 0
+        while (time.monotonic() < stop or rounds < POLLS_EACH) and time.monotonic() < give_up:
             tick = time.monotonic()
             for job in group:
                 state = job.state  # one GET per call, as the SDK polls
                 with lock:
                     polls[JobState(state).name] += 1
+            rounds += 1
             time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
 
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -118,7 +126,7 @@ def _run(stack: Stack) -> None:
     emulator_after = sum(stack.vertex.stats()["requests"].values())
     vbq_after = stack.vertex_calls_by_vbq()
     total_polls = sum(polls.values())
-    assert total_polls >= CLIENTS * 2, f"the SDK clients polled only {total_polls} times"
+    assert total_polls >= CLIENTS * POLLS_EACH, f"the SDK clients polled only {total_polls} times"
     # Every Vertex call in the window was one of vbq's own (the poller's list calls).
     extra = (emulator_after - emulator_before) - (vbq_after - vbq_before)
     assert extra <= 0, (
@@ -127,7 +135,8 @@ def _run(stack: Stack) -> None:
     )
 
     print(
-        f"{total_polls} SDK polls in {WINDOW_S} s ({dict(polls)}); Vertex calls in the window: "
+        f"{total_polls} SDK polls in {time.monotonic() - start:.1f} s ({dict(polls)}); "
+        "Vertex calls in the window: "
         f"emulator +{emulator_after - emulator_before}, vbq's own +{vbq_after - vbq_before}"
     )
 
