@@ -35,6 +35,7 @@ from typing import Any
 import redis as redis_lib
 
 from vbq.leases import Leases
+from vbq.stats import record_handled
 
 __all__ = ["ClaimStatus", "Inbox", "RerunWindow", "inbox_key", "rerun_key"]
 
@@ -202,6 +203,7 @@ class Inbox:
         pipe = self._redis.pipeline(transaction=True)
         pipe.set(self.key(event_id), mark, ex=self.ttl_s)
         pipe.delete(self.key(event_id) + ":handlers")
+        record_handled(pipe, group=self.group, event_id=event_id)  # console: count + timeline
         pipe.execute()
 
     def release(self, event_id: str, token: str) -> None:

@@ -48,6 +48,7 @@ from vbq.events import JobEvent
 from vbq.leases import HeldLease
 from vbq.logs import get_logger
 from vbq.settings import Settings
+from vbq.stats import record_published
 from vbq.workers.publish_window import PublishWindow
 from vbq.workers.pubsub_publisher import EventPublisher, PubSubPublisher
 from vbq.workers.relay_stats import RelayCounters, RelayStats, outbox_backlog
@@ -362,6 +363,7 @@ class OutboxRelay:
         done = self._xdel(deletable) if deletable else 0
         n_dead = min(len(settled.dead), done)
         self._counters.add(published=done - n_dead, failed=settled.failures, dead_lettered=n_dead)
+        record_published(self._redis, done - n_dead)  # console: deployment-wide count
         return done - n_dead
 
     def _wait_for_entries(self) -> None:

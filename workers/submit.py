@@ -52,6 +52,7 @@ from vbq.metrics import observe_submitted
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL, with_submission_label
 from vbq.states import SubmissionState, event_type_for
+from vbq.stats import record_create_refusal
 from vbq.workers.cancel import cancel_flag_key, cancel_requested
 from vbq.workers.ports import Limiter, SlotPool, Store, Vertex
 from vbq.workers.retry import backoff_s, capped, granted
@@ -231,6 +232,7 @@ class Submitter:
             self._note_error(rec, exc)
             return self._retry(self._settle_s(exc, req.timeout_s), f"ambiguous: {exc}")
         except VertexRetryableError as exc:
+            record_create_refusal(self.redis, exc.status_code, tenant=rec.tenant)  # console
             self._note_error(rec, exc)
             if not _surely_unsent(exc):
                 # 500/502/504/408: Google may have created the job anyway ("may have

@@ -12,6 +12,7 @@ from typing import Any
 from vbq.errors import IdempotencyConflictError, StoreError
 from vbq.settings import Settings
 from vbq.spec import JobSpec
+from vbq.spec.model import DEFAULT_DISPLAY_NAME_PREFIX
 from vbq.states import SubmissionState
 from vbq.store.keys import PREFIX, idem_key, sub_key
 from vbq.store.records import (
@@ -87,6 +88,9 @@ class Creator:
         if item.idempotency_key is not None:
             keys.append(idem_key(item.tenant, item.idempotency_key))
         spec_json = spec.to_json()
+        # The contract's fingerprint (sha256 of the canonical JSON), without serialising the
+        # spec a second time.
+        fingerprint = hashlib.sha256(spec_json.encode("utf-8")).hexdigest()
         labels = dict(spec.labels or {})
         label_suffixes = [f"{k}:{v}" for k, v in sorted(labels.items())]
         fields = [
@@ -104,12 +108,14 @@ class Creator:
             location,
             "model",
             model,
+            # What the job will be called at Google (the body's default when the spec names
+            # none): the console lists and searches it without parsing the spec.
+            "display_name",
+            spec.job_display_name or f"{DEFAULT_DISPLAY_NAME_PREFIX} {fingerprint[:16]}",
         ]
         args = [
             sid,
-            # The contract's fingerprint (sha256 of the canonical JSON), without serialising
-            # the spec a second time.
-            hashlib.sha256(spec_json.encode("utf-8")).hexdigest(),
+            fingerprint,
             item.tenant,
             PREFIX,
             str(len(label_suffixes)),

@@ -11,9 +11,14 @@ __all__ = [
     "index_key",
     "inflight_key",
     "label_index_key",
+    "model_index_key",
+    "models_key",
+    "name_index_key",
     "state_index_key",
     "sub_key",
     "tenant_index_key",
+    "tenant_state_counts_key",
+    "timeline_key",
 ]
 
 PREFIX = "vbq:"
@@ -60,3 +65,32 @@ def inflight_key(project: str, location: str) -> str:
 def deleted_key(submission_id: str) -> str:
     """Tombstone of a deleted submission (value: its tenant), kept for a day."""
     return f"{PREFIX}deleted:{submission_id}"
+
+
+# -- console indexes (docs/contracts.md § Console): maintained by create.lua / update.lua ------
+
+
+def tenant_state_counts_key() -> str:
+    """Hash ``{tenant}:{STATE}`` -> how many of the tenant's submissions are in that state."""
+    return f"{PREFIX}count:tenant-state"
+
+
+def model_index_key(model: str) -> str:
+    """Listing zset of the submissions for resolved model ``model`` (score = created_at)."""
+    return f"{PREFIX}idx:model:{model}"
+
+
+def models_key() -> str:
+    """Set of every resolved model name any submission used."""
+    return f"{PREFIX}idx:models"
+
+
+def name_index_key(tenant: str) -> str:
+    """A tenant's display-name index: zset, score 0, member ``{ascii-lowercased name}\\0{id}``
+    (``ZRANGEBYLEX`` prefix search)."""
+    return f"{PREFIX}idx:name:{tenant}"
+
+
+def timeline_key(submission_id: str) -> str:
+    """List of a submission's timeline entries, oldest first (:mod:`vbq.store.timeline`)."""
+    return f"{PREFIX}timeline:{submission_id}"

@@ -51,17 +51,33 @@ def _text(value: Any) -> str:
 
 
 def scan_newest_first(
-    redis: Any, key: str, *, after: Cursor | None = None, chunk: int = 200
+    redis: Any,
+    key: str,
+    *,
+    after: Cursor | None = None,
+    chunk: int = 200,
+    low: float | None = None,
+    high: float | None = None,
 ) -> Iterator[Cursor]:
     """Yield ``(score, member)`` of ``key`` newest first, strictly after ``after``.
 
     Reads ``chunk`` members per round trip; ties on the score are ordered by member, as Redis
     orders them, so no member is skipped or repeated even when many share a score.
+
+    Args:
+        low: only scores >= ``low`` (None: no lower bound).
+        high: only scores < ``high`` (None: no upper bound).
     """
+    if after is not None and high is not None and after[0] >= high:
+        after = None  # a cursor above the range: start at its top
     cursor = after
+    bottom = "-inf" if low is None else repr(low)
+    top = "+inf" if high is None else f"({high!r}"
     while True:
         if cursor is not None:
             score, member = cursor
+            if low is not None and score < low:
+                return
             # Same score, smaller member: the rest of a tie group the last chunk cut.
             ties = redis.zrevrangebyscore(key, repr(score), repr(score), withscores=True)
             for m, s in ties:
@@ -69,9 +85,7 @@ def scan_newest_first(
                 if name < member:
                     yield float(s), name
             top = f"({score!r}"
-        else:
-            top = "+inf"
-        rows = redis.zrevrangebyscore(key, top, "-inf", start=0, num=chunk, withscores=True)
+        rows = redis.zrevrangebyscore(key, top, bottom, start=0, num=chunk, withscores=True)
         if not rows:
             return
         for m, s in rows:

@@ -54,4 +54,26 @@ redis.call('ZADD', prefix .. 'idx:tenant:' .. tenant, now, id)
 for i = 6, 5 + nlabels do
   redis.call('ZADD', prefix .. 'idx:label:' .. ARGV[i], now, id)
 end
+
+-- [console indexes] begin (docs/contracts.md § Console): per-tenant-and-state counts, the
+-- model index, the display-name prefix index and the first timeline entry.
+local model, dname = '', ''
+for i = 6 + nlabels, #ARGV - 1, 2 do
+  if ARGV[i] == 'model' then
+    model = ARGV[i + 1]
+  elseif ARGV[i] == 'display_name' then
+    dname = ARGV[i + 1]
+  end
+end
+redis.call('HINCRBY', prefix .. 'count:tenant-state', tenant .. ':ACCEPTED', 1)
+if model ~= '' then
+  redis.call('ZADD', prefix .. 'idx:model:' .. model, now, id)
+  redis.call('SADD', prefix .. 'idx:models', model)
+end
+if dname ~= '' then
+  -- string.lower folds ASCII only; vbq.store.query folds the search text the same way.
+  redis.call('ZADD', prefix .. 'idx:name:' .. tenant, 0, string.lower(dname) .. '\0' .. id)
+end
+redis.call('RPUSH', prefix .. 'timeline:' .. id, now .. '|state||ACCEPTED|')
+-- [console indexes] end
 return {'created', now}

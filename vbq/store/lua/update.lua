@@ -77,4 +77,31 @@ if ARGV[6] ~= '' then
   -- Every event ever recorded (the stream's own entries-added needs Redis 7).
   redis.call('INCR', KEYS[2] .. ':added')
 end
+
+-- [console indexes] begin (docs/contracts.md § Console): per-tenant-and-state counts, the
+-- timeline, and jobs created per 10-s window (the first in-flight state of a submission).
+local etype = ''
+if ARGV[6] ~= '' then
+  -- JobEvent JSON has "type" before any nested object, so the first match is the event's.
+  etype = string.match(ARGV[6], '"type":"([^"]*)"') or ''
+end
+local timeline = prefix .. 'timeline:' .. id
+if new ~= '' and new ~= cur then
+  local owner = redis.call('HGET', sub, 'tenant') or 'default'
+  local counts = prefix .. 'count:tenant-state'
+  if redis.call('HINCRBY', counts, owner .. ':' .. cur, -1) <= 0 then
+    redis.call('HDEL', counts, owner .. ':' .. cur)
+  end
+  redis.call('HINCRBY', counts, owner .. ':' .. new, 1)
+  redis.call('RPUSH', timeline, now .. '|state|' .. cur .. '|' .. new .. '|' .. etype)
+  if ARGV[4] == '1' and (not loc[4] or loc[4] == '') then
+    local window = prefix .. 'stats:w:creates:' .. math.floor(tonumber(t[1]) / 10)
+    redis.call('HINCRBY', window, owner, 1)
+    redis.call('EXPIRE', window, 3600)
+    redis.call('HINCRBY', prefix .. 'stats:counters', 'creates', 1)
+  end
+elseif etype ~= '' then
+  redis.call('RPUSH', timeline, now .. '|event||' .. (new ~= '' and new or cur) .. '|' .. etype)
+end
+-- [console indexes] end
 return {'ok', redis.call('HGETALL', sub)}
