@@ -49,6 +49,8 @@ setup(
             "google-cloud-bigquery>=3.20",
             "schemathesis>=3.30",
             "pip-audit>=2.7",
+            # Browser tests of the console drive Debian's chromium (never `playwright install`).
+            "playwright>=1.45",
         ],
     },
 )

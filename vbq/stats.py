@@ -30,6 +30,8 @@ from vbq.store.keys import PREFIX, sub_key, timeline_key
 
 __all__ = [
     "COUNTERS_KEY",
+    "CREATES",
+    "CREATE_429",
     "WINDOW_S",
     "WINDOW_TTL_S",
     "StatsSnapshot",
@@ -53,7 +55,9 @@ WINDOW_TTL_S = 3600
 """How long a window is kept (the console charts the last hour at most)."""
 
 CREATES = "creates"
+"""Counter of Vertex jobs created (counted by ``update.lua``)."""
 CREATE_429 = "create_429"
+"""Counter of creates Google refused with 429."""
 
 # KEYS[1] counters, KEYS[2] timeline, KEYS[3] record. ARGV[1] group, ARGV[2] event's state.
 _HANDLED = """

@@ -5,7 +5,7 @@ Routes (all under an API key except ``/healthz`` and ``/openapi.json``):
 ====================================  ===========================================================
 ``POST /v1/submissions``              one job request → 201 (200 for an idempotent replay)
 ``POST /v1/submissions:batch``        many → 200 with per-item results (422 if atomic and any bad)
-``GET /v1/submissions/{id}``          one submission of the caller's tenant (else 404)
+``GET /v1/submissions/{id}``          one submission of the caller's tenant (else 404; admin: any)
 ``GET /v1/submissions``               ``state``, ``label=k=v``, ``page_size``, ``page_token``
 ``POST /v1/submissions/{id}:cancel``  ask for cancellation → 202
 ``/{v1,v1beta1}/projects/…``          Google's batchPredictionJobs surface (:mod:`.vertex`)
@@ -50,6 +50,8 @@ from vbq.producers.api.schemas import (
     SubmissionView,
 )
 from vbq.producers.client import Client
+from vbq.producers.console import mount_console
+from vbq.producers.tenancy import ADMIN_TENANT
 from vbq.states import SubmissionState
 from vbq.version import __version__
 
@@ -66,16 +68,17 @@ _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemDetails, "content": {"application/problem+json": {}}}
-    for status in (400, 401, 404, 409, 413, 422, 503)
+    for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 
 
-def _authenticate(
+def _key_tenant(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> str:
-    """The tenant of the presented API key (Bearer first, then ``X-API-Key``).
+    """The tenant of the presented API key (Bearer first, then ``X-API-Key``), or
+    ``ADMIN_TENANT`` for an admin key.
 
     Raises:
         ProblemError: 401 when no key or an unknown key was presented.
@@ -93,8 +96,27 @@ def _authenticate(
     return tenant
 
 
+def _authenticate(tenant: Annotated[str, Depends(_key_tenant)]) -> str:
+    """The tenant a request acts for.
+
+    Raises:
+        ProblemError: 403 for an admin key (it belongs to no tenant, so it cannot submit).
+    """
+    if tenant == ADMIN_TENANT:
+        raise ProblemError(
+            403, "forbidden", "an admin key reads every tenant but cannot submit: use a tenant key"
+        )
+    return tenant
+
+
+def _scope(tenant: Annotated[str, Depends(_key_tenant)]) -> str | None:
+    """The tenant whose submissions a read may see; None (every tenant) for an admin key."""
+    return None if tenant == ADMIN_TENANT else tenant
+
+
 # Module level: FastAPI resolves string annotations in the module's namespace.
 TenantDep = Annotated[str, Depends(_authenticate)]
+ScopeDep = Annotated[str | None, Depends(_scope)]
 
 
 def _json_request_body(model: type[Any]) -> dict[str, Any]:
@@ -221,7 +243,7 @@ def create_app(
         responses=_ERRORS,
         tags=["submissions"],
     )
-    async def get_submission(submission_id: str, tenant: TenantDep) -> Response:
+    async def get_submission(submission_id: str, tenant: ScopeDep) -> Response:
         """One submission of the caller's tenant."""
         submission = await call(lambda: client.get(submission_id, tenant=tenant))
         return JSONResponse(submission.to_dict())
@@ -233,7 +255,7 @@ def create_app(
         tags=["submissions"],
     )
     async def list_submissions(
-        tenant: TenantDep,
+        tenant: ScopeDep,
         state: Annotated[str | None, Query(description="a submission state")] = None,
         label: Annotated[str | None, Query(description="key=value")] = None,
         page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -260,13 +282,14 @@ def create_app(
         responses=_ERRORS,
         tags=["submissions"],
     )
-    async def cancel_submission(submission_id: str, tenant: TenantDep) -> Response:
+    async def cancel_submission(submission_id: str, tenant: ScopeDep) -> Response:
         """Ask for cancellation; watch ``state`` for the outcome."""
         submission = await call(lambda: client.cancel(submission_id, tenant=tenant))
         return JSONResponse(submission.to_dict(), status_code=202)
 
     # Google's batchPredictionJobs surface (/v1/projects/..., /v1beta1/projects/...).
     vertex.install(app, client=client, max_json_depth=max_json_depth)
+    mount_console(app, client=client, keyring=keyring)  # /console: the web console
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, refusal=vertex.body_too_large)
     return app

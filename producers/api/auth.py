@@ -9,6 +9,7 @@ cannot reach a 190-bit random key. Only the hashes are kept on disk, in a YAML o
     # vbq API keys: sha256 hex of the key -> tenant
     3f1c...e9: team-a
     a07b...44: team-b
+    "5d2e...01": "*"      # an admin key: every tenant (vbq api-key create --admin)
 
 A presented key is hashed and compared with :func:`hmac.compare_digest` against *every* entry,
 without an early exit, so response time does not reveal how many entries matched or where.
@@ -33,9 +34,10 @@ import yaml
 
 from vbq.errors import ConfigError
 from vbq.logs import get_logger
-from vbq.producers.tenancy import TENANT_PATTERN
+from vbq.producers.tenancy import ADMIN_TENANT, TENANT_PATTERN
 
 __all__ = [
+    "ADMIN_TENANT",
     "API_KEY_PREFIX",
     "TENANT_PATTERN",
     "ApiKeyRing",
@@ -94,9 +96,12 @@ class ApiKeyRing:
             digest = str(raw_hash).strip().lower().removeprefix("sha256:")
             if not _HASH_RE.fullmatch(digest):
                 raise ConfigError(f"API key file: {raw_hash!r} is not a sha256 hex digest")
-            if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
+            if not isinstance(tenant, str) or not (
+                tenant == ADMIN_TENANT or TENANT_PATTERN.fullmatch(tenant)
+            ):
                 raise ConfigError(
                     f"API key file: tenant {tenant!r} must match {TENANT_PATTERN.pattern}"
+                    f" (or be {ADMIN_TENANT!r} for an admin key)"
                 )
             entries.append((digest, tenant))
         return cls(entries=tuple(entries))
@@ -206,5 +211,7 @@ class ReloadingKeyRing:
 
 
 def key_file_line(key: str, tenant: str) -> str:
-    """The YAML line to append to the keys file for ``key`` (``"<hash>": tenant``)."""
-    return f'"{hash_api_key(key)}": {tenant}'
+    """The YAML line to append to the keys file for ``key`` (``"<hash>": tenant``; the admin
+    tenant quoted, as a bare ``*`` is YAML alias syntax)."""
+    value = f'"{tenant}"' if tenant == ADMIN_TENANT else tenant
+    return f'"{hash_api_key(key)}": {value}'

@@ -65,7 +65,12 @@ def api_key() -> None:
 
 
 @api_key.command("create")
-@click.option("--tenant", required=True, help="Tenant the key acts for.")
+@click.option("--tenant", default=None, help="Tenant the key acts for.")
+@click.option(
+    "--admin",
+    is_flag=True,
+    help="An admin key instead: the console and reads see every tenant; it cannot submit.",
+)
 @click.option(
     "--append",
     "append_to",
@@ -73,11 +78,21 @@ def api_key() -> None:
     default=None,
     help="Also append the hash line to this keys file.",
 )
-def create_key(tenant: str, append_to: str | None) -> None:
+def create_key(tenant: str | None, admin: bool, append_to: str | None) -> None:
     """Print a new random API key (shown once) and the line for the keys file."""
-    from vbq.producers.api.auth import TENANT_PATTERN, generate_api_key, key_file_line
+    from vbq.producers.api.auth import (
+        ADMIN_TENANT,
+        TENANT_PATTERN,
+        generate_api_key,
+        key_file_line,
+    )
 
-    if not TENANT_PATTERN.fullmatch(tenant):
+    if admin == (tenant is not None):
+        raise click.UsageError("give exactly one of --tenant T and --admin")
+    if admin:
+        tenant = ADMIN_TENANT
+    assert tenant is not None
+    if not admin and not TENANT_PATTERN.fullmatch(tenant):
         raise click.BadParameter(f"must match {TENANT_PATTERN.pattern}", param_hint="--tenant")
     key = generate_api_key()
     line = key_file_line(key, tenant)

@@ -16,7 +16,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from starlette.responses import Response
 
 from vbq.producers.api.auth import KeyLookup
-from vbq.producers.api.vertex.errors import response_for, unauthenticated
+from vbq.producers.api.vertex.errors import GoogleApiError, response_for, unauthenticated
+from vbq.producers.tenancy import ADMIN_TENANT
 
 __all__ = ["GoogleRoute", "TenantDep", "google_tenant"]
 
@@ -60,6 +61,10 @@ def google_tenant(
     tenant = keyring.tenant_for(key)
     if tenant is None:
         raise unauthenticated("the key is not known")
+    if tenant == ADMIN_TENANT:  # an admin key belongs to no tenant (console and reads only)
+        raise GoogleApiError(
+            "PERMISSION_DENIED", "An admin key cannot act here: use a tenant's key."
+        )
     return tenant
 
 

@@ -134,3 +134,11 @@ def test_api_key_create_appends_a_usable_line(tmp_path: Path) -> None:
     assert ApiKeyRing.from_file(keys).tenant_for(key.group(0)) == "team-z"
     bad = CliRunner().invoke(cli, ["api-key", "create", "--tenant", "Team Z"])
     assert bad.exit_code == 2
+    admin = CliRunner().invoke(cli, ["api-key", "create", "--admin", "--append", str(keys)])
+    assert admin.exit_code == 0, admin.output
+    admin_key = re.search(r"vbq_[A-Za-z0-9]{32}", admin.stdout)
+    assert admin_key is not None
+    assert ApiKeyRing.from_file(keys).tenant_for(admin_key.group(0)) == "*"
+    both = CliRunner().invoke(cli, ["api-key", "create", "--admin", "--tenant", "t"])
+    neither = CliRunner().invoke(cli, ["api-key", "create"])
+    assert both.exit_code == neither.exit_code == 2

@@ -123,3 +123,15 @@ def test_reloading_ring_checks_at_most_every_interval(tmp_path: Path) -> None:
     ring = ReloadingKeyRing(path, check_interval_s=3600.0)
     path.write_text(key_file_line(key, "t") + "\n")
     assert ring.tenant_for(key) is None  # not re-read within the interval
+
+
+def test_admin_keys_are_tenant_star_and_their_line_is_valid_yaml(tmp_path: Path) -> None:
+    admin, tenant = generate_api_key(), generate_api_key()
+    keys = tmp_path / "keys.yaml"
+    keys.write_text(key_file_line(admin, "*") + "\n" + key_file_line(tenant, "team-a") + "\n")
+    assert key_file_line(admin, "*").endswith(': "*"')
+    ring = ApiKeyRing.from_file(keys)
+    assert ring.tenant_for(admin) == "*" and ring.tenant_for(tenant) == "team-a"
+    for bad in ("**", "a*", "*a"):
+        with pytest.raises(ConfigError, match="admin key"):
+            ApiKeyRing.from_mapping({hash_api_key(admin): bad})
