@@ -154,8 +154,9 @@ def execute(options: DemoOptions, *, console: Console | None = None) -> DemoOutc
             startup_s = time.monotonic() - t0
             out.print(
                 f"stack up in {startup_s:.1f}s: redis, vertex/pubsub/gcs "
-                f"emulators, {options.workers} worker(s), beat + relay, subscriber"
+                f"emulators, {options.workers} worker(s), beat + relay, subscriber, api"
             )
+            _print_console(stack, out)
             report = _run(options, stack, run_id, out)
             report.render(out)
             code = EXIT_OK if report.ok else EXIT_FAILED_CHECKS
@@ -281,6 +282,7 @@ def _hold(stack: DemoStack, out: Console) -> None:
     for key, value in stack.env().items():
         if key.startswith(("VBQ_", "PUBSUB_", "STORAGE_")) and not key.startswith("VBQ_DEMO_"):
             out.print(f"export {key}={value}", highlight=False, soft_wrap=True)
+    _print_console(stack, out)
     out.print(f"Pub/Sub stats: {stack.pubsub_admin_url}/_emulator/stats", highlight=False)
     out.print(f"Vertex stats:  {stack.vertex_url}/_emulator/stats", highlight=False)
     out.print("Press Ctrl-C (or send SIGTERM) to stop everything.")
@@ -290,3 +292,12 @@ def _hold(stack: DemoStack, out: Console) -> None:
             out.print(f"[red]{', '.join(c.name for c in dead)} exited; stopping[/]")
             return
         time.sleep(1.0)
+
+
+def _print_console(stack: DemoStack, out: Console) -> None:
+    """Where the web console is and the keys to sign in with (fresh for this run)."""
+    if not stack.options.api:
+        return
+    out.print(f"console: {stack.console_url}  (admin key {stack.admin_key})", highlight=False)
+    keys = ", ".join(f"{tenant} {key}" for tenant, key in stack.tenant_keys.items())
+    out.print(f"  tenant keys: {keys}", highlight=False, soft_wrap=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DEMO_TENANTS",
     "GEMINI_MODEL",
     "SampleFile",
     "job_requests",
@@ -23,6 +24,9 @@ __all__ = [
 ]
 
 GEMINI_MODEL = "publishers/google/models/gemini-2.0-flash-001"
+DEMO_TENANTS = ("search", "ads", "recs")
+"""The services the demo's jobs come from (the console shows who uses the quota)."""
+_TENANT_WEIGHTS = (5, 3, 2)
 _CUSTOM_MODEL_IDS = ("1843091234567890123", "7310000000000000042", "5550000000000000777")
 _TOPICS = (
     "the tides",
@@ -142,9 +146,12 @@ def job_requests(
     """``count`` submit() keyword dicts: custom models and Gemini, some marked for chaining.
 
     Each dict holds the SDK's keyword arguments plus ``metadata`` (``demo_chain`` True for
-    about ``chain_share`` of the jobs) and labels ``demo-run`` = ``run_id``, ``demo-stage`` = 1.
+    about ``chain_share`` of the jobs), ``tenant`` (one of :data:`DEMO_TENANTS`, half of the
+    jobs ``search``) and labels ``demo-run`` = ``run_id``, ``demo-stage`` = 1.
     """
     rng = random.Random(seed)
+    # Tenants from their own generator, so the rest of the mix is what it was without them.
+    tenant_rng = random.Random(seed + 1)
     files = sample_files()
     custom = [f for f in files if f.kind == "custom"]
     gemini = [f for f in files if f.kind == "gemini"]
@@ -167,6 +174,7 @@ def job_requests(
                 "gcs_destination_prefix": f"gs://{bucket}/outputs/stage1",
                 "labels": {"demo-run": run_id, "demo-stage": "1"},
                 "metadata": {"demo_index": i, "demo_chain": rng.random() < chain_share},
+                "tenant": tenant_rng.choices(DEMO_TENANTS, weights=_TENANT_WEIGHTS)[0],
             }
         )
     return out

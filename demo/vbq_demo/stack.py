@@ -2,8 +2,10 @@
 
 :class:`DemoStack` starts, on free loopback ports: a private ``redis-server`` (unless a Redis
 URL is given), ``vbq emulator vertex|pubsub|gcs``, ``vbq worker`` processes, ``vbq beat``
-(poll ticks, sweeper and the outbox relay thread) and ``vbq subscribe`` with the demo's
-handlers (:mod:`vbq_demo.handlers`). :meth:`DemoStack.env` is the environment that talks to it.
+(poll ticks, sweeper and the outbox relay thread), ``vbq subscribe`` with the demo's
+handlers (:mod:`vbq_demo.handlers`) and ``vbq api`` (the HTTP API and the web console, with a
+keys file of fresh keys: :attr:`DemoStack.admin_key` and one per demo tenant).
+:meth:`DemoStack.env` is the environment that talks to it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vbq.producers.api.auth import generate_api_key, key_file_line
+from vbq.producers.tenancy import ADMIN_TENANT
 from vbq.settings import Settings
 from vbq_demo.probes import (
     check_redis,
@@ -25,6 +29,7 @@ from vbq_demo.probes import (
     wait_celery_workers,
 )
 from vbq_demo.redis_binary import find_redis_server
+from vbq_demo.samples import DEMO_TENANTS
 from vbq_demo.supervisor import Child, Supervisor, free_port, vbq_command
 
 __all__ = ["DEMO_BUCKET", "DEMO_PROJECT", "DemoStack", "StackOptions", "emulator_config"]
@@ -72,6 +77,7 @@ class StackOptions:
         create_rate_per_min: vbq's global create rate (``VBQ_CREATE_RATE_PER_MIN``).
         poll_interval_s: seconds between poll cycles (``VBQ_POLL_INTERVAL_S``).
         extra_env: more variables for every role.
+        api: also start ``vbq api`` (HTTP API and web console) with fresh keys.
     """
 
     workdir: Path
@@ -82,6 +88,7 @@ class StackOptions:
     create_rate_per_min: float = 1200.0
     poll_interval_s: float = 1.0
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    api: bool = True
 
 
 class DemoStack:
@@ -112,6 +119,11 @@ class DemoStack:
         self.gcs_port = free_port()
         self.pubsub_port = free_port()
         self.pubsub_admin_port = free_port()
+        self.api_port = free_port()
+        self.keys_file = self.workdir / "api-keys.yaml"
+        # Fresh keys per stack; only their hashes are written to the keys file.
+        self.admin_key = generate_api_key()
+        self.tenant_keys = {tenant: generate_api_key() for tenant in DEMO_TENANTS}
         self.roles: list[Child] = []
 
     # -- addresses --------------------------------------------------------------------------
@@ -135,6 +147,16 @@ class DemoStack:
     def pubsub_admin_url(self) -> str:
         """Base URL of the Pub/Sub emulator's stats endpoint."""
         return f"http://127.0.0.1:{self.pubsub_admin_port}"
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of ``vbq api`` (JSON API under ``/v1``)."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def console_url(self) -> str:
+        """The web console (sign in with :attr:`admin_key` or a tenant key)."""
+        return f"{self.api_url}/console"
 
     def env(self) -> dict[str, str]:
         """The variables every role (and a client of the stack) needs."""
@@ -296,10 +318,25 @@ class DemoStack:
         # Ready = its relay thread holds the outbox lease (log lines are WARNING and up here).
         beat.ready_check = lambda: redis_key_exists(self.redis_url, "vbq:relay:lock")
         roles.append(beat)
+        if opts.api:
+            roles.append(self._start_api())
         sup.wait_all(roles)
         names = [f"demo-w{i}-{os.getpid()}" for i in range(opts.workers)]
         wait_celery_workers(self.settings(), names, roles)
         self.roles = roles
+
+    def _start_api(self) -> Child:
+        lines = [key_file_line(self.admin_key, ADMIN_TENANT)]
+        lines += [key_file_line(key, tenant) for tenant, key in self.tenant_keys.items()]
+        self.keys_file.write_text(
+            "# vbq demo: sha256 of each key -> tenant\n" + "\n".join(lines) + "\n"
+        )
+        argv = vbq_command("api", "--port", str(self.api_port), "--keys-file", str(self.keys_file))
+        api = self.supervisor.start(
+            "api", argv, env=self.env(), port=self.api_port, wait=False, timeout_s=60
+        )
+        api.ready_check = lambda: http_ok(f"{self.api_url}/healthz")
+        return api
 
 
 _PUBSUB_SETUP = (

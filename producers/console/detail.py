@@ -22,10 +22,10 @@ __all__ = ["Detail", "TimelineRow", "build_detail", "cloud_console_url"]
 
 _READABLE = frozenset({JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_PARTIALLY_SUCCEEDED})
 _JOB_TIMES = (
-    ("createTime", "created at Google"),
-    ("startTime", "started"),
-    ("endTime", "ended"),
-    ("updateTime", "last updated"),
+    ("createTime", "Created at Google"),
+    ("startTime", "Started"),
+    ("endTime", "Ended"),
+    ("updateTime", "Last updated"),
 )
 
 

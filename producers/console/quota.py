@@ -16,11 +16,30 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from vbq.settings import Settings
-from vbq.store.keys import PREFIX, state_index_key, sub_key
+from vbq.store.keys import PREFIX, state_index_key
 
 __all__ = ["QuotaSource", "RateView", "SlotsView", "StoreQuotaSource", "TenantQueue"]
 
-_OLDEST_PROBE = 1000
+_OLDEST_PROBE = 2000
+
+# KEYS[1] the ACCEPTED index. ARGV[1] entries to look at, ARGV[2] key prefix, ARGV[3] tenants
+# wanted. Returns {tenant, created_at, ...}: each tenant's oldest among the entries looked at.
+# Server-side: 2,000 HGETs here take ~1 ms; through a client pipeline, ~40 ms of parsing.
+_OLDEST_SCRIPT = """
+local rows = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local seen, out, found = {}, {}, 0
+for i = 1, #rows, 2 do
+  local tenant = redis.call('HGET', ARGV[2] .. 'sub:' .. rows[i], 'tenant')
+  if tenant and not seen[tenant] then
+    seen[tenant] = true
+    out[#out + 1] = tenant
+    out[#out + 1] = rows[i + 1]
+    found = found + 1
+    if found >= tonumber(ARGV[3]) then break end
+  end
+end
+return out
+"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,25 +119,20 @@ class StoreQuotaSource:
         self._settings = settings
         self.project = settings.project
         self.location = settings.location
+        self._oldest = redis.register_script(_OLDEST_SCRIPT)
 
     def tenant_queues(self, depths: dict[str, int], *, now_s: float) -> list[TenantQueue]:
-        """Depth from the counts; the oldest wait of each tenant found among the 1,000
-        oldest ACCEPTED submissions (one index read and one pipelined probe)."""
+        """Depth from the counts; the oldest wait of each tenant found among the oldest
+        ACCEPTED submissions (one server-side scan of at most 2,000 entries)."""
         waiting = {t: n for t, n in depths.items() if n > 0}
         oldest: dict[str, float] = {}
         if waiting:
-            rows = self._redis.zrange(
-                state_index_key("ACCEPTED"), 0, _OLDEST_PROBE - 1, withscores=True
+            reply = self._oldest(
+                keys=[state_index_key("ACCEPTED")], args=[_OLDEST_PROBE, PREFIX, len(waiting)]
             )
-            pipe = self._redis.pipeline(transaction=False)
-            for member, _ in rows:
-                pipe.hget(sub_key(_text(member)), "tenant")
-            for (_, score), tenant in zip(rows, pipe.execute() if rows else [], strict=True):
-                name = _text(tenant) if tenant is not None else None
-                if name in waiting and name not in oldest:
-                    oldest[name] = float(score)
-                    if len(oldest) == len(waiting):
-                        break
+            it = iter(reply)
+            for tenant, score in zip(it, it, strict=True):
+                oldest[_text(tenant)] = float(_text(score))
         queues = [
             TenantQueue(
                 tenant=t,

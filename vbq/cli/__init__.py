@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vbq.cli.doctor",
     "vbq.cli.bridge",
     "vbq.cli.demo",
+    "vbq.cli.console",
 )
 
 

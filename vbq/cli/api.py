@@ -19,7 +19,8 @@ __all__ = ["api", "api_key", "register"]
     help="Hashed API keys (YAML/JSON hash -> tenant); default VBQ_API_KEYS_FILE.",
 )
 def api(host: str, port: int, keys_file: str | None) -> None:
-    """Serve the HTTP API (POST/GET /v1/submissions, OpenAPI at /openapi.json).
+    """Serve the HTTP API (POST/GET /v1/submissions, OpenAPI at /openapi.json) and the web
+    console (/console; sign in with an API key).
 
     The keys file is re-read when it changes: add or revoke keys without a restart."""
     import uvicorn
@@ -49,6 +50,10 @@ def api(host: str, port: int, keys_file: str | None) -> None:
     from vbq.health import add_fastapi_routes, readiness_for_role
 
     add_fastapi_routes(app, readiness=readiness_for_role("api", settings))  # on the API port
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(
+        f"vbq api: http://{shown}:{port}/v1/submissions, console http://{shown}:{port}/console"
+    )
     uvicorn.run(
         app,
         host=host,

@@ -18,7 +18,6 @@ into a million reads.
 from __future__ import annotations
 
 import heapq
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,12 +25,12 @@ from typing import Any
 from vbq.errors import StoreError
 from vbq.states import SubmissionState
 from vbq.store.keys import (
+    PREFIX,
     index_key,
     label_index_key,
     model_index_key,
     name_index_key,
     state_index_key,
-    sub_key,
     tenant_index_key,
 )
 from vbq.store.paging import Cursor, decode_token, encode_token, scan_newest_first
@@ -44,7 +43,7 @@ DEFAULT_MAX_EXAMINED = 20_000
 """Candidates one page may examine before it returns short (about 50-100 ms of Redis)."""
 
 MAX_PAGE_SIZE = 500
-_PROBE_FIELDS = ("tenant", "state", "labels", "model", "created_at")
+_MAX_CHUNK = 2000
 
 Fetch = Callable[[Sequence[str]], list[SubmissionRecord]]
 
@@ -121,6 +120,7 @@ def query_page(
     else:
         walk = _newest_first(redis, query, after)
     state_name = query.state.value if query.state is not None else None
+    probe = _Probe(redis, query)
     chunk = min(max(page_size + 1, 100), 1000)
     hits: list[Cursor] = []
     examined = 0
@@ -131,12 +131,11 @@ def query_page(
             return _page(
                 fetch, hits, None, examined=examined, exhausted=False, state_name=state_name
             )
-        pipe = redis.pipeline(transaction=False)
-        for cursor in batch:
-            pipe.hmget(sub_key(_member_id(cursor, query)), list(_PROBE_FIELDS))
-        for cursor, probe in zip(batch, pipe.execute(), strict=True):
+        # A rare filter reads many candidates: grow the batches (fewer round trips).
+        chunk = min(chunk * 2, _MAX_CHUNK)
+        for cursor, match in zip(batch, probe([_member_id(c, query) for c in batch]), strict=True):
             examined += 1
-            if _matches(probe, query, state_name):
+            if match:
                 if len(hits) == page_size:
                     assert last is not None
                     token = encode_token(last)
@@ -157,6 +156,69 @@ def query_page(
             return _page(
                 fetch, hits, token, examined=examined, exhausted=True, state_name=state_name
             )
+
+
+class _Probe:
+    """Checks candidates against the filters inside Redis: one script call per batch, one
+    character back per candidate (parsing five fields per candidate in Python costs ~10x)."""
+
+    def __init__(self, redis: Any, query: SubmissionQuery) -> None:
+        global _PROBE_SCRIPT
+        if _PROBE_SCRIPT is None:
+            _PROBE_SCRIPT = redis.register_script(_PROBE_LUA)
+        self._redis = redis
+        label_key, label_value = query.label or ("", "")
+        self._args = [
+            PREFIX,
+            "\n".join(query.tenants) if query.tenants is not None else "",
+            "1" if query.tenants is not None else "0",
+            query.state.value if query.state is not None else "",
+            query.model or "",
+            label_key,
+            label_value,
+            "" if query.created_from is None else repr(query.created_from),
+            "" if query.created_to is None else repr(query.created_to),
+        ]
+
+    def __call__(self, ids: list[str]) -> list[bool]:
+        assert _PROBE_SCRIPT is not None
+        reply = _text(_PROBE_SCRIPT(keys=[], args=[*self._args, *ids], client=self._redis))
+        return [c == "1" for c in reply]
+
+
+_PROBE_SCRIPT: Any = None
+
+# ARGV: key prefix, tenants joined by newlines, "1" when the tenant filter applies, state,
+# model, label key ("" = no label filter), label value, created from, created to ("" = none),
+# then the candidate ids. Returns one character per id: "1" matches, "0" does not (or is gone).
+_PROBE_LUA = """
+local tenants = nil
+if ARGV[3] == '1' then
+  tenants = {}
+  for t in string.gmatch(ARGV[2], '[^\\n]+') do tenants[t] = true end
+end
+local low, high = tonumber(ARGV[8]), tonumber(ARGV[9])
+local out = {}
+for i = 10, #ARGV do
+  local v = redis.call('HMGET', ARGV[1] .. 'sub:' .. ARGV[i],
+                       'tenant', 'state', 'labels', 'model', 'created_at')
+  local ok = v[2] ~= false
+  if ok and tenants then ok = tenants[v[1] or 'default'] == true end
+  if ok and ARGV[4] ~= '' then ok = v[2] == ARGV[4] end
+  if ok and ARGV[5] ~= '' then ok = v[4] == ARGV[5] end
+  if ok and ARGV[6] ~= '' then
+    local decoded, labels = pcall(cjson.decode, v[3] or '{}')
+    ok = decoded and type(labels) == 'table' and labels[ARGV[6]] == ARGV[7]
+  end
+  if ok and (low or high) then
+    local at = tonumber(v[5] or '0') or 0
+    if low and at < low then ok = false end
+    if high and at >= high then ok = false end
+  end
+  out[#out + 1] = ok and '1' or '0'
+end
+return table.concat(out)
+"""
 
 
 def _page(
@@ -188,24 +250,6 @@ def _take(walk: Iterator[Cursor], n: int) -> list[Cursor]:
         if len(out) >= n:
             break
     return out
-
-
-def _matches(probe: list[Any], query: SubmissionQuery, state_name: str | None) -> bool:
-    tenant, state, labels, model, created = (_text(v) if v is not None else None for v in probe)
-    if state is None:
-        return False  # deleted after the index was read
-    if query.tenants is not None and (tenant or "default") not in query.tenants:
-        return False
-    if state_name is not None and state != state_name:
-        return False
-    if query.model is not None and model != query.model:
-        return False
-    if query.label is not None and json.loads(labels or "{}").get(query.label[0]) != query.label[1]:
-        return False
-    at = float(created or 0.0)
-    if query.created_from is not None and at < query.created_from:
-        return False
-    return query.created_to is None or at < query.created_to
 
 
 def _newest_first(redis: Any, query: SubmissionQuery, after: Cursor | None) -> Iterator[Cursor]:

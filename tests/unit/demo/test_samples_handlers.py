@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from vbq_demo import handlers
-from vbq_demo.samples import GEMINI_MODEL, job_requests, sample_files
+from vbq_demo.samples import DEMO_TENANTS, GEMINI_MODEL, job_requests, sample_files
 
 from vbq.errors import OutputsError
 from vbq.events import JobEvent
@@ -25,7 +25,7 @@ def test_every_request_is_a_valid_sdk_spec_and_the_mix_holds() -> None:
     items = requests()
     assert len(items) == 200
     for item in items:
-        kwargs = {k: v for k, v in item.items() if k != "metadata"}
+        kwargs = {k: v for k, v in item.items() if k not in {"metadata", "tenant"}}
         spec = JobSpec.from_sdk_kwargs(**kwargs)
         spec.resolve(default_project="vbq-demo", default_location="us-central1")
         assert item["labels"] == {"demo-run": "r1", "demo-stage": "1"}
@@ -37,6 +37,8 @@ def test_every_request_is_a_valid_sdk_spec_and_the_mix_holds() -> None:
     assert gemini + custom == 200
     assert 60 <= gemini <= 140 and 20 <= chained <= 80
     assert len({i["job_display_name"] for i in items}) == 200
+    tenants = [i["tenant"] for i in items]
+    assert set(tenants) == set(DEMO_TENANTS) and 70 <= tenants.count("search") <= 130
     assert requests() == items  # deterministic
 
 
