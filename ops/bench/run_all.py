@@ -36,6 +36,7 @@ KNOWN: dict[str, str] = {
     "bench_e2e": "end-to-end jobs/s and CPU s per job (demo pipeline)",
     "bench_outputs": "peak memory of streaming outputs vs reading them whole",
     "bench_surface": "creates/s through Google's surface vs `POST /v1/submissions`, p99 answer",
+    "bench_console": "web console page times on 1,000,000 submissions vs the JSON list endpoint",
 }
 
 # Bounded sizes for `make bench` (minutes, not hours, on a 2-core machine).
@@ -48,6 +49,7 @@ BOUNDED_ARGS: dict[str, list[str]] = {
     "bench_e2e": ["--jobs", "100", "--header"],
     "bench_outputs": ["--size-mb", "256", "--baseline-mb", "32"],
     "bench_surface": ["--creates", "1600", "--rounds", "8", "--threads", "8"],
+    "bench_console": ["--records", "1000000", "--header"],
 }
 TIMEOUT_S = 900.0
 
@@ -56,7 +58,10 @@ HEADLINE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bench_ratelimit": ("limiter", "limit L", "burst", "peak creates in any 1 s"),
     "bench_e2e": ("jobs/s", "CPU s/job", "checks"),
     "bench_surface": ("ratio", "surface p99 ms"),
+    "bench_console": ("records", "page", "p50 ms"),
 }
+# Benchmarks whose headline is their first rows only (the rest is detail).
+HEADLINE_ROWS: dict[str, int] = {"bench_console": 1}
 
 
 @dataclass
@@ -76,6 +81,7 @@ class Result:
         header = [c.strip() for c in self.table[0].strip("|").split("|")]
         rows = [[c.strip() for c in line.strip("|").split("|")] for line in self.table[2:]]
         wanted = HEADLINE_COLUMNS.get(self.name)
+        rows = rows[: HEADLINE_ROWS.get(self.name, len(rows))]
         if wanted:
             return "; ".join(
                 ", ".join(f"{h}: {v}" for h, v in zip(header, row, strict=False) if h in wanted)

@@ -3,11 +3,12 @@
 Two ways to walk, both over indexes only:
 
 * **newest first** (no name prefix): the smallest index among the filters (state, tenant,
-  label, model; ``ZCOUNT`` within the time range decides) is read in score order, time range
-  applied by Redis; candidates are checked against the other filters with one ``HMGET`` of
-  five short fields each, pipelined; only the records of the page are loaded whole.
+  label, model; ``ZCOUNT`` within the time range decides) is walked in score order inside
+  Redis, which checks each candidate against the other filters and returns only the matches
+  (:func:`vbq.store.probe.scan_index`); only the records of the page are loaded whole.
 * **by display name** (a name prefix): ``ZRANGEBYLEX`` on ``vbq:idx:name:{tenant}`` (for
-  every tenant given, merged in name order), candidates checked the same way.
+  every tenant given, merged in name order), candidates checked inside Redis in batches
+  (:func:`vbq.store.probe.probe_ids`).
 
 A page examines at most ``max_examined`` candidates. When that budget runs out before the page
 is full, the page comes back short with ``budget_exhausted`` and a token that continues where
@@ -25,7 +26,6 @@ from typing import Any
 from vbq.errors import StoreError
 from vbq.states import SubmissionState
 from vbq.store.keys import (
-    PREFIX,
     index_key,
     label_index_key,
     model_index_key,
@@ -33,7 +33,8 @@ from vbq.store.keys import (
     state_index_key,
     tenant_index_key,
 )
-from vbq.store.paging import Cursor, decode_token, encode_token, scan_newest_first
+from vbq.store.paging import Cursor, decode_token, encode_token
+from vbq.store.probe import probe_ids, scan_index
 from vbq.store.records import SubmissionRecord
 from vbq.store.reindex import ascii_lower
 
@@ -115,132 +116,81 @@ def query_page(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise StoreError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
     after = decode_token(page_token) if page_token else None
-    if query.name_prefix:
-        walk = _by_name(redis, query, after)
-    else:
-        walk = _newest_first(redis, query, after)
-    state_name = query.state.value if query.state is not None else None
-    probe = _Probe(redis, query)
-    chunk = min(max(page_size + 1, 100), 1000)
-    hits: list[Cursor] = []
-    examined = 0
-    last: Cursor | None = None
-    while True:
-        batch = _take(walk, min(chunk, max_examined - examined))
-        if not batch:
-            return _page(
-                fetch, hits, None, examined=examined, exhausted=False, state_name=state_name
-            )
-        # A rare filter reads many candidates: grow the batches (fewer round trips).
-        chunk = min(chunk * 2, _MAX_CHUNK)
-        for cursor, match in zip(batch, probe([_member_id(c, query) for c in batch]), strict=True):
-            examined += 1
-            if match:
-                if len(hits) == page_size:
-                    assert last is not None
-                    token = encode_token(last)
-                    return _page(
-                        fetch,
-                        hits,
-                        token,
-                        examined=examined,
-                        exhausted=False,
-                        state_name=state_name,
-                    )
-                hits.append(cursor)
-            last = cursor
-        if examined >= max_examined:
-            # Out of budget: continue after the last candidate examined.
-            assert last is not None
-            token = encode_token(last)
-            return _page(
-                fetch, hits, token, examined=examined, exhausted=True, state_name=state_name
-            )
-
-
-class _Probe:
-    """Checks candidates against the filters inside Redis: one script call per batch, one
-    character back per candidate (parsing five fields per candidate in Python costs ~10x)."""
-
-    def __init__(self, redis: Any, query: SubmissionQuery) -> None:
-        global _PROBE_SCRIPT
-        if _PROBE_SCRIPT is None:
-            _PROBE_SCRIPT = redis.register_script(_PROBE_LUA)
-        self._redis = redis
-        label_key, label_value = query.label or ("", "")
-        self._args = [
-            PREFIX,
-            "\n".join(query.tenants) if query.tenants is not None else "",
-            "1" if query.tenants is not None else "0",
-            query.state.value if query.state is not None else "",
-            query.model or "",
-            label_key,
-            label_value,
-            "" if query.created_from is None else repr(query.created_from),
-            "" if query.created_to is None else repr(query.created_to),
-        ]
-
-    def __call__(self, ids: list[str]) -> list[bool]:
-        assert _PROBE_SCRIPT is not None
-        reply = _text(_PROBE_SCRIPT(keys=[], args=[*self._args, *ids], client=self._redis))
-        return [c == "1" for c in reply]
-
-
-_PROBE_SCRIPT: Any = None
-
-# ARGV: key prefix, tenants joined by newlines, "1" when the tenant filter applies, state,
-# model, label key ("" = no label filter), label value, created from, created to ("" = none),
-# then the candidate ids. Returns one character per id: "1" matches, "0" does not (or is gone).
-_PROBE_LUA = """
-local tenants = nil
-if ARGV[3] == '1' then
-  tenants = {}
-  for t in string.gmatch(ARGV[2], '[^\\n]+') do tenants[t] = true end
-end
-local low, high = tonumber(ARGV[8]), tonumber(ARGV[9])
-local out = {}
-for i = 10, #ARGV do
-  local v = redis.call('HMGET', ARGV[1] .. 'sub:' .. ARGV[i],
-                       'tenant', 'state', 'labels', 'model', 'created_at')
-  local ok = v[2] ~= false
-  if ok and tenants then ok = tenants[v[1] or 'default'] == true end
-  if ok and ARGV[4] ~= '' then ok = v[2] == ARGV[4] end
-  if ok and ARGV[5] ~= '' then ok = v[4] == ARGV[5] end
-  if ok and ARGV[6] ~= '' then
-    local decoded, labels = pcall(cjson.decode, v[3] or '{}')
-    ok = decoded and type(labels) == 'table' and labels[ARGV[6]] == ARGV[7]
-  end
-  if ok and (low or high) then
-    local at = tonumber(v[5] or '0') or 0
-    if low and at < low then ok = false end
-    if high and at >= high then ok = false end
-  end
-  out[#out + 1] = ok and '1' or '0'
-end
-return table.concat(out)
-"""
-
-
-def _page(
-    fetch: Fetch,
-    hits: list[Cursor],
-    token: str | None,
-    *,
-    examined: int,
-    exhausted: bool,
-    state_name: str | None,
-) -> QueryPage:
-    ids = [h[1].rpartition("\0")[2] for h in hits]
+    walk = _by_name if query.name_prefix else _newest_first
+    hits, token, examined, exhausted = walk(redis, query, after, page_size, max_examined)
+    ids = [member.rpartition("\0")[2] for _, member in hits]
     records = fetch(ids) if ids else []
-    # A record may have moved on since it was probed; tenant, labels and model never change.
-    records = [r for r in records if state_name is None or r.state.value == state_name]
+    # A record may have moved on since it was checked; tenant, labels and model never change.
+    if query.state is not None:
+        records = [r for r in records if r.state is query.state]
     return QueryPage(
         records=records, next_token=token, examined=examined, budget_exhausted=exhausted
     )
 
 
-def _member_id(cursor: Cursor, query: SubmissionQuery) -> str:
-    return cursor[1].rpartition("\0")[2] if query.name_prefix else cursor[1]
+# (matches, next token, candidates examined, budget exhausted)
+_Walk = tuple[list[Cursor], str | None, int, bool]
+
+
+def _newest_first(
+    redis: Any, query: SubmissionQuery, after: Cursor | None, page_size: int, budget: int
+) -> _Walk:
+    """Walk the smallest matching index inside Redis (:func:`vbq.store.probe.scan_index`)."""
+    index = _index_for(redis, query)
+    hits: list[Cursor] = []
+    examined = 0
+    chunk = min(max(page_size + 1, 100), _MAX_CHUNK)
+    cursor = after
+    while True:
+        # One match more than the page needs tells whether a next page exists.
+        result = scan_index(
+            redis,
+            index,
+            query,
+            after=cursor,
+            limit=min(chunk, budget - examined),
+            want=page_size + 1 - len(hits),
+        )
+        examined += result.examined
+        hits += result.matches
+        if len(hits) > page_size:
+            # The next page starts after this page's last record.
+            return hits[:page_size], encode_token(hits[page_size - 1]), examined, False
+        if result.done or result.last is None:
+            return hits, None, examined, False
+        cursor = result.last
+        if examined >= budget:
+            # Out of budget: continue after the last candidate examined.
+            return hits, encode_token(cursor), examined, True
+        chunk = min(chunk * 2, _MAX_CHUNK)  # a rare filter: fewer, bigger calls
+
+
+def _by_name(
+    redis: Any, query: SubmissionQuery, after: Cursor | None, page_size: int, budget: int
+) -> _Walk:
+    """Merge the tenants' name indexes in name order; check candidates inside Redis."""
+    walk = _name_members(redis, query, after)
+    hits: list[Cursor] = []
+    examined = 0
+    chunk = min(max(page_size + 1, 100), _MAX_CHUNK)
+    last: Cursor | None = None
+    while True:
+        batch = _take(walk, min(chunk, budget - examined))
+        if not batch:
+            return hits, None, examined, False
+        ids = [member.rpartition("\0")[2] for _, member in batch]
+        for cursor, match in zip(batch, probe_ids(redis, query, ids), strict=True):
+            examined += 1
+            if match:
+                if len(hits) == page_size:
+                    assert last is not None
+                    return hits, encode_token(last), examined, False
+                hits.append(cursor)
+            last = cursor
+        if examined >= budget:
+            assert last is not None
+            return hits, encode_token(last), examined, True
+        chunk = min(chunk * 2, _MAX_CHUNK)
 
 
 def _take(walk: Iterator[Cursor], n: int) -> list[Cursor]:
@@ -252,7 +202,8 @@ def _take(walk: Iterator[Cursor], n: int) -> list[Cursor]:
     return out
 
 
-def _newest_first(redis: Any, query: SubmissionQuery, after: Cursor | None) -> Iterator[Cursor]:
+def _index_for(redis: Any, query: SubmissionQuery) -> str:
+    """The smallest index that holds every match (``vbq:idx:all`` without a filter on one)."""
     candidates: list[str] = []
     if query.label is not None:
         candidates.append(label_index_key(*query.label))
@@ -262,24 +213,21 @@ def _newest_first(redis: Any, query: SubmissionQuery, after: Cursor | None) -> I
         candidates.append(model_index_key(query.model))
     if query.tenants is not None and len(query.tenants) == 1:
         candidates.append(tenant_index_key(query.tenants[0]))
+    if not candidates:
+        return index_key()
+    if len(candidates) == 1:
+        return candidates[0]
     low, high = query.created_from, query.created_to
-    index = _smallest(redis, candidates, low, high) if candidates else index_key()
-    return scan_newest_first(redis, index, after=after, chunk=500, low=low, high=high)
-
-
-def _smallest(redis: Any, keys: list[str], low: float | None, high: float | None) -> str:
-    if len(keys) == 1:
-        return keys[0]
     pipe = redis.pipeline(transaction=False)
-    for key in keys:
+    for key in candidates:
         pipe.zcount(
             key, "-inf" if low is None else repr(low), "+inf" if high is None else f"({high!r}"
         )
     sizes = pipe.execute()
-    return min(zip(sizes, range(len(keys)), keys, strict=True))[2]
+    return min(zip(sizes, range(len(candidates)), candidates, strict=True))[2]
 
 
-def _by_name(redis: Any, query: SubmissionQuery, after: Cursor | None) -> Iterator[Cursor]:
+def _name_members(redis: Any, query: SubmissionQuery, after: Cursor | None) -> Iterator[Cursor]:
     """Members of the tenants' name indexes starting with the prefix, merged in byte order."""
     tenants = query.tenants or ()
     prefix = ascii_lower(query.name_prefix or "").encode("utf-8")

@@ -115,3 +115,16 @@ def test_bad_arguments(store: JobStore, raw: redis.Redis) -> None:
         query_page(store.redis, store.get_many, SubmissionQuery(), page_size=0)
     with pytest.raises(StoreError):
         query_page(store.redis, store.get_many, SubmissionQuery(), page_token="garbage!")
+
+
+def test_ties_on_the_score_are_neither_skipped_nor_repeated(
+    store: JobStore, records: list[SubmissionRecord], raw: redis.Redis
+) -> None:
+    # Many submissions created in the same microsecond: the cursor must order by member too.
+    raw.zadd("vbq:idx:all", {r.id: 1000.0 for r in records[:100]})
+    raw.zadd("vbq:idx:all", {r.id: 999.0 for r in records[100:]})
+    got = _all_pages(store, SubmissionQuery(), 7)
+    assert len(got) == len(records) == len(set(got))
+    assert got[:100] == sorted((r.id for r in records[:100]), reverse=True)
+    budget = _all_pages(store, SubmissionQuery(state=S.CANCELLED), 3, max_examined=11)
+    assert sorted(budget) == sorted(r.id for r in records[:30])

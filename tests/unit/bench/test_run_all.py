@@ -39,3 +39,15 @@ def test_every_known_benchmark_is_listed_even_before_it_exists() -> None:
     names = run_all.discover()
     assert names[: len(run_all.KNOWN)] == list(run_all.KNOWN)
     assert {"bench_poll", "bench_latency", "bench_e2e", "bench_outputs"} <= set(names)
+
+
+def test_console_headline_is_its_first_row() -> None:
+    table = [
+        "| records | Redis MiB | page | p50 ms | p95 ms | ratio to JSON list p50 |",
+        "|---:|---:|:--|---:|---:|---:|",
+        "| 1,000,000 | 4,267 | overview | 15.0 | 17.8 | 1.14 |",
+        "| 1,000,000 | 4,267 | JSON list (baseline) | 13.2 | 15.2 | 1.00 |",
+    ]
+    assert Result("bench_console", "ok", table=table).headline() == (
+        "records: 1,000,000, page: overview, p50 ms: 15.0"
+    )
