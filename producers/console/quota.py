@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from vbq.quota import Slots
 from vbq.settings import Settings
 from vbq.store.keys import PREFIX, state_index_key
 
@@ -120,6 +121,7 @@ class StoreQuotaSource:
         self.project = settings.project
         self.location = settings.location
         self._oldest = redis.register_script(_OLDEST_SCRIPT)
+        self._slots = Slots(redis, settings=settings)
 
     def tenant_queues(self, depths: dict[str, int], *, now_s: float) -> list[TenantQueue]:
         """Depth from the counts; the oldest wait of each tenant found among the oldest
@@ -154,10 +156,9 @@ class StoreQuotaSource:
         )
 
     def slots(self, *, now_s: float) -> SlotsView:
-        """Held slots (``+inf``) and unexpired leases of the (project, location) pool."""
-        # The slot pool's key (docs/contracts.md § Job store: vbq:slots:{project}:{location}).
-        key = f"{PREFIX}slots:{self.project}:{self.location}"
-        used = int(self._redis.zcount(key, f"({now_s!r}", "+inf"))
+        """Held slots and unexpired leases of the (project, location) pool
+        (:meth:`vbq.quota.Slots.in_use`, on the Redis clock)."""
+        used = self._slots.in_use(self.project, self.location)
         return SlotsView(used=used, limit=self._settings.max_in_flight)
 
 
