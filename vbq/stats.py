@@ -151,18 +151,17 @@ class StatsSnapshot:
     windows: dict[str, list[tuple[float, dict[str, int]]]] = field(default_factory=dict)
 
     def recent(self, name: str, *, seconds: int = 60, tenant: str | None = None) -> int:
-        """Count of ``name`` in the last ``seconds`` of closed windows (the open one left out,
-        so a rate is not understated by a window that just began)."""
-        closed = self.windows.get(name, [])[:-1]
-        keep = closed[-max(1, seconds // WINDOW_S) :]
+        """Count of ``name`` in the last ``seconds // 10`` windows, the open one included (so
+        what just happened shows at once; the span is ``seconds - 10`` to ``seconds``)."""
+        keep = self.windows.get(name, [])[-max(1, seconds // WINDOW_S) :]
         return sum(
             sum(counts.values()) if tenant is None else counts.get(tenant, 0) for _, counts in keep
         )
 
     def recent_by_tenant(self, name: str, *, seconds: int = 60) -> dict[str, int]:
-        """Per-tenant counts of ``name`` in the last ``seconds`` of closed windows."""
+        """Per-tenant counts of ``name`` in the windows :meth:`recent` counts."""
         out: dict[str, int] = {}
-        for _, counts in self.windows.get(name, [])[:-1][-max(1, seconds // WINDOW_S) :]:
+        for _, counts in self.windows.get(name, [])[-max(1, seconds // WINDOW_S) :]:
             for tenant, n in counts.items():
                 out[tenant] = out.get(tenant, 0) + n
         return out

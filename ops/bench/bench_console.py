@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import random
+import socket
 import statistics
 import sys
 import tempfile
@@ -89,8 +90,50 @@ def _spec_json(tenant: str, model: str, name: str) -> str:
     return spec.to_json()
 
 
+class RawWriter:
+    """Commands written straight to Redis in RESP with ``CLIENT REPLY OFF``: about 4x faster
+    than redis-py pipelines for bulk loading (no argument encoding layers, no replies to
+    parse). :meth:`close` turns replies back on and waits for Redis to have run everything.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._sock = socket.create_connection((host, port))
+        self._buf: list[bytes] = []
+        self._size = 0
+        self.command("CLIENT", "REPLY", "OFF")
+
+    def command(self, *args: str | float | int) -> None:
+        parts = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            data = arg.encode() if isinstance(arg, str) else repr(arg).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        chunk = b"".join(parts)
+        self._buf.append(chunk)
+        self._size += len(chunk)
+        if self._size > 1 << 20:
+            self.flush()
+
+    def flush(self) -> None:
+        self._sock.sendall(b"".join(self._buf))
+        self._buf, self._size = [], 0
+
+    def close(self) -> None:
+        self.command("CLIENT", "REPLY", "ON")
+        self.command("PING")
+        self.flush()
+        got = b""
+        while b"+PONG\r\n" not in got:
+            data = self._sock.recv(4096)
+            if not data:
+                raise SystemExit("redis closed the connection while loading")
+            got += data
+        self._sock.close()
+
+
 def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) -> list[str]:
     """Write ``records`` submissions and their index entries; returns a sample of ids."""
+    kwargs = r.connection_pool.connection_kwargs
+    out = RawWriter(kwargs.get("host", "127.0.0.1"), int(kwargs.get("port", 6379)))
     rng = random.Random(seed)
     weights = [1.0 / (i + 1) for i in range(len(TENANTS))]
     states = [s for s, _ in STATES]
@@ -101,8 +144,6 @@ def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) ->
     }  # fmt: skip
     counts: Counter[str] = Counter()
     sample: list[str] = []
-    chunk = 2000
-    pipe = r.pipeline(transaction=False)
     for i in range(records):
         tenant = rng.choices(TENANTS, weights)[0]
         model = MODELS[rng.randrange(len(MODELS))]
@@ -143,7 +184,7 @@ def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) ->
                 f"{submitted + 0.2:.6f}|handled|vbq-job-events-sub|SUBMITTED|",
             ]
             if state in AT_VERTEX:
-                pipe.zadd(inflight_key(PROJECT, LOCATION), {sid: submitted})
+                out.command("ZADD", inflight_key(PROJECT, LOCATION), submitted, sid)
             else:
                 end = submitted + 300
                 fields["finished_at"] = f"{end:.6f}"
@@ -154,18 +195,18 @@ def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) ->
                 ]
         elif state != "ACCEPTED":
             timeline.append(f"{created + 1:.6f}|state|ACCEPTED|{state}|job.{state.lower()}")
-        pipe.hset(sub_key(sid), mapping=fields)
+        out.command("HSET", sub_key(sid), *(x for kv in fields.items() for x in kv))
         for key in (index_key(), state_index_key(state), tenant_index_key(tenant),
                     label_index_key("team", tenant), label_index_key("pipeline", "nightly"),
                     model_index_key(model)):  # fmt: skip
-            pipe.zadd(key, {sid: created})
-        pipe.zadd(name_index_key(tenant), {name_member(name, sid): 0})
-        pipe.rpush(timeline_key(sid), *timeline)
+            out.command("ZADD", key, created, sid)
+        out.command("ZADD", name_index_key(tenant), 0, name_member(name, sid))
+        out.command("RPUSH", timeline_key(sid), *timeline)
         counts[f"{tenant}:{state}"] += 1
         if i % 997 == 0:
             sample.append(sid)
-        if (i + 1) % chunk == 0:
-            pipe.execute()
+    out.close()
+    pipe = r.pipeline(transaction=False)
     pipe.sadd(models_key(), *MODELS)
     pipe.hset(tenant_state_counts_key(), mapping=dict(counts))
     # The last ten minutes of creates and a few 429s, as the stats windows hold them.
@@ -175,6 +216,8 @@ def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) ->
         pipe.hset(f"vbq:stats:w:create_429:{w}", mapping={TENANTS[0]: rng.randrange(0, 2)})
     pipe.hset("vbq:stats:counters", mapping={"creates": records, "events_published": 4 * records})
     pipe.execute()
+    if r.zcard(index_key()) != records:
+        raise SystemExit(f"loaded {r.zcard(index_key())} records, not {records}")
     return sample
 
 

@@ -159,15 +159,18 @@ def _row(counts: TenantStateCounts, tenant: str, creates: int, refusals: int) ->
 
 
 def _minutes(stats: StatsSnapshot) -> list[MinuteRow]:
-    """Closed 10-s windows grouped into minutes, the last ``_CHART_MINUTES`` (the newest one
-    is still filling)."""
+    """The 10-s windows grouped into minutes, the last ``_CHART_MINUTES`` (the newest one is
+    still filling), from the first minute with any activity."""
     out: dict[float, list[int]] = {}
     for name, slot in ((CREATES, 0), (CREATE_429, 1)):
-        for start, by_tenant in stats.windows.get(name, [])[:-1]:
+        for start, by_tenant in stats.windows.get(name, []):
             minute = start - start % 60
             out.setdefault(minute, [0, 0])[slot] += sum(by_tenant.values())
     rows = [MinuteRow(start_s=m, creates=v[0], refusals=v[1]) for m, v in sorted(out.items())]
-    return rows[-_CHART_MINUTES:]
+    rows = rows[-_CHART_MINUTES:]
+    while rows and not (rows[0].creates or rows[0].refusals):
+        rows.pop(0)
+    return rows
 
 
 def _outbox(redis: Any, now_s: float) -> tuple[int, float | None, int]:
