@@ -51,6 +51,7 @@ from vbq.store.keys import (
     sub_key,
     tenant_index_key,
     tenant_state_counts_key,
+    tenant_state_index_key,
     timeline_key,
 )
 from vbq.store.paging import encode_token
@@ -198,7 +199,7 @@ def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) ->
         out.command("HSET", sub_key(sid), *(x for kv in fields.items() for x in kv))
         for key in (index_key(), state_index_key(state), tenant_index_key(tenant),
                     label_index_key("team", tenant), label_index_key("pipeline", "nightly"),
-                    model_index_key(model)):  # fmt: skip
+                    model_index_key(model), tenant_state_index_key(tenant, state)):  # fmt: skip
             out.command("ZADD", key, created, sid)
         out.command("ZADD", name_index_key(tenant), 0, name_member(name, sid))
         out.command("RPUSH", timeline_key(sid), *timeline)

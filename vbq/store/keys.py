@@ -18,6 +18,7 @@ __all__ = [
     "sub_key",
     "tenant_index_key",
     "tenant_state_counts_key",
+    "tenant_state_index_key",
     "timeline_key",
 ]
 
@@ -73,6 +74,11 @@ def deleted_key(submission_id: str) -> str:
 def tenant_state_counts_key() -> str:
     """Hash ``{tenant}:{STATE}`` -> how many of the tenant's submissions are in that state."""
     return f"{PREFIX}count:tenant-state"
+
+
+def tenant_state_index_key(tenant: str, state: str) -> str:
+    """Listing zset of a tenant's submissions currently in ``state`` (score = created_at)."""
+    return f"{PREFIX}idx:tenant-state:{tenant}:{state}"
 
 
 def model_index_key(model: str) -> str:

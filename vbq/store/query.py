@@ -32,6 +32,7 @@ from vbq.store.keys import (
     name_index_key,
     state_index_key,
     tenant_index_key,
+    tenant_state_index_key,
 )
 from vbq.store.paging import Cursor, decode_token, encode_token
 from vbq.store.probe import probe_ids, scan_index
@@ -212,7 +213,12 @@ def _index_for(redis: Any, query: SubmissionQuery) -> str:
     if query.model is not None:
         candidates.append(model_index_key(query.model))
     if query.tenants is not None and len(query.tenants) == 1:
-        candidates.append(tenant_index_key(query.tenants[0]))
+        tenant = query.tenants[0]
+        if query.state is not None:
+            # Exactly the intersection: "this tenant's failed jobs" wastes no probe.
+            candidates.append(tenant_state_index_key(tenant, query.state.value))
+        else:
+            candidates.append(tenant_index_key(tenant))
     if not candidates:
         return index_key()
     if len(candidates) == 1:

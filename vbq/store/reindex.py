@@ -5,7 +5,8 @@ display-name indexes and the timelines from the moment they run. Records stored 
 brought in once by :func:`reindex` (``vbq console reindex``): it walks the state indexes
 (never ``SCAN``), a chunk of records per round trip, and
 
-* rewrites ``vbq:count:tenant-state`` from what it found,
+* rewrites ``vbq:count:tenant-state`` from what it found and adds each record to
+  ``vbq:idx:tenant-state:{tenant}:{STATE}``,
 * adds each record to ``vbq:idx:model:{model}``, ``vbq:idx:models`` and
   ``vbq:idx:name:{tenant}`` (sets ``display_name`` on records that lack it),
 * gives a record without a timeline one made from its times (``created_at``,
@@ -31,6 +32,7 @@ from vbq.store.keys import (
     state_index_key,
     sub_key,
     tenant_state_counts_key,
+    tenant_state_index_key,
     timeline_key,
 )
 
@@ -105,6 +107,9 @@ def reindex(redis: Any, *, chunk: int = 1000) -> ReindexReport:
                 tenant = tenant or "default"
                 key = f"{tenant}:{state.value}"
                 counts[key] = counts.get(key, 0) + 1
+                writes.zadd(
+                    tenant_state_index_key(tenant, state.value), {sid: float(created or 0.0)}
+                )
                 score = float(created or 0.0)
                 if model:
                     writes.zadd(model_index_key(model), {sid: score})

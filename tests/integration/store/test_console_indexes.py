@@ -56,6 +56,7 @@ def test_create_maintains_counts_model_name_and_timeline(store: JobStore, raw: r
     a = _new(store, "Nightly-Scoring", tenant="t1")
     b = _new(store, "other", tenant="t2", model_name=CUSTOM)
     assert raw.hgetall("vbq:count:tenant-state") == {"t1:ACCEPTED": "1", "t2:ACCEPTED": "1"}
+    assert raw.zrange("vbq:idx:tenant-state:t2:ACCEPTED", 0, -1) == [b.id]
     assert raw.zscore(f"vbq:idx:model:{MODEL}", a.id) == pytest.approx(a.created_at)
     assert raw.zscore(f"vbq:idx:model:{CUSTOM}", b.id) == pytest.approx(b.created_at)
     assert raw.smembers("vbq:idx:models") == {MODEL, CUSTOM}
@@ -89,6 +90,10 @@ def test_transitions_move_counts_and_append_the_timeline(store: JobStore, raw: r
     rec = _new(store, "a")
     _run_to(store, rec, S.SUCCEEDED)
     assert raw.hgetall("vbq:count:tenant-state") == {"t1:SUCCEEDED": "1"}
+    assert raw.zrange("vbq:idx:tenant-state:t1:SUCCEEDED", 0, -1, withscores=True) == [
+        (rec.id, pytest.approx(rec.created_at))
+    ]
+    assert not raw.exists("vbq:idx:tenant-state:t1:ACCEPTED")
     timeline = read_timeline(raw, rec.id)
     assert [(e.previous_state, e.state, e.event_type) for e in timeline] == [
         (None, "ACCEPTED", None),
@@ -144,7 +149,12 @@ def test_read_counts_and_reindex_of_an_old_store(store: JobStore, raw: redis.Red
     # A store from before the console: no counters, names, model indexes or timelines.
     for key in raw.scan_iter("vbq:count:*"):
         raw.delete(key)
-    for pattern in ("vbq:idx:name:*", "vbq:idx:model:*", "vbq:timeline:*"):
+    for pattern in (
+        "vbq:idx:name:*",
+        "vbq:idx:model:*",
+        "vbq:idx:tenant-state:*",
+        "vbq:timeline:*",
+    ):
         for key in raw.scan_iter(pattern):
             raw.delete(key)
     raw.hdel(f"vbq:sub:{recs[2].id}", "display_name")
@@ -155,6 +165,8 @@ def test_read_counts_and_reindex_of_an_old_store(store: JobStore, raw: redis.Red
     assert after.consistent and after.by_tenant == counts.by_tenant
     assert raw.hget(f"vbq:sub:{recs[2].id}", "display_name") == "job-2"
     assert raw.zcard(f"vbq:idx:model:{MODEL}") == 9
+    assert raw.zrange("vbq:idx:tenant-state:t0:SUCCEEDED", 0, -1) == [recs[0].id]
+    assert raw.zcard("vbq:idx:tenant-state:t0:ACCEPTED") == 2
     assert [e.state for e in read_timeline(raw, recs[0].id)] == [
         "ACCEPTED",
         "SUBMITTED",

@@ -55,8 +55,8 @@ for i = 6, 5 + nlabels do
   redis.call('ZADD', prefix .. 'idx:label:' .. ARGV[i], now, id)
 end
 
--- [console indexes] begin (docs/contracts.md § Console): per-tenant-and-state counts, the
--- model index, the display-name prefix index and the first timeline entry.
+-- [console indexes] begin (docs/contracts.md § Console): per-tenant-and-state counts and
+-- index, the model index, the display-name prefix index and the first timeline entry.
 local model, dname = '', ''
 for i = 6 + nlabels, #ARGV - 1, 2 do
   if ARGV[i] == 'model' then
@@ -66,6 +66,7 @@ for i = 6 + nlabels, #ARGV - 1, 2 do
   end
 end
 redis.call('HINCRBY', prefix .. 'count:tenant-state', tenant .. ':ACCEPTED', 1)
+redis.call('ZADD', prefix .. 'idx:tenant-state:' .. tenant .. ':ACCEPTED', now, id)
 if model ~= '' then
   redis.call('ZADD', prefix .. 'idx:model:' .. model, now, id)
   redis.call('SADD', prefix .. 'idx:models', model)

@@ -78,8 +78,8 @@ if ARGV[6] ~= '' then
   redis.call('INCR', KEYS[2] .. ':added')
 end
 
--- [console indexes] begin (docs/contracts.md § Console): per-tenant-and-state counts, the
--- timeline, and jobs created per 10-s window (the first in-flight state of a submission).
+-- [console indexes] begin (docs/contracts.md § Console): per-tenant-and-state counts and
+-- index, the timeline, and jobs created per 10-s window (the first in-flight state).
 local etype = ''
 if ARGV[6] ~= '' then
   -- JobEvent JSON has "type" before any nested object, so the first match is the event's.
@@ -93,6 +93,9 @@ if new ~= '' and new ~= cur then
     redis.call('HDEL', counts, owner .. ':' .. cur)
   end
   redis.call('HINCRBY', counts, owner .. ':' .. new, 1)
+  local created_at = redis.call('HGET', sub, 'created_at')
+  redis.call('ZREM', prefix .. 'idx:tenant-state:' .. owner .. ':' .. cur, id)
+  redis.call('ZADD', prefix .. 'idx:tenant-state:' .. owner .. ':' .. new, created_at, id)
   redis.call('RPUSH', timeline, now .. '|state|' .. cur .. '|' .. new .. '|' .. etype)
   if ARGV[4] == '1' and (not loc[4] or loc[4] == '') then
     local window = prefix .. 'stats:w:creates:' .. math.floor(tonumber(t[1]) / 10)
