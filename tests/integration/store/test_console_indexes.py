@@ -173,3 +173,14 @@ def test_read_counts_and_reindex_of_an_old_store(store: JobStore, raw: redis.Red
         "SUCCEEDED",
     ]
     assert reindex(raw) == report.__class__(records=9, timelines_added=0, names_set=0)
+
+
+def test_delete_removes_what_the_console_indexes_hold(store: JobStore, raw: redis.Redis) -> None:
+    gone, kept = _new(store, "Gone-Job"), _new(store, "kept")
+    _run_to(store, gone, S.SUCCEEDED)
+    store.delete(gone.id)
+    assert raw.hgetall("vbq:count:tenant-state") == {"t1:ACCEPTED": "1"}
+    assert not raw.exists("vbq:idx:tenant-state:t1:SUCCEEDED", f"vbq:timeline:{gone.id}")
+    assert raw.zrange(f"vbq:idx:model:{MODEL}", 0, -1) == [kept.id]
+    assert raw.zrange("vbq:idx:name:t1", 0, -1) == [f"kept\0{kept.id}"]
+    assert read_counts(raw).consistent

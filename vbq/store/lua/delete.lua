@@ -52,6 +52,21 @@ if h[7] and h[7] ~= '' then
   local t = redis.call('TIME')
   redis.call('ZADD', KEYS[2], 'NX', t[1] .. '.' .. string.format('%06d', tonumber(t[2])), h[7])
 end
+-- [console indexes] begin (docs/contracts.md § Console): what create/update.lua added.
+local c = redis.call('HMGET', sub, 'model', 'display_name')
+local counts, field = prefix .. 'count:tenant-state', (owner or 'default') .. ':' .. state
+if redis.call('HINCRBY', counts, field, -1) <= 0 then
+  redis.call('HDEL', counts, field)
+end
+redis.call('ZREM', prefix .. 'idx:tenant-state:' .. (owner or 'default') .. ':' .. state, id)
+if c[1] and c[1] ~= '' then
+  redis.call('ZREM', prefix .. 'idx:model:' .. c[1], id)
+end
+if c[2] and c[2] ~= '' then
+  redis.call('ZREM', prefix .. 'idx:name:' .. (owner or 'default'), string.lower(c[2]) .. '\0' .. id)
+end
+redis.call('DEL', prefix .. 'timeline:' .. id)
+-- [console indexes] end
 redis.call('SET', KEYS[3], owner or '', 'EX', tonumber(ARGV[4]))
 redis.call('DEL', sub)
 return {'ok', record}
