@@ -249,3 +249,7 @@ def test_admin_key_on_the_json_api(app: TestClient, client: Client) -> None:
         app.get(f"/v1/submissions/{ids['team-b'][0]}", headers={"X-API-Key": KEY_A}).status_code
         == 404
     )
+    # Google's surface acts for a tenant: an admin key has none.
+    jobs = "/v1/projects/test-project/locations/us-central1/batchPredictionJobs"
+    surface = app.get(jobs, headers=admin)
+    assert surface.status_code == 403 and surface.json()["error"]["status"] == "PERMISSION_DENIED"
