@@ -7,45 +7,35 @@ filter ``labels.vbq-submission:*`` (every job vbq creates carries that label) an
 A per-job ``get`` is made only for a job the list did not return (deleted, or out of the
 window), and for every job when Vertex refuses the filter (fallback).
 
-For each job whose Vertex state differs from the record, one job-store ``transition`` (one Lua
-call) compares-and-sets the record and appends the event to the outbox; the relay publishes.
-A finished state (SUCCEEDED, PARTIALLY_SUCCEEDED, FAILED, CANCELLED, EXPIRED) takes the job off
-the in-flight list, so it is never polled again, and releases its in-flight slot. Two pollers
-racing on the same change both try the compare-and-set; exactly one wins, so no event is
-written twice (the poll lock, a fenced lease from :mod:`vbq.leases`, only saves the duplicate work).
-
-A job unfinished past ``stale_after_s`` raises ``job.stale`` once (a ``SET NX`` marker and the
-outbox append in one Lua call) and keeps being polled.
+What a cycle writes is in :mod:`vbq.workers.job_changes`: for each job whose Vertex state
+differs from the record, one compare-and-set transition with its event in the outbox (the relay
+publishes); a finished state takes the job off the in-flight list, so it is never polled again,
+and releases its in-flight slot; a job unfinished past ``stale_after_s`` raises ``job.stale``
+once and keeps being polled. Two pollers racing on the same change both try the compare-and-set
+and exactly one wins, so the poll lock (a fenced lease, :mod:`vbq.leases`) only saves work.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis as redis_lib
 
-from vbq.errors import (
-    NotFoundError,
-    StateConflictError,
-    VertexError,
-    VertexPermanentError,
-)
-from vbq.events import JobEvent
+from vbq.errors import VertexError, VertexPermanentError
 from vbq.leases import Leases, fence_of
-from vbq.logs import bind_job, get_logger
+from vbq.logs import get_logger
 from vbq.metrics import observe_poll_cycle
 from vbq.settings import Settings
-from vbq.states import JobState, SubmissionState, event_type_for, parse_job_state
+from vbq.spec import SUBMISSION_LABEL
 from vbq.store import JobStore, SubmissionRecord
+from vbq.workers.job_changes import JobChanges, SlotReleaser
+from vbq.workers.poll_report import CycleReport
 
 __all__ = ["FENCE_KEY", "LOCK_KEY", "SUBMISSION_LABEL", "CycleReport", "Poller"]
 
-SUBMISSION_LABEL = "vbq-submission"
 _log = get_logger("vbq.workers.poller")
 
 LOCK_KEY = "vbq:poll:lock"  # one poll cycle at a time, across every beat and worker process
@@ -54,14 +44,6 @@ FENCE_KEY = "vbq:poll:fence"
 # How far before the oldest unfinished job's create time the list window starts, in seconds:
 # covers clock skew between Redis (our submitted_at) and Google (createTime).
 _WINDOW_MARGIN_S = 600.0
-_STALE_SCRIPT = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('XADD', KEYS[2], '*', 'event', ARGV[2])
-  redis.call('INCR', KEYS[2] .. ':added')
-  return 1
-end
-return 0
-"""
 
 
 class ReadLimiter(Protocol):
@@ -69,13 +51,6 @@ class ReadLimiter(Protocol):
 
     def acquire_blocking(self, kind: str, project: str, location: str, timeout_s: float) -> Any:
         """Wait for a token; a falsy or ``allowed=False`` result means none came in time."""
-
-
-class SlotReleaser(Protocol):
-    """The part of :class:`vbq.quota.slots.Slots` the poller uses."""
-
-    def release(self, submission_id: str, project: str, location: str, model: str | None) -> Any:
-        """Give back a finished job's in-flight slot."""
 
 
 class VertexReader(Protocol):
@@ -88,69 +63,6 @@ class VertexReader(Protocol):
 
     def get_batch_prediction_job(self, name: str) -> dict[str, Any]:
         """One job resource."""
-
-
-@dataclass
-class CycleReport:
-    """What one poll cycle did (logged, and kept for metrics).
-
-    Attributes:
-        ran: False when another process held the lock.
-        token: the fencing token of this cycle (0 when it did not run).
-        list_calls / get_calls: Vertex read calls made.
-        jobs_polled: unfinished submissions looked at.
-        jobs_changed: transitions written (one event each).
-        stale_events: ``job.stale`` warnings raised this cycle.
-        conflicts: transitions lost to another writer (harmless).
-        fallback: True when Vertex refused the list filter and per-job gets were used.
-        duration_s: wall time of the cycle, in seconds.
-        oldest_unfinished_age_s: age of the oldest unfinished job, in seconds (None: none).
-        limited: True when the read-rate limit stopped the cycle early.
-        list_errors: list calls that failed with a transient error (the location was skipped).
-    """
-
-    ran: bool = False
-    token: int = 0
-    list_calls: int = 0
-    get_calls: int = 0
-    jobs_polled: int = 0
-    jobs_changed: int = 0
-    stale_events: int = 0
-    conflicts: int = 0
-    fallback: bool = False
-    duration_s: float = 0.0
-    oldest_unfinished_age_s: float | None = None
-    limited: bool = False
-    list_errors: int = 0
-    changed_ids: list[str] = field(default_factory=list)
-
-    @property
-    def api_calls(self) -> int:
-        """Vertex API calls made in this cycle."""
-        return self.list_calls + self.get_calls
-
-    def as_log(self) -> dict[str, Any]:
-        """Fields for the cycle's log line."""
-        return {
-            "ran": self.ran,
-            "token": self.token,
-            "api_calls": self.api_calls,
-            "list_calls": self.list_calls,
-            "get_calls": self.get_calls,
-            "jobs_polled": self.jobs_polled,
-            "jobs_changed": self.jobs_changed,
-            "stale_events": self.stale_events,
-            "conflicts": self.conflicts,
-            "fallback": self.fallback,
-            "limited": self.limited,
-            "list_errors": self.list_errors,
-            "duration_s": round(self.duration_s, 4),
-            "oldest_unfinished_age_s": (
-                None
-                if self.oldest_unfinished_age_s is None
-                else round(self.oldest_unfinished_age_s, 1)
-            ),
-        }
 
 
 class _ReadBudgetExhaustedError(Exception):
@@ -192,7 +104,7 @@ class Poller:
         self.lease_s = lease_s
         self.read_wait_s = read_wait_s
         self.leases = Leases(redis)
-        self._stale: Any = redis.register_script(_STALE_SCRIPT)
+        self.changes = JobChanges(store=store, slots=slots, redis=redis, settings=settings)
 
     # -- cycle --------------------------------------------------------------------------------
 
@@ -278,8 +190,8 @@ class Poller:
             if job is None and complete:
                 job = self._get_one(rec, project, location, report)
             if job is not None:
-                self._apply(rec, job, report)
-        self._raise_stale(records, now, report)
+                self.changes.apply(rec, job, report)
+        self.changes.raise_stale(records, now, report)
 
     def _list_ours(
         self,
@@ -334,82 +246,6 @@ class Poller:
         if not got or getattr(got, "allowed", True) is False:
             raise _ReadBudgetExhaustedError
 
-    # -- transitions --------------------------------------------------------------------------
-
-    def _apply(self, rec: SubmissionRecord, job: dict[str, Any], report: CycleReport) -> None:
-        try:
-            vertex_state = parse_job_state(job.get("state", 0))
-        except ValueError:
-            _log.warning("unknown Vertex state", submission_id=rec.id, state=job.get("state"))
-            return
-        if vertex_state is JobState.JOB_STATE_UNSPECIFIED:
-            return
-        new_state = SubmissionState.from_job_state(vertex_state)
-        if new_state == rec.state:
-            return
-        event_type = event_type_for(new_state)
-        event = (
-            JobEvent.create(
-                type=event_type,
-                submission_id=rec.id,
-                state=new_state.value,
-                previous_state=rec.state.value,
-                job=job,
-                tenant=rec.tenant,
-                labels=rec.labels,
-                metadata=rec.metadata,
-            )
-            if event_type
-            else None
-        )
-        updates: dict[str, Any] = {"job": job}
-        error = job.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            updates["last_error"] = str(error["message"])
-        with bind_job(rec.id, rec.job_name):
-            try:
-                self.store.transition(
-                    rec.id, expected={rec.state}, new_state=new_state, updates=updates, event=event
-                )
-            except (StateConflictError, NotFoundError):
-                report.conflicts += 1
-                return
-            report.jobs_changed += 1
-            report.changed_ids.append(rec.id)
-            _log.info("job state changed", previous=rec.state.value, state=new_state.value)
-            if new_state.finished:
-                self.slots.release(rec.id, rec.project, rec.location, rec.model)
-
-    def _raise_stale(
-        self, records: Iterable[SubmissionRecord], now: float, report: CycleReport
-    ) -> None:
-        for rec in records:
-            start = rec.submitted_at or rec.created_at
-            if now - start < self.settings.stale_after_s:
-                continue
-            fresh = self.store.get(rec.id)
-            if fresh.finished:
-                continue
-            event = JobEvent.create(
-                type="job.stale",
-                submission_id=rec.id,
-                state=fresh.state.value,
-                previous_state=fresh.state.value,
-                job=fresh.job,
-                tenant=rec.tenant,
-                labels=rec.labels,
-                metadata=rec.metadata,
-                event_state="STALE",
-            )
-            ttl_s = int(self.settings.inbox_ttl_s + self.settings.stale_after_s)
-            if int(
-                self._stale(
-                    keys=[f"vbq:stale:{rec.id}", "vbq:outbox"], args=[ttl_s, event.to_json()]
-                )
-            ):
-                report.stale_events += 1
-                _log.warning("job is stale", submission_id=rec.id, age_s=round(now - start))
-
 
 def _window_start(records: Iterable[SubmissionRecord]) -> str:
     """RFC 3339 start of the list window: the oldest unfinished job, minus a margin."""
@@ -433,11 +269,3 @@ def _job_create_time(job: dict[str, Any] | None) -> float | None:
 def _redis_now(redis: redis_lib.Redis) -> float:
     seconds, micros = redis.time()
     return float(seconds) + float(micros) / 1e6
-
-
-def group_by_location(records: Iterable[SubmissionRecord]) -> dict[tuple[str, str], list[str]]:
-    """Submission ids grouped by (project, location) (used by tests and tools)."""
-    out: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for rec in records:
-        out[(rec.project, rec.location)].append(rec.id)
-    return dict(out)
