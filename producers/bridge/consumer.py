@@ -36,38 +36,32 @@ batch is held and nothing is acked; Pub/Sub's flow control stops delivering once
 other consumers) and reopened when the pause ends.
 
 Shutdown: stop taking messages, finish the batch in hand, nack what is queued, close the
-streams (pending acks are flushed).
+streams (pending acks are flushed). The streams, the queue and the hand-back of unhandled
+messages are :mod:`vbq.producers.bridge.intake`; parsing, submitting and settling one batch is
+:mod:`vbq.producers.bridge.handling`.
 """
 
 from __future__ import annotations
 
-import functools
-import queue
-import random
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
 
-from vbq.errors import PubSubError
 from vbq.logs import get_logger
 from vbq.producers.bridge.backpressure import Backpressure
 from vbq.producers.bridge.handling import BatchHandler, Counters, FaultAction, FaultHook, Pending
+from vbq.producers.bridge.intake import Intake
 from vbq.producers.bridge.rules import RuleSet
 from vbq.producers.client import Client
 from vbq.pubsub.admin import subscriber_client
-from vbq.pubsub.messages import DeadLetterSender, MessageLike
+from vbq.pubsub.messages import DeadLetterSender
 from vbq.settings import Settings
 
 __all__ = ["Bridge", "BridgeStats", "FaultAction", "FaultHook"]
 
 _log = get_logger("vbq.bridge")
-
-_FATAL = (gexc.NotFound, gexc.PermissionDenied, gexc.InvalidArgument, gexc.Unauthenticated)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,9 +175,6 @@ class Bridge:
         self.lease_extension_s = lease_extension_s
         self._subscriber = subscriber
         self._topics: dict[str, str] = dict(topics or {})
-        self._sub_client: pubsub_v1.SubscriberClient | None = None
-        self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
-        self._accepting = threading.Event()
         self._counters = Counters()
         self._handler = BatchHandler(
             settings=settings,
@@ -195,6 +186,18 @@ class Bridge:
             default_tenant=default_tenant,
             allow_message_tenant=allow_message_tenant,
             before_ack=before_ack,
+        )
+        self._intake = Intake(
+            settings=settings,
+            subscriptions=self.subscriptions,
+            topics=self._topics,
+            counters=self._counters,
+            settle=self._handler.settle,
+            max_outstanding=max_outstanding,
+            max_lease_s=max_lease_s,
+            lease_extension_s=lease_extension_s,
+            batch_size=batch_size,
+            batch_latency_s=batch_latency_s,
         )
 
     # -- public ---------------------------------------------------------------------------------
@@ -216,20 +219,17 @@ class Bridge:
             PubSubError: a subscription does not exist or access is denied.
         """
         sub_client = self._subscriber or subscriber_client(self.settings)
-        self._sub_client = sub_client
-        streams: dict[str, Any] = {}
-        retry_at: dict[str, float] = {}
+        intake = self._intake
         try:
-            self._resolve_topics(sub_client)
-            self._accepting.set()
+            intake.start(sub_client)
             _log.info("bridge.started", subscriptions=self.subscriptions)
             while not stop_event.is_set():
-                self._keep_streams(sub_client, streams, retry_at)
-                batch = self._take_batch(stop_event)
-                if batch and self._wait_for_room(batch, streams, stop_event):
+                intake.keep_streams()
+                batch = intake.take_batch(stop_event)
+                if batch and self._wait_for_room(batch, stop_event):
                     self._process(batch, stop_event)
         finally:
-            self._release(streams, stop_event)
+            intake.release(stop_event)
             if self._subscriber is None:
                 sub_client.close()
             self._handler.close()
@@ -248,69 +248,24 @@ class Bridge:
             _log.warning("bridge.backpressure_check_failed", error=repr(exc))
         return bp.paused
 
-    def _wait_for_room(
-        self, batch: list[Pending], streams: dict[str, Any], stop_event: threading.Event
-    ) -> bool:
+    def _wait_for_room(self, batch: list[Pending], stop_event: threading.Event) -> bool:
         """Hold ``batch`` while paused. True: process it; False: it was nacked (stopping, or
         the pause lasted ``release_after_s`` and the streams were closed until it ends)."""
         interval_s = self.backpressure.check_interval_s if self.backpressure else 0.0
         while self._paused():
             if stop_event.is_set():
                 break
-            if streams and self._should_release():
-                self._release(streams, stop_event, held=batch)
+            if self._intake.streaming and self._should_release():
+                self._intake.release(stop_event, held=batch)
                 while self._paused() and not stop_event.wait(interval_s):
                     pass
                 return False
             stop_event.wait(interval_s)
         else:
             return True
-        # Stopping: the streams close first, then the batch is handed back (see _release).
-        self._release(streams, stop_event, held=batch)
+        # Stopping: the streams close first, then the batch is handed back (see Intake.release).
+        self._intake.release(stop_event, held=batch)
         return False
-
-    # -- streams --------------------------------------------------------------------------------
-
-    def _resolve_topics(self, sub_client: pubsub_v1.SubscriberClient) -> None:
-        for path in self.subscriptions:
-            if path in self._topics:
-                continue
-            try:
-                sub = sub_client.get_subscription(request={"subscription": path}, timeout=30.0)
-            except gexc.GoogleAPICallError as exc:
-                raise PubSubError(f"subscription {path}: {exc}") from exc
-            self._topics[path] = sub.topic
-
-    def _keep_streams(
-        self,
-        sub_client: pubsub_v1.SubscriberClient,
-        streams: dict[str, Any],
-        retry_at: dict[str, float],
-    ) -> None:
-        if not self._accepting.is_set():
-            self._accepting.set()
-        now = time.monotonic()
-        for path in self.subscriptions:
-            future = streams.get(path)
-            if future is not None and future.done():
-                exc = future.exception()
-                if isinstance(exc, _FATAL):
-                    raise PubSubError(f"streaming pull on {path}: {exc}") from exc
-                _log.warning("bridge.stream_ended", subscription=path, error=str(exc))
-                del streams[path]
-                retry_at[path] = now + random.uniform(0.5, 1.5)
-                continue
-            if future is None and retry_at.get(path, 0.0) <= now:
-                streams[path] = sub_client.subscribe(
-                    path,
-                    callback=functools.partial(self._on_message, path),
-                    flow_control=pubsub_v1.types.FlowControl(
-                        max_messages=self.max_outstanding,
-                        max_lease_duration=self.max_lease_s,
-                        max_duration_per_lease_extension=int(self.lease_extension_s),
-                    ),
-                    await_callbacks_on_shutdown=True,
-                )
 
     def _should_release(self) -> bool:
         bp = self.backpressure
@@ -320,98 +275,5 @@ class Bridge:
             and bp.paused_for_s() >= self.release_after_s
         )
 
-    def _release(
-        self,
-        streams: dict[str, Any],
-        stop_event: threading.Event,
-        held: Sequence[Pending] = (),
-    ) -> None:
-        """Close every stream, then hand the messages held here back to Pub/Sub.
-
-        The order matters: nacking first would let Pub/Sub redeliver them at once onto the
-        stream being closed, where they would sit leased until their ack deadline. Closed
-        first, the stream's own dispatcher is gone, so the held messages are nacked with a
-        unary ``ModifyAckDeadline(0)`` (messages that reach the callback while the stream
-        closes are nacked by it, through the still-running dispatcher).
-        """
-        self._accepting.clear()
-        for future in streams.values():
-            future.cancel()
-        deadline = time.monotonic() + self.settings.shutdown_grace_s
-        for future in streams.values():
-            try:
-                future.result(timeout=max(0.1, deadline - time.monotonic()))
-            except Exception as exc:  # cancelled streams end with an error or a timeout
-                _log.debug("bridge.stream_closed", error=repr(exc))
-        released = bool(streams)
-        streams.clear()
-        self._hand_back([*held, *self._drain_queue()])
-        if released and not stop_event.is_set():
-            self._counters.add("stream_releases")
-            _log.info("bridge.streams_released")
-
-    def _drain_queue(self) -> list[Pending]:
-        out: list[Pending] = []
-        while True:
-            try:
-                out.append(self._queue.get_nowait())
-            except queue.Empty:
-                return out
-
-    def _hand_back(self, pending: Sequence[Pending]) -> None:
-        """Nack messages whose stream is closed: unary ModifyAckDeadline(0) per subscription
-        (a fake message without ``ack_id`` is nacked directly)."""
-        by_sub: dict[str, list[str]] = {}
-        for item in pending:
-            ack_id = getattr(item.message, "ack_id", None)
-            if isinstance(ack_id, str) and ack_id and self._sub_client is not None:
-                by_sub.setdefault(item.subscription, []).append(ack_id)
-                self._counters.add("nacked")
-                self._counters.add("outstanding", -1)
-            else:
-                self._handler.settle(item.message, "nack")
-        for subscription, ack_ids in by_sub.items():
-            for start in range(0, len(ack_ids), 1000):
-                try:
-                    self._sub_client.modify_ack_deadline(  # type: ignore[union-attr]
-                        request={
-                            "subscription": subscription,
-                            "ack_ids": ack_ids[start : start + 1000],
-                            "ack_deadline_seconds": 0,
-                        },
-                        timeout=10.0,
-                    )
-                except gexc.GoogleAPICallError as exc:
-                    # Not lost: Pub/Sub redelivers them when their ack deadline passes.
-                    _log.warning("bridge.hand_back_failed", count=len(ack_ids), error=str(exc))
-
-    def _on_message(self, subscription: str, message: MessageLike) -> None:
-        if not self._accepting.is_set():
-            message.nack()
-            return
-        self._counters.received()
-        self._queue.put(Pending(subscription, message))
-
-    def _take_batch(self, stop_event: threading.Event) -> list[Pending]:
-        try:
-            first = self._queue.get(timeout=0.1)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.batch_latency_s
-        while len(batch) < self.batch_size and not stop_event.is_set():
-            remaining = deadline - time.monotonic()
-            try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else None
-            except queue.Empty:
-                break
-            if item is None:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            batch.append(item)
-        return batch
-
     def _process(self, batch: list[Pending], stop_event: threading.Event) -> None:
-        self._handler.process(batch, stop_event, self._queue.put)
+        self._handler.process(batch, stop_event, self._intake.requeue)

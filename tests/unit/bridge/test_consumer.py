@@ -115,7 +115,7 @@ def test_stopping_during_an_outage_acks_nothing() -> None:
     msg = FakeMessage(_req(1), "1")
     bridge._process([Pending(SUB, msg)], stop)
     assert msg.outcome == ""  # queued again, handed back when the streams close
-    assert bridge._queue.qsize() == 1
+    assert bridge._intake._queue.qsize() == 1
 
 
 def test_invalid_and_conflicting_messages_are_dead_lettered() -> None:
@@ -189,12 +189,12 @@ def test_fault_hook_decides_the_settlement() -> None:
     )
     msgs = [FakeMessage(_req(i), str(i)) for i in range(3)]
     late = FakeMessage(_req(9), "9")
-    bridge._on_message(SUB, late)  # before run() accepts: handed straight back
+    bridge._intake._on_message(SUB, late)  # before run() accepts: handed straight back
     assert late.outcome == "nack"
-    bridge._accepting.set()
+    bridge._intake._accepting.set()
     for m in msgs:
-        bridge._on_message(SUB, m)
-    bridge._process(bridge._take_batch(threading.Event()), threading.Event())
+        bridge._intake._on_message(SUB, m)
+    bridge._process(bridge._intake.take_batch(threading.Event()), threading.Event())
     assert [m.outcome for m in msgs] == ["nack", "", "ack"]
     stats = bridge.stats()
     assert (stats.nacked, stats.dropped, stats.outstanding, stats.peak_outstanding) == (1, 1, 0, 3)
