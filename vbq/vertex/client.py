@@ -1,5 +1,9 @@
 """The Vertex AI REST client for ``BatchPredictionJob``: create, get, list, cancel, delete.
 
+Listing is :mod:`vbq.vertex.listing`, deleting (a long-running operation) is
+:mod:`vbq.vertex.operations`; both are mixed into :class:`VertexClient`, which adds the
+lifecycle and the single-job calls.
+
 Why synchronous: the callers are Celery prefork workers, where each child process runs one task
 at a time; the task waits for Google whatever the I/O style, so an event loop would buy no
 concurrency and cost a loop per process plus async plumbing through the worker. The beat-driven
@@ -25,20 +29,18 @@ resources exactly as Google sends them (camelCase, enum names; integers are acce
 
 from __future__ import annotations
 
-import re
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from vbq.errors import VertexPermanentError, VertexRetryableError
+from vbq.errors import VertexPermanentError
 from vbq.settings import Settings
 from vbq.vertex.auth import AnonymousAuth, Authenticator, GoogleAuth
-from vbq.vertex.error_mapping import error_from_operation
-from vbq.vertex.names import check_name, location_of
+from vbq.vertex.listing import JobListing, ListPage
+from vbq.vertex.names import check_api_version, check_name, location_of
+from vbq.vertex.operations import JobDeletion
 from vbq.vertex.transport import DEFAULT_LIMITS, RestSession
 
 __all__ = ["ListPage", "OnCall", "VertexClient"]
@@ -46,23 +48,8 @@ __all__ = ["ListPage", "OnCall", "VertexClient"]
 OnCall = Callable[[str, int, float], None]
 """``on_call(method, status_code, duration_s)``; ``status_code`` is 0 when no answer came."""
 
-_API_VERSION = re.compile(r"^v\d+(?:(?:alpha|beta)\d*)?$")
 
-
-@dataclass(frozen=True)
-class ListPage:
-    """One page of ``batchPredictionJobs.list``.
-
-    Attributes:
-        jobs: the job resources of this page, as Google sent them.
-        next_page_token: pass to the next call; empty on the last page.
-    """
-
-    jobs: list[dict[str, Any]] = field(default_factory=list)
-    next_page_token: str = ""
-
-
-class VertexClient:
+class VertexClient(JobListing, JobDeletion):
     """Synchronous Vertex AI REST client for batch prediction jobs.
 
     Args:
@@ -178,7 +165,7 @@ class VertexClient:
             VertexPermanentError: refused (400, 403, 404, ...) or a malformed ``parent``.
         """
         check_name(parent, kind="parent", method="create")
-        version = _check_version(api_version, "create")
+        version = check_api_version(api_version, "create")
         if not isinstance(body, dict):
             raise VertexPermanentError(
                 "body must be a dict", status="INVALID_ARGUMENT", method="create"
@@ -209,7 +196,7 @@ class VertexClient:
             VertexPermanentError: 404 (no such job), 403, a malformed name, ...
         """
         check_name(name, kind="name", method="get")
-        version = _check_version(api_version, "get")
+        version = check_api_version(api_version, "get")
         return self._rest.call(
             "get",
             "GET",
@@ -218,95 +205,6 @@ class VertexClient:
             routing=("name", name),
             timeout_s=timeout_s,
         )
-
-    def list_batch_prediction_jobs(
-        self,
-        parent: str,
-        *,
-        filter: str = "",  # Google's parameter name, as in the contract
-        page_size: int = 100,
-        page_token: str = "",
-        read_mask: str = "",
-        api_version: str = "v1",
-        timeout_s: float | None = None,
-    ) -> ListPage:
-        """One page of jobs (``GET /v1/{parent}/batchPredictionJobs``).
-
-        Args:
-            parent: ``projects/P/locations/L``.
-            filter: Google's list filter (``labels.vbq-submission=ID``, ``state=...``).
-            page_size: jobs per page (Google's maximum is undocumented: keep it <= 100).
-            page_token: ``next_page_token`` of the previous page; empty for the first.
-            read_mask: comma-separated field paths to return (``name,state,labels``).
-            api_version: API version of the path.
-            timeout_s: timeout of this call in seconds (default: the client's).
-
-        Raises:
-            VertexRetryableError: 429, 5xx, timeouts, connection failures.
-            VertexPermanentError: a bad filter (400), a malformed parent, ...
-        """
-        check_name(parent, kind="parent", method="list")
-        version = _check_version(api_version, "list")
-        params: dict[str, str] = {"pageSize": str(int(page_size))}
-        if filter:
-            params["filter"] = filter
-        if page_token:
-            params["pageToken"] = page_token
-        if read_mask:
-            params["readMask"] = read_mask
-        data = self._rest.call(
-            "list",
-            "GET",
-            f"/{version}/{parent}/batchPredictionJobs",
-            location=location_of(parent),
-            routing=("parent", parent),
-            params=params,
-            timeout_s=timeout_s,
-        )
-        jobs = data.get("batchPredictionJobs") or []
-        token = data.get("nextPageToken") or ""
-        if not isinstance(jobs, list) or not isinstance(token, str):
-            raise VertexRetryableError(
-                "list answered with an unexpected shape", status="UNKNOWN", method="list"
-            )
-        return ListPage(jobs=jobs, next_page_token=token)
-
-    def iter_batch_prediction_jobs(
-        self,
-        parent: str,
-        *,
-        filter: str = "",
-        page_size: int = 100,
-        read_mask: str = "",
-        timeout_s: float | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Every job matching ``filter``, following ``nextPageToken`` through all pages.
-
-        Raises:
-            VertexRetryableError: as :meth:`list_batch_prediction_jobs`, also when the server
-                hands back the same page token twice (it would loop forever).
-            VertexPermanentError: as :meth:`list_batch_prediction_jobs`.
-        """
-        token = ""
-        seen: set[str] = set()
-        while True:
-            page = self.list_batch_prediction_jobs(
-                parent,
-                filter=filter,
-                page_size=page_size,
-                page_token=token,
-                read_mask=read_mask,
-                timeout_s=timeout_s,
-            )
-            yield from page.jobs
-            token = page.next_page_token
-            if not token:
-                return
-            if token in seen:
-                raise VertexRetryableError(
-                    "list returned a page token twice", status="UNKNOWN", method="list"
-                )
-            seen.add(token)
 
     def cancel_batch_prediction_job(self, name: str, *, timeout_s: float | None = None) -> None:
         """Ask Google to cancel a job (``POST /v1/{name}:cancel`` with ``{}``).
@@ -328,88 +226,6 @@ class VertexClient:
             json_body={},
             timeout_s=timeout_s,
         )
-
-    def delete_batch_prediction_job(
-        self, name: str, *, wait: bool = False, timeout_s: float = 60.0
-    ) -> dict[str, Any]:
-        """Delete a finished job (``DELETE /v1/{name}``); returns the long-running Operation.
-
-        Args:
-            name: the job's resource name.
-            wait: poll the operation (``GET /v1/{operation}``) until it is ``done``.
-            timeout_s: the whole budget in seconds, waiting included.
-
-        Returns:
-            The Operation (``{"name", "done", ...}``); with ``wait`` it is done. A delete sent
-            again after a lost answer may get 404 ``NOT_FOUND``: the job is already gone.
-
-        Raises:
-            VertexRetryableError: 429, 5xx, timeouts; or the operation was not done within
-                ``timeout_s`` (``DEADLINE_EXCEEDED``), or it failed with a transient code.
-            VertexPermanentError: 404, 400 (job not finished), or the operation failed for good.
-        """
-        check_name(name, kind="name", method="delete")
-        deadline = time.monotonic() + timeout_s
-        operation = self._rest.call(
-            "delete",
-            "DELETE",
-            f"/v1/{name}",
-            location=location_of(name),
-            routing=("name", name),
-            timeout_s=min(self.timeout_s, timeout_s),
-        )
-        delay_s = 0.1
-        while True:
-            if operation.get("done"):
-                if operation.get("error"):
-                    raise error_from_operation(operation, method="delete")
-                return operation
-            if not wait:
-                return operation
-            remaining_s = deadline - time.monotonic()
-            if remaining_s <= 0:
-                raise VertexRetryableError(
-                    f"operation {operation.get('name', '?')} not done within {timeout_s}s",
-                    status="DEADLINE_EXCEEDED",
-                    method="delete",
-                )
-            time.sleep(min(delay_s, remaining_s))
-            delay_s = min(delay_s * 2, 2.0)
-            op_name = operation.get("name")
-            if not isinstance(op_name, str):
-                raise VertexPermanentError(
-                    "delete answered with an operation without a name",
-                    status="UNKNOWN",
-                    method="delete",
-                )
-            operation = self.get_operation(
-                op_name, timeout_s=max(0.1, min(self.timeout_s, deadline - time.monotonic()))
-            )
-
-    def get_operation(self, name: str, *, timeout_s: float | None = None) -> dict[str, Any]:
-        """Get a long-running operation (``GET /v1/{name}``).
-
-        Raises:
-            VertexRetryableError: 429, 5xx, timeouts, connection failures.
-            VertexPermanentError: 404, a malformed name, ...
-        """
-        check_name(name, kind="operation", method="get_operation")
-        return self._rest.call(
-            "get_operation",
-            "GET",
-            f"/v1/{name}",
-            location=location_of(name),
-            routing=("name", name),
-            timeout_s=timeout_s,
-        )
-
-
-def _check_version(api_version: str, method: str) -> str:
-    if not _API_VERSION.match(api_version):
-        raise VertexPermanentError(
-            f"unknown api_version {api_version!r}", status="INVALID_ARGUMENT", method=method
-        )
-    return api_version
 
 
 def _observe_call(method: str, status_code: int, duration_s: float) -> None:

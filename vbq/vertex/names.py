@@ -12,11 +12,12 @@ from urllib.parse import urlencode
 
 from vbq.errors import VertexPermanentError
 
-__all__ = ["check_name", "location_of", "routing_header"]
+__all__ = ["check_api_version", "check_name", "location_of", "routing_header"]
 
 # No ":" so that a name can never smuggle in a custom verb (``:cancel``) of its own.
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._~@-]*"
 _NAME = re.compile(rf"^projects/{_SEGMENT}/locations/{_SEGMENT}(?:/{_SEGMENT})*$")
+_API_VERSION = re.compile(r"^v\d+(?:(?:alpha|beta)\d*)?$")
 
 
 def check_name(name: str, *, kind: str, method: str = "") -> str:
@@ -52,3 +53,16 @@ def location_of(name: str) -> str:
 def routing_header(key: str, value: str) -> str:
     """The ``x-goog-request-params`` value Google's clients send (``/`` left unencoded)."""
     return urlencode({key: value}, safe="/")
+
+
+def check_api_version(api_version: str, method: str) -> str:
+    """Return ``api_version`` if it looks like ``v1``, ``v1beta1``, ``v2alpha``...
+
+    Raises:
+        VertexPermanentError: ``INVALID_ARGUMENT``; nothing is sent.
+    """
+    if not _API_VERSION.match(api_version):
+        raise VertexPermanentError(
+            f"unknown api_version {api_version!r}", status="INVALID_ARGUMENT", method=method
+        )
+    return api_version
