@@ -5,8 +5,8 @@ finishes after ``run_s`` (both times ``time_scale``). On RUNNING the toy model r
 small thread pool (:mod:`vbq_emulators.vertex.toy_model`); the job is never reported finished
 before its outputs are written: it finishes at ``max(start + run_s, outputs written)``.
 
-The planned outcome is fixed at create time from ``sha256(seed:job_id)``: the configured
-shares end FAILED, PARTIALLY_SUCCEEDED or EXPIRED, so reruns with the same seed agree.
+The planned outcome is fixed at create time (:mod:`vbq_emulators.vertex.job`), and list pages
+are bound to their query (:mod:`vbq_emulators.vertex.paging`).
 
 Cancel: PENDING/QUEUED/RUNNING turn CANCELLING and CANCELLED after ``cancel_s``; a job whose
 outputs are already written (finishing) ends with its real outcome. Cancelling a finished job
@@ -16,25 +16,23 @@ after ``delete_s``; delete of an unfinished job is 400 FAILED_PRECONDITION, as G
 
 from __future__ import annotations
 
-import base64
 import copy
-import hashlib
-import json
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from vbq.states import JobState
 from vbq_emulators.vertex.config import EmulatorConfig
-from vbq_emulators.vertex.filters import JobView, Predicate
+from vbq_emulators.vertex.filters import Predicate
+from vbq_emulators.vertex.job import EmulatedJob, finished_state, planned_outcome
 from vbq_emulators.vertex.operations import OperationBook
+from vbq_emulators.vertex.paging import page_token_for, query_fingerprint, read_page_token
 from vbq_emulators.vertex.scheduler import Scheduler
-from vbq_emulators.vertex.toy_model import RunResult, model_id, output_location, run_job
+from vbq_emulators.vertex.toy_model import output_location, run_job
 from vbq_emulators.vertex.validation import is_gemini_model
 from vbq_emulators.vertex.wire import api_error, rfc3339
 
@@ -42,54 +40,6 @@ __all__ = ["JobStore", "planned_outcome"]
 
 _S = JobState
 _WAITING = {_S.JOB_STATE_PENDING, _S.JOB_STATE_QUEUED}
-_MAX_PARTIAL_FAILURES = 20
-
-
-def planned_outcome(job_id: str, config: EmulatorConfig) -> str:
-    """``fail``, ``partial``, ``expire`` or ``ok``: fixed by ``sha256(seed:job_id)``."""
-    digest = hashlib.sha256(f"{config.seed}:{job_id}".encode()).hexdigest()
-    u = int(digest[:13], 16) / float(16**13)
-    for outcome, share in (
-        ("fail", config.fail_share),
-        ("partial", config.partial_share),
-        ("expire", config.expire_share),
-    ):
-        if u < share:
-            return outcome
-        u -= share
-    return "ok"
-
-
-@dataclass(kw_only=True)
-class _Job:
-    seq: int
-    name: str
-    parent: str
-    api_version: str
-    resource: dict[str, Any]
-    created_s: float
-    updated_s: float
-    planned: str
-    run_s: float
-    cancel_s: float
-    generation: int
-    result: RunResult | None = None
-    deleted: bool = False
-    labels: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def state(self) -> JobState:
-        return JobState[self.resource["state"]]
-
-    def view(self) -> JobView:
-        return JobView(
-            display_name=self.resource.get("displayName", ""),
-            model_display_name=model_id(self.resource),
-            state=self.resource["state"],
-            create_time_s=self.created_s,
-            update_time_s=self.updated_s,
-            labels=self.labels,
-        )
 
 
 class JobStore:
@@ -108,8 +58,8 @@ class JobStore:
         self._init_state()
 
     def _init_state(self) -> None:
-        self._order: list[_Job] = []
-        self._by_name: dict[str, _Job] = {}
+        self._order: list[EmulatedJob] = []
+        self._by_name: dict[str, EmulatedJob] = {}
         self._ops = OperationBook()
         self._states: Counter[str] = Counter()
         self._rng = random.Random(self._config().seed)
@@ -167,7 +117,7 @@ class JobStore:
         with self._lock:
             return copy.deepcopy(self._find(name).resource)
 
-    def _find(self, name: str) -> _Job:
+    def _find(self, name: str) -> EmulatedJob:
         job = self._by_name.get(name)
         if job is None:
             raise api_error(404, f'The BatchPredictionJob "{name}" does not exist.')
@@ -187,11 +137,13 @@ class JobStore:
         Raises:
             ApiError: 400 INVALID_ARGUMENT for a token from another filter or reset.
         """
-        fingerprint = hashlib.sha256(f"{parent}\0{filter_text}".encode()).hexdigest()[:12]
+        fingerprint = query_fingerprint(parent, filter_text)
         with self._lock:
             start = len(self._order) - 1
             if page_token:
-                start = self._decode_token(page_token, fingerprint) - 1
+                start = (
+                    read_page_token(page_token, self._generation, fingerprint, len(self._order)) - 1
+                )
             page: list[dict[str, Any]] = []
             index = start
             more = False
@@ -206,24 +158,8 @@ class JobStore:
                     break
                 page.append(copy.deepcopy(job.resource))
                 last_seq = job.seq
-            token = self._encode_token(last_seq, fingerprint) if more else ""
+            token = page_token_for(self._generation, last_seq, fingerprint) if more else ""
             return page, token
-
-    def _encode_token(self, seq: int, fingerprint: str) -> str:
-        raw = json.dumps([self._generation, seq, fingerprint]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-    def _decode_token(self, token: str, fingerprint: str) -> int:
-        try:
-            padded = token + "=" * (-len(token) % 4)
-            generation, seq, seen = json.loads(base64.urlsafe_b64decode(padded))
-            valid = generation == self._generation and seen == fingerprint
-            valid = valid and isinstance(seq, int) and 0 <= seq <= len(self._order)
-        except (ValueError, TypeError):
-            valid = False
-        if not valid:
-            raise api_error(400, "Invalid page_token (it belongs to another query).")
-        return int(seq)
 
     # -- create ---------------------------------------------------------------------------
     def create(self, parent: str, body: dict[str, Any], *, api_version: str) -> dict[str, Any]:
@@ -239,7 +175,7 @@ class JobStore:
             state = _S.JOB_STATE_QUEUED if gemini else _S.JOB_STATE_PENDING
             resource: dict[str, Any] = {"name": name, **copy.deepcopy(body)}
             resource.update(state=state.name, createTime=rfc3339(now), updateTime=rfc3339(now))
-            job = _Job(
+            job = EmulatedJob(
                 seq=len(self._order),
                 name=name,
                 parent=parent,
@@ -259,7 +195,7 @@ class JobStore:
             self._scheduler.at(now + config.scaled(config.queued_s), lambda: self._start(job))
             return copy.deepcopy(resource)
 
-    def _set_state(self, job: _Job, state: JobState, **fields: Any) -> None:
+    def _set_state(self, job: EmulatedJob, state: JobState, **fields: Any) -> None:
         now = time.time()
         if not job.deleted:
             self._states[job.resource["state"]] -= 1
@@ -272,7 +208,7 @@ class JobStore:
             job.resource["endTime"] = rfc3339(now)
 
     # -- lifecycle ------------------------------------------------------------------------
-    def _start(self, job: _Job) -> None:
+    def _start(self, job: EmulatedJob) -> None:
         with self._lock:
             if job.generation != self._generation or job.state not in _WAITING:
                 return
@@ -296,7 +232,7 @@ class JobStore:
         rows_per_file = self._config().rows_per_file
         self._pool.submit(self._run, job, snapshot, info, due, rows_per_file)
 
-    def _fail(self, job: _Job) -> None:
+    def _fail(self, job: EmulatedJob) -> None:
         with self._lock:
             if job.generation != self._generation or job.state is _S.JOB_STATE_CANCELLED:
                 return
@@ -306,7 +242,7 @@ class JobStore:
 
     def _run(
         self,
-        job: _Job,
+        job: EmulatedJob,
         snapshot: dict[str, Any],
         info: dict[str, str],
         due: float,
@@ -324,31 +260,13 @@ class JobStore:
             job.result = result
             self._scheduler.at(max(due, time.time()), lambda: self._complete(job))
 
-    def _complete(self, job: _Job) -> None:
+    def _complete(self, job: EmulatedJob) -> None:
         with self._lock:
             result = job.result
             if result is None or job.state not in {_S.JOB_STATE_RUNNING, _S.JOB_STATE_CANCELLING}:
                 return
-            stats = {
-                "successfulCount": str(result.successful),
-                "failedCount": str(result.failed),
-                "incompleteCount": str(result.incomplete),
-            }
-            fields: dict[str, Any] = {"completionStats": stats}
-            if result.partial_failures:
-                fields["partialFailures"] = result.partial_failures[:_MAX_PARTIAL_FAILURES]
-            if not is_gemini_model(str(job.resource.get("model", ""))):
-                hours = max(job.updated_s - job.created_s, 0.0) / 3600.0
-                fields["resourcesConsumed"] = {"replicaHours": round(hours, 6)}
-            if result.error is not None:
-                self._set_state(job, _S.JOB_STATE_FAILED, error=result.error, **fields)
-            elif result.partial_failures:
-                self._set_state(job, _S.JOB_STATE_PARTIALLY_SUCCEEDED, **fields)
-            elif result.successful == 0 and result.failed > 0:
-                error = {"code": 3, "message": f"All {result.failed} instances failed."}
-                self._set_state(job, _S.JOB_STATE_FAILED, error=error, **fields)
-            else:
-                self._set_state(job, _S.JOB_STATE_SUCCEEDED, **fields)
+            state, fields = finished_state(job, result)
+            self._set_state(job, state, **fields)
 
     # -- cancel / delete ------------------------------------------------------------------
     def cancel(self, name: str) -> None:
@@ -371,7 +289,7 @@ class JobStore:
             self._set_state(job, _S.JOB_STATE_CANCELLING)
             self._scheduler.at(time.time() + job.cancel_s, lambda: self._cancelled(job))
 
-    def _cancelled(self, job: _Job) -> None:
+    def _cancelled(self, job: EmulatedJob) -> None:
         with self._lock:
             if job.generation != self._generation or job.state is not _S.JOB_STATE_CANCELLING:
                 return
