@@ -1,28 +1,31 @@
 """Google's own message types for the request body, without the aiplatform package.
 
 The descriptors of ``BatchPredictionJob`` (v1 and v1beta1, with everything they import) are
-snapshotted in :mod:`vbq.spec._descriptors` and loaded into a private descriptor pool, so that
+snapshotted in the package data file ``vbq/spec/descriptors.binpb`` (a serialized
+``FileDescriptorSet``; ``descriptors.json`` names the SDK version it came from; rebuild both with
+``.venv/bin/python -m tests.unit.spec.descriptor_set``) and loaded into a private pool, so that
 vbq parses and serializes bodies with protobuf's ``json_format`` exactly as Google's SDK does
 (camelCase names, enums as integers, default values omitted) while only depending on protobuf.
 """
 
 from __future__ import annotations
 
-import base64
+import json
 from collections.abc import Mapping
 from functools import cache
+from importlib import resources
 from typing import Any, Literal
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.message import Message
 
-from vbq.spec._descriptors import DESCRIPTOR_SET_B64
-
 __all__ = [
     "ApiVersion",
     "accelerator_types",
     "canonical_message_dict",
+    "descriptor_set",
     "message_class",
+    "snapshot_sdk_version",
     "wire_json",
 ]
 
@@ -34,10 +37,25 @@ _PACKAGES: dict[str, str] = {
 }
 
 
+DESCRIPTOR_SET_FILE = "descriptors.binpb"
+SNAPSHOT_INFO_FILE = "descriptors.json"
+
+
+def descriptor_set() -> bytes:
+    """The serialized ``FileDescriptorSet`` snapshot, every file after its dependencies."""
+    return resources.files(__package__).joinpath(DESCRIPTOR_SET_FILE).read_bytes()
+
+
+def snapshot_sdk_version() -> str:
+    """The google-cloud-aiplatform version the descriptor snapshot was taken from."""
+    info = json.loads(resources.files(__package__).joinpath(SNAPSHOT_INFO_FILE).read_text())
+    return str(info["sdk_version"])
+
+
 @cache
 def _pool() -> descriptor_pool.DescriptorPool:
     file_set = descriptor_pb2.FileDescriptorSet()
-    file_set.ParseFromString(base64.b64decode(DESCRIPTOR_SET_B64))
+    file_set.ParseFromString(descriptor_set())
     pool = descriptor_pool.DescriptorPool()
     # The snapshot lists every file after its dependencies, so plain Add() order works.
     for file_proto in file_set.file:

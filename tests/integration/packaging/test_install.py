@@ -64,6 +64,20 @@ def test_install_adds_only_vbq_and_the_extra_adds_its_package(tmp_path: Path) ->
     )
     assert imported.returncode == 0, imported.stderr[-2000:]
     assert imported.stdout.strip() == "vbq.producers.client"
+    # Package data: Google's message descriptors (vbq/spec/descriptors.binpb) build a body.
+    resolved = _run(
+        [
+            str(python),
+            "-c",
+            "from vbq.spec import JobSpec; s = JobSpec.from_sdk_kwargs(model_name='m',"
+            " gcs_source='gs://bkt/i.jsonl', gcs_destination_prefix='gs://bkt/o');"
+            " r = s.resolve(default_project='my-project', default_location='us-central1');"
+            " print(r.body['model'])",
+        ],
+        cwd=tmp_path,
+    )
+    assert resolved.returncode == 0, resolved.stderr[-2000:]
+    assert resolved.stdout.strip() == "projects/my-project/locations/us-central1/models/m"
     for role in ("worker", "beat", "api", "subscribe"):
         helped = _run([str(vbq), role, "--help"], cwd=tmp_path)
         assert helped.returncode == 0, (role, helped.stderr[-2000:])

@@ -1,8 +1,9 @@
-"""Rebuild ``vbq/spec/_descriptors.py`` from the installed google-cloud-aiplatform.
+"""Rebuild ``vbq/spec/descriptors.binpb`` (and ``descriptors.json``) from the installed SDK.
 
 vbq validates request bodies against Google's own message descriptors without depending on the
 (large) aiplatform package at run time: this script snapshots the descriptors of the v1 and
-v1beta1 ``BatchPredictionJob`` (with every file they import) into a base64 constant.
+v1beta1 ``BatchPredictionJob`` (with every file they import) into a serialized
+``FileDescriptorSet``, package data that :mod:`vbq.spec.protos` loads.
 
 Run ``.venv/bin/python -m tests.unit.spec.descriptor_set`` after upgrading the SDK; the unit test
 ``test_descriptors_match_installed_sdk`` fails until the snapshot is refreshed.
@@ -10,14 +11,15 @@ Run ``.venv/bin/python -m tests.unit.spec.descriptor_set`` after upgrading the S
 
 from __future__ import annotations
 
-import base64
-import textwrap
+import json
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import descriptor_pb2
 
-TARGET = Path(__file__).resolve().parents[3] / "vbq" / "spec" / "_descriptors.py"
+SPEC_DIR = Path(__file__).resolve().parents[3] / "vbq" / "spec"
+TARGET = SPEC_DIR / "descriptors.binpb"
+INFO = SPEC_DIR / "descriptors.json"
 
 
 def _closure(file_descriptor: Any, seen: dict[str, Any]) -> None:
@@ -53,22 +55,23 @@ def build_descriptor_set() -> bytes:
     return file_set.SerializeToString(deterministic=True)
 
 
-def render_module(data: bytes) -> str:
-    """The text of ``vbq/spec/_descriptors.py`` holding ``data``."""
+def snapshot_info() -> str:
+    """The text of ``descriptors.json``: where the snapshot came from."""
     from google.cloud import aiplatform
 
-    encoded = base64.b64encode(data).decode("ascii")
-    lines = "\n".join(f'    "{chunk}"' for chunk in textwrap.wrap(encoded, 88))
-    return (
-        '"""Generated: Google\'s BatchPredictionJob descriptors (v1 and v1beta1).\n\n'
-        f"Snapshot of google-cloud-aiplatform {aiplatform.__version__}. Do not edit; rebuild with\n"
-        "``.venv/bin/python -m tests.unit.spec.descriptor_set``.\n"
-        '"""\n\n'
-        f'SDK_VERSION = "{aiplatform.__version__}"\n\n'
-        f"DESCRIPTOR_SET_B64 = (\n{lines}\n)\n"
-    )
+    info = {
+        "sdk": "google-cloud-aiplatform",
+        "sdk_version": aiplatform.__version__,
+        "messages": [
+            "google.cloud.aiplatform.v1.BatchPredictionJob",
+            "google.cloud.aiplatform.v1beta1.BatchPredictionJob",
+        ],
+        "rebuild": ".venv/bin/python -m tests.unit.spec.descriptor_set",
+    }
+    return json.dumps(info, indent=2) + "\n"
 
 
 if __name__ == "__main__":
-    TARGET.write_text(render_module(build_descriptor_set()), encoding="utf-8")
-    print(f"wrote {TARGET}")
+    TARGET.write_bytes(build_descriptor_set())
+    INFO.write_text(snapshot_info(), encoding="utf-8")
+    print(f"wrote {TARGET} and {INFO}")

@@ -10,8 +10,7 @@ from tests.unit.spec.cases import LOCATION, PROJECT, VALID_CASES, clean
 from tests.unit.spec.descriptor_set import build_descriptor_set
 from vbq.errors import SpecError
 from vbq.spec import SUBMISSION_LABEL, JobSpec, with_submission_label
-from vbq.spec._descriptors import DESCRIPTOR_SET_B64, SDK_VERSION
-from vbq.spec.protos import accelerator_types
+from vbq.spec.protos import accelerator_types, descriptor_set, snapshot_sdk_version
 
 IO = {"gcs_source": "gs://in-bucket/x.jsonl", "gcs_destination_prefix": "gs://out-bucket/y"}
 
@@ -397,8 +396,6 @@ def test_with_submission_label_refuses_bad_ids(bad: Any) -> None:
 
 
 def test_descriptors_match_installed_sdk() -> None:
-    import base64
-
     from google.protobuf import descriptor_pb2
 
     def by_name(data: bytes) -> dict[str, bytes]:
@@ -418,7 +415,7 @@ def test_descriptors_match_installed_sdk() -> None:
             result[proto.name] = proto.SerializeToString(deterministic=True)
         return result
 
-    assert by_name(build_descriptor_set()) == by_name(base64.b64decode(DESCRIPTOR_SET_B64)), (
-        f"Google's BatchPredictionJob descriptors changed since SDK {SDK_VERSION}; rebuild with "
-        ".venv/bin/python -m tests.unit.spec.descriptor_set"
+    assert by_name(build_descriptor_set()) == by_name(descriptor_set()), (
+        f"Google's BatchPredictionJob descriptors changed since SDK {snapshot_sdk_version()}; "
+        "rebuild with .venv/bin/python -m tests.unit.spec.descriptor_set"
     )
