@@ -47,7 +47,8 @@ def api(host: str, port: int, keys_file: str | None) -> None:
         keyring=keyring,
         max_body_bytes=settings.api_max_body_bytes,
     )
-    from vbq.health import add_fastapi_routes, readiness_for_role
+    from vbq.health import add_fastapi_routes
+    from vbq.readiness import readiness_for_role
 
     add_fastapi_routes(app, readiness=readiness_for_role("api", settings))  # on the API port
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

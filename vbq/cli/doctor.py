@@ -62,7 +62,7 @@ def run_checks(
 ) -> list[CheckResult]:
     """Run every check against ``env`` (default: ``os.environ``); never raises."""
     from vbq.errors import ConfigError
-    from vbq.health import broker_check, redis_check
+    from vbq.readiness import broker_check, redis_check
     from vbq.redaction import redact_url
 
     try:

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from tests.support.services import free_port
-from vbq.health import HealthServer, Readiness, readiness_for_role, redis_check
+from vbq.health import HealthServer
 from vbq.metrics import observe_vertex_call
+from vbq.readiness import Readiness, readiness_for_role, redis_check
 from vbq.settings import Settings
 
 
