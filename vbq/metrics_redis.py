@@ -21,12 +21,12 @@ from prometheus_client.registry import Collector
 
 from vbq.logs import get_logger
 from vbq.states import SubmissionState
+from vbq.store.keys import OUTBOX_KEY
 
 __all__ = ["RedisStateCollector"]
 
 _log = get_logger("vbq.metrics")
 
-_OUTBOX = "vbq:outbox"
 _TENANT_PREFIX = "vbq:idx:tenant:"
 _STATE_PREFIX = "vbq:idx:state:"
 _SLOTS_PREFIX = "vbq:slots:"
@@ -77,8 +77,8 @@ class RedisStateCollector(Collector):
         pipe = self._redis.pipeline(transaction=False)
         for st in states:
             pipe.zcard(f"{_STATE_PREFIX}{st.value}")
-        pipe.xlen(_OUTBOX)
-        pipe.xrange(_OUTBOX, "-", "+", count=1)
+        pipe.xlen(OUTBOX_KEY)
+        pipe.xrange(OUTBOX_KEY, "-", "+", count=1)
         pipe.time()
         *counts, depth, first, server_time = pipe.execute()
         now_s = float(server_time[0]) + float(server_time[1]) / 1e6

@@ -22,6 +22,7 @@ from vbq.logs import bind_job, get_logger
 from vbq.settings import Settings
 from vbq.states import JobState, SubmissionState, event_type_for, parse_job_state
 from vbq.store import JobStore, SubmissionRecord
+from vbq.store.keys import OUTBOX_KEY
 from vbq.workers.poll_report import CycleReport
 
 __all__ = ["JobChanges", "SlotReleaser"]
@@ -145,9 +146,7 @@ class JobChanges:
             )
             ttl_s = int(self.settings.inbox_ttl_s + self.settings.stale_after_s)
             if int(
-                self._stale(
-                    keys=[f"vbq:stale:{rec.id}", "vbq:outbox"], args=[ttl_s, event.to_json()]
-                )
+                self._stale(keys=[f"vbq:stale:{rec.id}", OUTBOX_KEY], args=[ttl_s, event.to_json()])
             ):
                 report.stale_events += 1
                 _log.warning("job is stale", submission_id=rec.id, age_s=round(now - start))

@@ -25,6 +25,10 @@ every round) holds ``{fencing token}:{owner}``; the token comes from ``INCR vbq:
 Every ``XDEL`` runs in a Lua script that first checks the lock still holds our value, so a relay
 that lost its lease (paused process, network split) can publish a duplicate but never delete.
 
+Parts: reading and decoding the stream (:mod:`vbq.workers.outbox_reader`), the publishes in
+flight and per-key order (:mod:`vbq.workers.publish_window`), counters
+(:mod:`vbq.workers.relay_stats`), the lease (:class:`vbq.leases.HeldLease`).
+
 Use :meth:`OutboxRelay.run_forever` in its own process (``vbq relay``) or a thread
 (:meth:`OutboxRelay.start_thread`, e.g. inside beat), or call :meth:`OutboxRelay.drain_once`.
 """
@@ -43,15 +47,21 @@ from typing import Any
 
 import redis as redis_lib
 
-from vbq.errors import EventError
 from vbq.events import JobEvent
 from vbq.leases import HeldLease
 from vbq.logs import get_logger
 from vbq.settings import Settings
 from vbq.stats import record_published
+from vbq.workers.outbox_reader import (
+    OUTBOX_KEY,
+    OutboxEntry,
+    dead_letter_message,
+    outbox_backlog,
+    read_entries,
+)
 from vbq.workers.publish_window import PublishWindow
 from vbq.workers.pubsub_publisher import EventPublisher, PubSubPublisher
-from vbq.workers.relay_stats import RelayCounters, RelayStats, outbox_backlog
+from vbq.workers.relay_stats import RelayCounters, RelayStats
 
 __all__ = [
     "FENCE_KEY",
@@ -62,15 +72,10 @@ __all__ = [
     "run_relay",
 ]
 
-OUTBOX_KEY = "vbq:outbox"
 LOCK_KEY = "vbq:relay:lock"
 FENCE_KEY = "vbq:relay:fence"
 
 _log = get_logger("vbq.relay")
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
 
 class OutboxRelay:
@@ -234,7 +239,7 @@ class OutboxRelay:
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        depth, age_s = outbox_backlog(self._redis, OUTBOX_KEY)
+        depth, age_s = outbox_backlog(self._redis)
         c = self._counters.snapshot()
         return RelayStats(
             published=c["published"],
@@ -280,25 +285,17 @@ class OutboxRelay:
             self._last_read_full = False
             return
         count = min(self._batch_size, room)
-        start = "-" if self._cursor is None else f"({self._cursor}"
-        entries: list[tuple[Any, Any]] = (
-            self._redis.xrange(OUTBOX_KEY, start, "+", count=count) or []
-        )
+        entries = read_entries(self._redis, self._cursor, count)
         self._last_read_full = len(entries) >= count
         to_drop: list[str] = []
-        for raw_id, raw_fields in entries:
-            entry_id = _text(raw_id)
+        for entry in entries:
+            entry_id = entry.entry_id
             self._cursor = entry_id
             if entry_id in self._window:
                 continue
-            fields = raw_fields or {}
-            raw = fields.get(b"event", fields.get("event"))
-            try:
-                if raw is None:
-                    raise EventError("outbox entry has no 'event' field")
-                event = JobEvent.from_json(raw)
-            except EventError as exc:
-                self._dead_letter(entry_id, raw, str(exc))
+            event = entry.event
+            if event is None:
+                self._dead_letter(entry)
                 continue
             if self._event_types and event.type not in self._event_types:
                 to_drop.append(entry_id)
@@ -317,23 +314,14 @@ class OutboxRelay:
             n = self._xdel(to_drop)
             self._counters.add(dropped=n)
 
-    def _dead_letter(self, entry_id: str, raw: Any, reason: str) -> None:
-        if raw is None:
-            data = b""
-        elif isinstance(raw, bytes | bytearray):
-            data = bytes(raw)
-        else:
-            data = str(raw).encode()
-        _log.error("relay.malformed_entry", entry_id=entry_id, error=reason)
+    def _dead_letter(self, entry: OutboxEntry) -> None:
+        _log.error("relay.malformed_entry", entry_id=entry.entry_id, error=entry.error)
+        data, attributes = dead_letter_message(entry)
         self._window.publish(
-            entry_id,
+            entry.entry_id,
             self._dead_letter_topic,
             data,
-            attributes={
-                "vbq_error": reason[:1024],
-                "vbq_source": "outbox",
-                "vbq_outbox_id": entry_id,
-            },
+            attributes=attributes,
             ordering_key="",
             dead_letter=True,
         )

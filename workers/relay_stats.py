@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
-from typing import Any
-
-import redis as redis_lib
 
 from vbq.metrics import DEAD_LETTERED, EVENTS_PUBLISHED
 
-__all__ = ["RelayCounters", "RelayStats", "outbox_backlog"]
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
+__all__ = ["RelayCounters", "RelayStats"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,18 +61,3 @@ class RelayCounters:
         """``{published, failed, dropped, dead_lettered}`` now."""
         with self._lock:
             return dict(self._totals)
-
-
-def outbox_backlog(redis: redis_lib.Redis, outbox_key: str) -> tuple[int, float]:
-    """``(depth, oldest entry's age in seconds)`` of the outbox stream (two Redis reads).
-
-    Raises:
-        redis.RedisError: Redis could not be reached.
-    """
-    depth = int(redis.xlen(outbox_key))
-    age_s = 0.0
-    first = redis.xrange(outbox_key, "-", "+", count=1)
-    if first:
-        ms = int(_text(first[0][0]).split("-", 1)[0])
-        age_s = max(0.0, time.time() - ms / 1000.0)
-    return depth, age_s
