@@ -1,6 +1,6 @@
 """The job event: what vbq publishes to Pub/Sub on every state change.
 
-Schema ``vbq.job-event/1`` (ARCHITECTURE.md § Event). The data is JSON; the attributes repeat
+Schema ``vbq.job-event/1`` (docs/architecture.md § Events). The data is JSON; the attributes repeat
 the fields subscribers filter on; the ordering key is the submission id. ``event_id`` is
 deterministic, ``{submission_id}:{state}``, so a redelivered or re-published event is recognised
 and a handler runs once per event.

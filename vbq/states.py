@@ -81,7 +81,7 @@ def parse_job_state(value: object) -> JobState:
 
 
 class SubmissionState(StrEnum):
-    """State of one submission in the job store (ARCHITECTURE.md § Submission states).
+    """State of one submission in the job store (docs/architecture.md § Submission states).
 
     ``ACCEPTED → SUBMITTING → SUBMITTED`` then mirrors Vertex (``QUEUED``, ``PENDING``,
     ``RUNNING``, ``CANCELLING``, ...) up to a finished Vertex state; or ``REJECTED`` (Google

@@ -12,8 +12,8 @@ The chaos run records, independently of the system under test:
   (no dedupe: one entry per delivery, with Pub/Sub's message id);
 - ``handler_runs``: every ``start``/``finish`` line the recording handler wrote.
 
-:func:`check` turns that history into violations of the invariants (ARCHITECTURE.md 1-3) and a
-table of counts; an empty ``violations`` dict is a pass.
+:func:`check` turns that history into violations of invariants 1-3 (docs/architecture.md
+§ Invariants) and a table of counts; an empty ``violations`` dict is a pass.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Every test runs the real pipeline (:mod:`tests.chaos.cluster`), injects faults
 (:mod:`tests.chaos.faults`), drains, and asserts the total-queue checker found nothing
 (:mod:`tests.chaos.checker`): no lost submission, no unexpected or duplicate Vertex job, every
-state change published at least once and handled exactly once. The counts are printed.
+state change published at least once and handled exactly once (invariants 1-3,
+docs/architecture.md § Invariants). The counts are printed.
 """
 
 from __future__ import annotations

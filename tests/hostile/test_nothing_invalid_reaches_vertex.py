@@ -1,4 +1,5 @@
-"""Invariant 5 end to end: nothing invalid reaches Google, and no process dies.
+"""Invariant 5 (docs/architecture.md § Invariants) end to end: nothing invalid reaches Google,
+and no process dies.
 
 A real ``vbq worker`` consumes the broker while hostile input arrives through every door:
 the Python client, the HTTP API (vbq's own and Google's surface), forged broker messages (bad

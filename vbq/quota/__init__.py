@@ -1,8 +1,8 @@
 """Google's quota, held globally in Redis: create/read rate limits and in-flight slots.
 
 Every worker process on every host asks the same Redis keys, on the Redis server's clock, so
-the limits hold across the whole deployment (ARCHITECTURE.md invariant 4). Workers take and
-release; producers (the bridge's backpressure) and operators' views only count.
+the limits hold across the whole deployment (invariant 4, docs/architecture.md § Invariants).
+Workers take and release; producers (the bridge's backpressure) and operators' views only count.
 """
 
 from vbq.quota.ratelimit import KINDS, Decision, RateLimiter, gcra_params, rate_key

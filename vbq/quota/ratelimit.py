@@ -16,8 +16,8 @@ arrival varies (process scheduling, the network): by up to ``m = rate_limit_marg
 window at Google holds the grants of a ``W = 1 + m`` s window here. :func:`gcra_params` picks
 the largest ``tau`` (whole intervals, at most ``burst``) with which any ``W`` window holds at
 most ``floor(rate_per_s + burst)`` grants, the bar the quota invariant is measured against
-(ARCHITECTURE.md invariant 4): usually ``burst - ceil(m * rate_per_s)`` intervals, with the
-steady rate untouched. When even ``tau = 0`` does not fit (a burst smaller than
+(invariant 4, docs/architecture.md § Invariants): usually ``burst - ceil(m * rate_per_s)``
+intervals, with the steady rate untouched. When even ``tau = 0`` does not fit (a burst smaller than
 ``m * rate_per_s``), it spaces grants further apart instead (``T = W / bar``, a lower steady
 rate, logged when the limiter is built): the quota comes first.
 

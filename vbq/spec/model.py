@@ -100,8 +100,9 @@ class JobSpec(JobParameters):
         except SpecError:
             raise
         except Exception as err:
-            # Invariant: bad input never crashes a caller with anything but SpecError. Reaching
-            # this is a bug in the validators; the rule name makes tests notice it.
+            # Invariant 5 (docs/architecture.md § Invariants): bad input never crashes a caller
+            # with anything but SpecError. Reaching this is a bug in the validators; the rule
+            # name makes tests notice it.
             raise SpecError.single(
                 "spec", "internal", f"could not validate ({type(err).__name__})"
             ) from err
