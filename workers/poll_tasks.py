@@ -9,41 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis as redis_lib
-
 from vbq.logs import get_logger
-from vbq.settings import Settings
 from vbq.workers.celery_app import app
 from vbq.workers.deps import PerProcess, settings_and_redis
 from vbq.workers.poll_schedule import PollSchedule
 from vbq.workers.poller import Poller
 
-__all__ = ["build_poller", "poll"]
+__all__ = ["poll"]
 
 _log = get_logger("vbq.workers.poll")
 
 
-def build_poller(settings: Settings, client: redis_lib.Redis | None = None) -> Poller:
-    """A :class:`Poller` wired to the real store, Vertex client, limiter and slots."""
-    from vbq.quota.ratelimit import RateLimiter
-    from vbq.quota.slots import Slots
-    from vbq.store import JobStore
-    from vbq.vertex import VertexClient
-
-    client = client or redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
-    return Poller(
-        store=JobStore(client, settings=settings),
-        vertex=VertexClient.from_settings(settings),
-        limiter=RateLimiter(client, settings=settings),
-        slots=Slots(client, settings=settings),
-        redis=client,
-        settings=settings,
-    )
-
-
 def _build() -> tuple[Poller, PollSchedule]:
     settings, client = settings_and_redis()
-    return build_poller(settings, client), PollSchedule(client, settings=settings)
+    return Poller.from_settings(settings, client), PollSchedule(client, settings=settings)
 
 
 _deps: PerProcess[tuple[Poller, PollSchedule]] = PerProcess(_build)

@@ -106,6 +106,28 @@ class Poller:
         self.leases = Leases(redis)
         self.changes = JobChanges(store=store, slots=slots, redis=redis, settings=settings)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, client: redis_lib.Redis | None = None) -> Poller:
+        """A poller wired to the real store, Vertex client, rate limiter and slots.
+
+        Args:
+            settings: every part's settings.
+            client: the Redis client to share (default: a new one on ``settings.redis_url``).
+        """
+        from vbq.quota.ratelimit import RateLimiter
+        from vbq.quota.slots import Slots
+        from vbq.vertex import VertexClient
+
+        client = client or redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
+        return cls(
+            store=JobStore(client, settings=settings),
+            vertex=VertexClient.from_settings(settings),
+            limiter=RateLimiter(client, settings=settings),
+            slots=Slots(client, settings=settings),
+            redis=client,
+            settings=settings,
+        )
+
     # -- cycle --------------------------------------------------------------------------------
 
     def run_cycle(self) -> CycleReport:

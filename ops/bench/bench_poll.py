@@ -30,8 +30,6 @@ import redis
 from tests.support.emulators import VertexEmulator
 from tests.support.services import RedisServer
 from vbq.logs import configure_logging
-from vbq.quota.ratelimit import RateLimiter
-from vbq.quota.slots import Slots
 from vbq.settings import Settings
 from vbq.spec import JobSpec, with_submission_label
 from vbq.states import SubmissionState
@@ -104,15 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             names = seed(settings, store, args.jobs)
             if emulator.stats()["unfinished"] < len(names):
                 raise SystemExit("emulator jobs finished during the benchmark; raise time_scale")
-            vertex = VertexClient.from_settings(settings)
-            poller = Poller(
-                store=store,
-                vertex=vertex,
-                limiter=RateLimiter(r, settings=settings),
-                slots=Slots(r, settings=settings),
-                redis=r,
-                settings=settings,
-            )
+            poller = Poller.from_settings(settings, r)
+            vertex = poller.vertex
             # The first cycle also writes one transition per job (SUBMITTED -> QUEUED);
             # the second is the steady state of a fleet of unfinished jobs.
             started = time.perf_counter()

@@ -16,12 +16,12 @@ Stage 2 usually reads stage 1's predictions::
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from vbq.errors import SpecError
 from vbq.events import JobEvent
+from vbq.forksafe import PerProcess
 from vbq.producers import Client, Submission
 from vbq.subscribers.actions.outputs import output_directory
 
@@ -37,8 +37,7 @@ __all__ = [
 BuildFn = Callable[[JobEvent], Mapping[str, Any] | None]
 _STAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _RESERVED = ("idempotency_key", "tenant")
-_client: Client | None = None
-_client_lock = threading.Lock()
+_clients: PerProcess[Client] = PerProcess(Client.from_env)
 
 
 def default_client() -> Client:
@@ -47,11 +46,7 @@ def default_client() -> Client:
     Raises:
         ConfigError: the ``VBQ_*`` environment is malformed.
     """
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = Client.from_env()
-        return _client
+    return _clients.get()
 
 
 def chain_idempotency_key(event: JobEvent, stage: str) -> str:

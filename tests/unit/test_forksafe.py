@@ -13,13 +13,14 @@ import pytest
 from vbq.forksafe import PerProcess
 
 
-def _in_child(check: PerProcess[object], parents: object) -> int:
-    """Fork; the child calls ``check.get()`` and exits 0 when it got a value of its own."""
+def _in_child(holder: PerProcess[object], *, parents: object, builds: int) -> int:
+    """Fork; the child calls ``holder.get()`` and exits 0 when it got a value of its own and
+    ``holder.builds`` is then ``builds``."""
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            code = 0 if check.get() is not parents and check.builds == 2 else 2
+            code = 0 if holder.get() is not parents and holder.builds == builds else 2
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
@@ -48,7 +49,7 @@ def test_builds_once_per_process_even_when_threads_race() -> None:
 def test_a_forked_child_builds_its_own_value() -> None:
     holder: PerProcess[object] = PerProcess(object)
     parents = holder.get()
-    assert _in_child(holder, parents) == 0
+    assert _in_child(holder, parents=parents, builds=2) == 0
     assert holder.get() is parents and holder.builds == 1
 
 
@@ -56,21 +57,9 @@ def test_a_lock_held_at_fork_time_does_not_block_the_child() -> None:
     holder: PerProcess[object] = PerProcess(object)
     holder._lock.acquire()  # another thread of the parent is inside get() when it forks
     try:
-        assert _in_child_first_use(holder) == 0
+        assert _in_child(holder, parents=None, builds=1) == 0
     finally:
         holder._lock.release()
-
-
-def _in_child_first_use(holder: PerProcess[object]) -> int:
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            code = 0 if holder.get() is not None and holder.builds == 1 else 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
 
 
 def test_a_pid_change_without_the_fork_hook_still_rebuilds(

@@ -7,6 +7,7 @@ ones that differ from their defaults) or raises one :class:`SpecError` listing e
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,6 +36,32 @@ _DEDICATED = (
     "starting_replica_count",
     "max_replica_count",
 )
+
+
+# Text parameters: the longest text, the pattern it must match, and what the pattern means.
+_TEXT_RULES: dict[str, tuple[int, re.Pattern[str] | None, str]] = {
+    "job_display_name": (MAX_DISPLAY_NAME_CHARS, None, ""),
+    "project": (100, names.PROJECT_RE, "a project ID like 'my-project' or a project number"),
+    "location": (64, names.LOCATION_RE, "a region like 'us-central1'"),
+    "machine_type": (
+        64,
+        names.MACHINE_TYPE_RE,
+        "a Compute Engine machine type like 'n1-standard-4'",
+    ),
+    "encryption_spec_key_name": (
+        MAX_NAME_CHARS,
+        names.KMS_KEY_RE,
+        "projects/P/locations/L/keyRings/R/cryptoKeys/K",
+    ),
+    "service_account": (254, names.SERVICE_ACCOUNT_RE, "a service account e-mail"),
+}
+
+
+def _text(problems: Problems, kwargs: dict[str, Any], name: str) -> str | None:
+    max_chars, pattern, hint = _TEXT_RULES[name]
+    return as_text(
+        problems, name, kwargs[name], max_chars=max_chars, pattern=pattern, rule_hint=hint
+    )
 
 
 def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,31 +107,9 @@ def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _names(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) -> None:
-    if "job_display_name" in kwargs:
-        out["job_display_name"] = as_text(
-            problems,
-            "job_display_name",
-            kwargs["job_display_name"],
-            max_chars=MAX_DISPLAY_NAME_CHARS,
-        )
-    if "project" in kwargs:
-        out["project"] = as_text(
-            problems,
-            "project",
-            kwargs["project"],
-            max_chars=100,
-            pattern=names.PROJECT_RE,
-            rule_hint="a project ID like 'my-project' or a project number",
-        )
-    if "location" in kwargs:
-        out["location"] = as_text(
-            problems,
-            "location",
-            kwargs["location"],
-            max_chars=64,
-            pattern=names.LOCATION_RE,
-            rule_hint="a region like 'us-central1'",
-        )
+    for name in ("job_display_name", "project", "location"):
+        if name in kwargs:
+            out[name] = _text(problems, kwargs, name)
     model = kwargs.get("model_name")
     if model is None:
         problems.add("model_name", "required", "is required")
@@ -143,14 +148,7 @@ def _compute(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) ->
                     "only allowed with machine_type (the SDK would silently drop it)",
                 )
         return
-    out["machine_type"] = as_text(
-        problems,
-        "machine_type",
-        kwargs["machine_type"],
-        max_chars=64,
-        pattern=names.MACHINE_TYPE_RE,
-        rule_hint="a Compute Engine machine type like 'n1-standard-4'",
-    )
+    out["machine_type"] = _text(problems, kwargs, "machine_type")
     if "accelerator_type" in kwargs:
         accelerator = as_str(problems, "accelerator_type", kwargs["accelerator_type"])
         if accelerator is not None and accelerator not in accelerator_types():
@@ -201,14 +199,7 @@ def _options(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) ->
     if "labels" in kwargs:
         out["labels"] = user_labels(problems, "labels", kwargs["labels"])
     if "encryption_spec_key_name" in kwargs:
-        key = as_text(
-            problems,
-            "encryption_spec_key_name",
-            kwargs["encryption_spec_key_name"],
-            max_chars=MAX_NAME_CHARS,
-            pattern=names.KMS_KEY_RE,
-            rule_hint="projects/P/locations/L/keyRings/R/cryptoKeys/K",
-        )
+        key = _text(problems, kwargs, "encryption_spec_key_name")
         out["encryption_spec_key_name"] = key
         location = out.get("location")
         match = names.KMS_KEY_RE.fullmatch(key) if key else None
@@ -219,14 +210,7 @@ def _options(problems: Problems, kwargs: dict[str, Any], out: dict[str, Any]) ->
                 f"the key is in {match['location']!r} but the job runs in {location!r}",
             )
     if "service_account" in kwargs:
-        out["service_account"] = as_text(
-            problems,
-            "service_account",
-            kwargs["service_account"],
-            max_chars=254,
-            pattern=names.SERVICE_ACCOUNT_RE,
-            rule_hint="a service account e-mail",
-        )
+        out["service_account"] = _text(problems, kwargs, "service_account")
     if "create_request_timeout" in kwargs:
         out["create_request_timeout"] = as_seconds(
             problems,

@@ -22,7 +22,6 @@ import redis
 
 from tests.support.emulators import VertexEmulator
 from vbq.errors import VertexPermanentError, VertexRetryableError
-from vbq.quota.ratelimit import RateLimiter
 from vbq.quota.slots import Slots
 from vbq.settings import Settings
 from vbq.spec import JobSpec, with_submission_label
@@ -119,14 +118,7 @@ def _outbox(client: redis.Redis) -> list[dict[str, Any]]:
 
 
 def _poller(settings: Settings, client: redis.Redis) -> Poller:
-    return Poller(
-        store=JobStore(client, settings=settings),
-        vertex=VertexClient.from_settings(settings),
-        limiter=RateLimiter(client, settings=settings),
-        slots=Slots(client, settings=settings),
-        redis=client,
-        settings=settings,
-    )
+    return Poller.from_settings(settings, client)
 
 
 def _drain(poller: Poller, store: JobStore, ids: list[str], timeout_s: float = 60.0) -> list[Any]:
