@@ -39,7 +39,7 @@ from vbq.errors import VertexPermanentError
 from vbq.settings import Settings
 from vbq.vertex.auth import AnonymousAuth, Authenticator, GoogleAuth
 from vbq.vertex.listing import JobListing, ListPage
-from vbq.vertex.names import check_api_version, check_name, location_of
+from vbq.vertex.names import check_api_version, check_name
 from vbq.vertex.operations import JobDeletion
 from vbq.vertex.transport import DEFAULT_LIMITS, RestSession
 
@@ -174,7 +174,6 @@ class VertexClient(JobListing, JobDeletion):
             "create",
             "POST",
             f"/{version}/{parent}/batchPredictionJobs",
-            location=location_of(parent),
             routing=("parent", parent),
             json_body=body,
             timeout_s=timeout_s,
@@ -201,7 +200,6 @@ class VertexClient(JobListing, JobDeletion):
             "get",
             "GET",
             f"/{version}/{name}",
-            location=location_of(name),
             routing=("name", name),
             timeout_s=timeout_s,
         )
@@ -221,7 +219,6 @@ class VertexClient(JobListing, JobDeletion):
             "cancel",
             "POST",
             f"/v1/{name}:cancel",
-            location=location_of(name),
             routing=("name", name),
             json_body={},
             timeout_s=timeout_s,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vbq.errors import VertexRetryableError
-from vbq.vertex.names import check_api_version, check_name, location_of
+from vbq.vertex.names import check_api_version, check_name
 from vbq.vertex.transport import RestSession
 
 __all__ = ["JobListing", "ListPage"]
@@ -74,7 +74,6 @@ class JobListing:
             "list",
             "GET",
             f"/{version}/{parent}/batchPredictionJobs",
-            location=location_of(parent),
             routing=("parent", parent),
             params=params,
             timeout_s=timeout_s,

@@ -12,7 +12,7 @@ from typing import Any
 
 from vbq.errors import VertexPermanentError, VertexRetryableError
 from vbq.vertex.error_mapping import error_from_operation
-from vbq.vertex.names import check_name, location_of
+from vbq.vertex.names import check_name
 from vbq.vertex.transport import RestSession
 
 __all__ = ["JobDeletion"]
@@ -48,7 +48,6 @@ class JobDeletion:
             "delete",
             "DELETE",
             f"/v1/{name}",
-            location=location_of(name),
             routing=("name", name),
             timeout_s=min(self._rest.timeout_s, timeout_s),
         )
@@ -92,7 +91,6 @@ class JobDeletion:
             "get_operation",
             "GET",
             f"/v1/{name}",
-            location=location_of(name),
             routing=("name", name),
             timeout_s=timeout_s,
         )

@@ -28,7 +28,7 @@ from vbq.forksafe import PerProcess
 from vbq.logs import get_logger
 from vbq.vertex.auth import Authenticator
 from vbq.vertex.error_mapping import error_from_response, error_from_transport
-from vbq.vertex.names import routing_header
+from vbq.vertex.names import location_of, routing_header
 
 __all__ = ["DEFAULT_LIMITS", "ForkSafeClient", "RestSession", "user_agent"]
 
@@ -177,7 +177,6 @@ class RestSession:
         http_method: str,
         path: str,
         *,
-        location: str,
         routing: tuple[str, str],
         json_body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
@@ -190,8 +189,8 @@ class RestSession:
             method: the client method name (counters, errors, logs).
             http_method: ``GET``, ``POST``, ``DELETE``.
             path: ``/v1/...`` (already checked names only).
-            location: picks the regional host.
-            routing: ``(key, value)`` of the ``x-goog-request-params`` header.
+            routing: ``(key, value)`` of the ``x-goog-request-params`` header; ``value`` is the
+                checked resource name the call is about, whose location picks the regional host.
             json_body: the request body, if any.
             params: query parameters.
             timeout_s: timeout of this call in seconds (default: the session's).
@@ -205,7 +204,7 @@ class RestSession:
         headers = dict(self._base_headers)
         headers["x-goog-request-params"] = routing_header(*routing)
         headers.update(self._auth.headers())
-        url = self._base_url_for(location) + path
+        url = self._base_url_for(location_of(routing[1])) + path
         timeout = _timeout(self.timeout_s if timeout_s is None else timeout_s)
         content = None
         if json_body is not None:
