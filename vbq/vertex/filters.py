@@ -1,15 +1,6 @@
-"""The ``filter`` grammar of ``batchPredictionJobs.list``: a parser, a compiler, index hints.
+"""The ``filter`` of ``batchPredictionJobs.list``: what its fields mean, compiled to predicates.
 
-Grammar (the AIP-160 subset Vertex documents for this method)::
-
-    expr       := and_expr ( "OR" and_expr )*
-    and_expr   := unary ( "AND" unary )*
-    unary      := ( "NOT" | "-" ) unary | "(" expr ")" | comparison
-    comparison := field op value
-    field      := name ( "." ( name | quoted ) )*
-    op         := "=" | "!=" | ":" | "<" | "<=" | ">" | ">="
-    value      := quoted | bare            (bare: up to whitespace or ")")
-
+The grammar and the expression tree are :mod:`vbq.vertex.filter_syntax` (re-exported here).
 Fields (snake_case or camelCase): ``display_name`` and ``model_display_name`` (``=``, ``!=``,
 ``:`` with ``*`` wildcards), ``state`` (``=``, ``!=``; ``JOB_STATE_X``, ``X`` or the enum's
 number), ``create_time`` and ``update_time`` (every comparison; RFC 3339), ``labels.KEY``
@@ -28,12 +19,20 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from vbq.errors import FilterError
 from vbq.states import parse_job_state
+from vbq.vertex.filter_syntax import (
+    MAX_FILTER_CHARS,
+    Comparison,
+    Junction,
+    Negation,
+    Node,
+    parse_expression,
+)
 
 __all__ = [
+    "MAX_FILTER_CHARS",
     "Comparison",
     "JobView",
     "Junction",
@@ -49,10 +48,6 @@ __all__ = [
     "required_terms",
     "state_name",
 ]
-
-MAX_FILTER_CHARS = 4096
-"""Longest filter accepted (Google's request size limits bind long before)."""
-_MAX_DEPTH = 32
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,37 +65,8 @@ class JobView:
 Predicate = Callable[[JobView], bool]
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """``field op value``; ``path`` is the dotted field (``("labels", "team")``)."""
-
-    path: tuple[str, ...]
-    op: str
-    value: str
-
-
-@dataclass(frozen=True)
-class Junction:
-    """``AND`` or ``OR`` over two or more parts."""
-
-    kind: Literal["AND", "OR"]
-    parts: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Negation:
-    """``NOT inner`` (or ``-inner``)."""
-
-    inner: Node
-
-
-Node = Comparison | Junction | Negation
-
-_OPS = ("<=", ">=", "!=", "=", ":", "<", ">")
 _STRING_FIELDS = {"display_name": "display_name", "model_display_name": "model_display_name"}
 _TIME_FIELDS = {"create_time": "create_time_s", "update_time": "update_time_s"}
-_KEYWORDS = {"AND", "OR", "NOT"}
-_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
 def field_name(name: str) -> str:
@@ -121,24 +87,6 @@ def parse_rfc3339(text: str) -> float:
     if value.tzinfo is None:
         raise FilterError(f"timestamp {text!r} needs a time zone (Z or +hh:mm)")
     return value.timestamp()
-
-
-def parse_expression(text: str) -> Node | None:
-    """The expression tree of ``text``; None for an empty filter (it matches every job).
-
-    Raises:
-        FilterError: the text does not follow the grammar (the message gives the position).
-    """
-    if len(text) > MAX_FILTER_CHARS:
-        raise FilterError(f"filter is longer than {MAX_FILTER_CHARS} characters")
-    if not text.strip():
-        return None
-    parser = _Parser(text)
-    node = parser.expr()
-    parser.skip_ws()
-    if parser.pos != len(text):
-        raise FilterError(f"unexpected {text[parser.pos :]!r} at position {parser.pos} of filter")
-    return node
 
 
 def parse_filter(text: str) -> Predicate:
@@ -201,128 +149,6 @@ def _comparisons(node: Node | None) -> Iterator[Comparison]:
     else:
         for part in node.parts:
             yield from _comparisons(part)
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self.depth = 0
-
-    def skip_ws(self) -> None:
-        while self.pos < len(self.text) and self.text[self.pos].isspace():
-            self.pos += 1
-
-    def peek_keyword(self, word: str) -> bool:
-        self.skip_ws()
-        end = self.pos + len(word)
-        if self.text[self.pos : end] != word:
-            return False
-        # A keyword must stand alone: "ORDER" is a field name, not OR + DER.
-        return end == len(self.text) or not (self.text[end].isalnum() or self.text[end] in "_.")
-
-    def take(self, literal: str) -> bool:
-        self.skip_ws()
-        if self.text.startswith(literal, self.pos):
-            self.pos += len(literal)
-            return True
-        return False
-
-    def error(self, message: str) -> FilterError:
-        return FilterError(f"{message} at position {self.pos} of filter {self.text!r}")
-
-    def quoted(self) -> str:
-        quote = self.text[self.pos]
-        self.pos += 1
-        out: list[str] = []
-        while self.pos < len(self.text):
-            ch = self.text[self.pos]
-            if ch == "\\" and self.pos + 1 < len(self.text):
-                out.append(self.text[self.pos + 1])
-                self.pos += 2
-                continue
-            if ch == quote:
-                self.pos += 1
-                return "".join(out)
-            out.append(ch)
-            self.pos += 1
-        raise self.error("unterminated string")
-
-    def name(self) -> str:
-        self.skip_ws()
-        match = _NAME_RE.match(self.text, self.pos)
-        if not match:
-            raise self.error("expected a field name")
-        self.pos = match.end()
-        return match.group(0)
-
-    def value(self) -> str:
-        self.skip_ws()
-        if self.pos >= len(self.text):
-            raise self.error("expected a value")
-        if self.text[self.pos] in "\"'":
-            return self.quoted()
-        start = self.pos
-        while self.pos < len(self.text) and not (
-            self.text[self.pos].isspace() or self.text[self.pos] in "()"
-        ):
-            self.pos += 1
-        if self.pos == start:
-            raise self.error("expected a value")
-        return self.text[start : self.pos]
-
-    def expr(self) -> Node:
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise self.error(f"filter nested deeper than {_MAX_DEPTH} levels")
-        parts = [self.and_expr()]
-        while self.peek_keyword("OR"):
-            self.pos += 2
-            parts.append(self.and_expr())
-        self.depth -= 1
-        return parts[0] if len(parts) == 1 else Junction("OR", tuple(parts))
-
-    def and_expr(self) -> Node:
-        parts = [self.unary()]
-        while self.peek_keyword("AND"):
-            self.pos += 3
-            parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else Junction("AND", tuple(parts))
-
-    def unary(self) -> Node:
-        negated = self.peek_keyword("NOT")
-        if negated:
-            self.pos += 3
-        if negated or self.take("-"):
-            self.depth += 1
-            if self.depth > _MAX_DEPTH:
-                raise self.error(f"filter nested deeper than {_MAX_DEPTH} levels")
-            inner = self.unary()
-            self.depth -= 1
-            return Negation(inner)
-        if self.take("("):
-            inner = self.expr()
-            if not self.take(")"):
-                raise self.error("expected ')'")
-            return inner
-        return self.comparison()
-
-    def comparison(self) -> Comparison:
-        path = [self.name()]
-        if path[0] in _KEYWORDS:
-            raise self.error(f"unexpected keyword {path[0]}")
-        while self.take("."):
-            self.skip_ws()
-            if self.pos < len(self.text) and self.text[self.pos] in "\"'":
-                path.append(self.quoted())
-            else:
-                path.append(self.name())
-        self.skip_ws()
-        op = next((o for o in _OPS if self.text.startswith(o, self.pos)), None)
-        if op is None:
-            raise self.error(f"expected an operator after {'.'.join(path)}")
-        self.pos += len(op)
-        return Comparison(tuple(path), op, self.value())
 
 
 def _compile(term: Comparison) -> Predicate:
