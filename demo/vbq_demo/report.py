@@ -142,7 +142,7 @@ class DemoReport:
             f"{out.tokens} Gemini tokens)"
         )
         if out.directories:
-            console.print(f"  e.g. {out.directories[0]}/predictions_00001.jsonl", highlight=False)
+            console.print(f"  e.g. {out.directories[0]}/", highlight=False)
         console.print(f"Summary file: {self.summary_path} ({out.lines} lines)", highlight=False)
         for check in self.checks:
             mark = "[green]✓[/]" if check.ok else "[red]✗[/]"

@@ -62,7 +62,7 @@ def chain_idempotency_key(event: JobEvent, stage: str) -> str:
     return f"chain:{event.event_id}:{stage}"
 
 
-def outputs_source(event_or_job: Any, *, pattern: str = "predictions_*.jsonl") -> str:
+def outputs_source(event_or_job: Any, *, pattern: str = "predictions*.jsonl") -> str:
     """``{gcsOutputDirectory}/{pattern}``: the parent's prediction files as a ``gcs_source``.
 
     Raises:
@@ -72,7 +72,7 @@ def outputs_source(event_or_job: Any, *, pattern: str = "predictions_*.jsonl") -
 
 
 def from_outputs(
-    event_or_job: Any, *, pattern: str = "predictions_*.jsonl", **sdk_kwargs: Any
+    event_or_job: Any, *, pattern: str = "predictions*.jsonl", **sdk_kwargs: Any
 ) -> dict[str, Any]:
     """SDK keyword arguments of a stage that reads the parent's predictions.
 

@@ -19,7 +19,7 @@ YAML or JSON; a list of actions, or ``{"actions": [...]}``::
         stage: stage2
         submit:                          # SDK keyword arguments of the follow-up
           model_name: publishers/google/models/gemini-2.0-flash-001
-          gcs_source: "{gcs_output_directory}/predictions_*.jsonl"
+          gcs_source: "{gcs_output_directory}/predictions*.jsonl"
           instances_format: jsonl
           gcs_destination_prefix: gs://bucket/stage2
 

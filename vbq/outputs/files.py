@@ -1,7 +1,8 @@
 """Read a finished job's outputs: list its files, stream its rows.
 
 Google writes ``{gcsOutputDirectory}/predictions_00001.jsonl`` … (or ``.csv``) and
-``errors_00001.jsonl`` …; a Gemini job keeps failed requests in its predictions file. With a
+``errors_00001.jsonl`` … for custom models; a Gemini job writes one ``predictions.jsonl`` and
+keeps failed requests in it (a non-empty ``status``). With a
 BigQuery destination the rows are read from ``outputInfo.bigqueryOutputTable`` (see
 :mod:`vbq.outputs.bigquery`).
 

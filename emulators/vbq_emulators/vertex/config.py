@@ -28,7 +28,10 @@ key                          default meaning
 ``create_then_drop_rate``    0.0     share of creates that create the job, then drop the TCP
                                      connection without an answer
 ``storm_429_s``              0.0     from now on, every create gets 429 for this many seconds
-``rows_per_file``            10000   output rows per ``predictions_NNNNN`` file
+``rows_per_file``            10000   output rows per ``predictions_NNNNN`` file (custom models)
+``shuffle_output``           false   write output rows in a seeded random order (``seed``)
+``gemini_max_requests``      200000  requests per Gemini job; more fail the job (Google's limit)
+``gemini_max_input_bytes``   1e9     input bytes per Gemini job; more fail the job (Google's 1 GB)
 ============================ ======= ==========================================================
 
 Method kinds: ``create``, ``get``, ``list``, ``cancel``, ``delete``, ``operation_get``.
@@ -81,6 +84,9 @@ class EmulatorConfig:
     create_then_drop_rate: float = 0.0
     storm_429_s: float = 0.0
     rows_per_file: int = 10000
+    shuffle_output: bool = False
+    gemini_max_requests: int = 200_000
+    gemini_max_input_bytes: int = 1_000_000_000
 
     def scaled(self, seconds: float) -> float:
         """``seconds`` multiplied by ``time_scale`` (a lifecycle duration in real seconds)."""
@@ -121,8 +127,9 @@ class EmulatorConfig:
             value = getattr(self, f.name)
             if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
                 raise EmulatorConfigError(f"{f.name} must be >= 0, got {value}")
-        if self.rows_per_file < 1:
-            raise EmulatorConfigError("rows_per_file must be >= 1")
+        for name in ("rows_per_file", "gemini_max_requests", "gemini_max_input_bytes"):
+            if getattr(self, name) < 1:
+                raise EmulatorConfigError(f"{name} must be >= 1")
         unknown = set(self.fault_methods) - set(METHOD_KINDS)
         if unknown:
             raise EmulatorConfigError(f"fault_methods has unknown kinds {sorted(unknown)}")
@@ -150,6 +157,10 @@ class EmulatorConfig:
 
 
 def _coerce(key: str, raw: Any, current: Any) -> Any:
+    if isinstance(current, bool):
+        if not isinstance(raw, bool):
+            raise EmulatorConfigError(f"{key} must be true or false, got {raw!r}")
+        return raw
     if isinstance(current, tuple):
         if not isinstance(raw, list | tuple) or not all(isinstance(x, str) for x in raw):
             raise EmulatorConfigError(f"{key} must be a list of strings")

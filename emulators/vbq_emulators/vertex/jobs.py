@@ -229,8 +229,7 @@ class JobStore:
                 self._scheduler.at(due, lambda: self._fail(job))
                 return
             snapshot = copy.deepcopy(job.resource)
-        rows_per_file = self._config().rows_per_file
-        self._pool.submit(self._run, job, snapshot, info, due, rows_per_file)
+        self._pool.submit(self._run, job, snapshot, info, due, self._config())
 
     def _fail(self, job: EmulatedJob) -> None:
         with self._lock:
@@ -246,13 +245,10 @@ class JobStore:
         snapshot: dict[str, Any],
         info: dict[str, str],
         due: float,
-        rows_per_file: int,
+        config: EmulatorConfig,
     ) -> None:
         result = run_job(
-            snapshot,
-            output_info=info,
-            inject_partial=job.planned == "partial",
-            rows_per_file=rows_per_file,
+            snapshot, output_info=info, inject_partial=job.planned == "partial", config=config
         )
         with self._lock:
             if job.generation != self._generation:

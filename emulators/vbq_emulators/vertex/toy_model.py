@@ -10,9 +10,17 @@ Other models answer each instance with ``{"instance": ..., "prediction": {"echo"
 "digest": ...}}``; lines that are not JSON go to ``errors_NNNNN.jsonl`` as
 ``{"instance": "<line>", "error": {"code": 3, "message": ...}}``.
 
-Layout (Google's): ``{outputUriPrefix}/prediction-{model}-{YYYY-MM-DDThh:mm:ss.sssZ}/
-predictions_00001.jsonl`` ... where ``{model}`` is the model id (the emulator knows no model
-display names). Formats read: ``jsonl``, ``csv`` (header line, rows become JSON arrays).
+Layout (Google's): custom models write ``{outputUriPrefix}/prediction-{model}-{YYYY-MM-DDThh:mm:
+ss.sssZ}/predictions_00001.jsonl`` ... where ``{model}`` is the model id (the emulator knows no
+model display names); Gemini models write one ``{outputUriPrefix}/prediction-model-{YYYY-MM-DD
+Thh:mm:ss.ssssssZ}/predictions.jsonl`` (Google's Gemini batch layout, which readers find as
+``{gcsOutputDirectory}/predictions.jsonl``). Formats read: ``jsonl``, ``csv`` (header line,
+rows become JSON arrays).
+
+Gemini limits (Google's: 200,000 requests and 1 GB of input per job; ``gemini_max_requests``,
+``gemini_max_input_bytes`` in the config): a job over either fails after leaving the queue,
+as Google's does, with ``error {code: 3, message}`` naming the limit. ``shuffle_output`` writes
+the rows in a seeded random order (Google does not promise input order).
 ``tf-record``, ``tf-record-gzip`` and ``file-list`` inputs are not read: the job ends
 PARTIALLY_SUCCEEDED with a partial failure saying so. BigQuery sources are not read (0
 instances); BigQuery destinations only fill ``outputInfo``.
@@ -24,14 +32,16 @@ import csv
 import hashlib
 import io
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from vbq_emulators.errors import ApiError
+from vbq_emulators.vertex.config import EmulatorConfig
 from vbq_emulators.vertex.storage_io import read_objects, write_object
 from vbq_emulators.vertex.validation import is_gemini_model
-from vbq_emulators.vertex.wire import output_dir_timestamp, rfc3339
+from vbq_emulators.vertex.wire import output_dir_timestamp, rfc3339, stamp_micros
 
 __all__ = ["RunResult", "model_id", "output_location", "run_job"]
 
@@ -62,6 +72,8 @@ def output_location(job: dict[str, Any], create_time_s: float) -> dict[str, str]
     stamp = output_dir_timestamp(create_time_s)
     if "gcsDestination" in out:
         prefix = out["gcsDestination"]["outputUriPrefix"].rstrip("/")
+        if is_gemini_model(str(job.get("model", ""))):
+            return {"gcsOutputDirectory": f"{prefix}/prediction-model-{stamp_micros(create_time_s)}"}
         return {"gcsOutputDirectory": f"{prefix}/prediction-{model_id(job)}-{stamp}"}
     if "bigqueryDestination" in out:
         uri = out["bigqueryDestination"]["outputUri"].removeprefix("bq://")
@@ -72,7 +84,11 @@ def output_location(job: dict[str, Any], create_time_s: float) -> dict[str, str]
 
 
 def run_job(
-    job: dict[str, Any], *, output_info: dict[str, str], inject_partial: bool, rows_per_file: int
+    job: dict[str, Any],
+    *,
+    output_info: dict[str, str],
+    inject_partial: bool,
+    config: EmulatorConfig,
 ) -> RunResult:
     """Read the job's inputs, predict, write the outputs; never raises for job-level errors.
 
@@ -80,26 +96,33 @@ def run_job(
         job: the job resource (canonical camelCase, enum names).
         output_info: from :func:`output_location`.
         inject_partial: fail every second instance (a configured PARTIALLY_SUCCEEDED job).
-        rows_per_file: rows per ``predictions_NNNNN`` file.
+        config: ``rows_per_file`` (rows per ``predictions_NNNNN`` file), ``shuffle_output``,
+            the Gemini limits and the ``seed``.
     """
     result = RunResult()
-    config = job["inputConfig"]
-    fmt = config["instancesFormat"]
+    source = job["inputConfig"]
+    fmt = source["instancesFormat"]
     if fmt in _UNREAD_FORMATS:
         result.partial_failures.append(
             {"code": 12, "message": f"instances format {fmt} is not read by the emulator"}
         )
         return result
     lines: list[tuple[Any, str | None]] = []  # (instance, parse error)
+    input_bytes = 0
     try:
-        for uri in config.get("gcsSource", {}).get("uris", []):
+        for uri in source.get("gcsSource", {}).get("uris", []):
             for _name, data in read_objects(uri):
+                input_bytes += len(data)
                 lines.extend(_parse(data, fmt))
     except ApiError as err:
         code = 5 if err.status_code == 404 else 3
         result.error = {"code": code, "message": err.message}
         return result
     gemini = is_gemini_model(str(job.get("model", "")))
+    if gemini:
+        result.error = _over_limits(len(lines), input_bytes, config)
+        if result.error is not None:
+            return result
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for index, (instance, parse_error) in enumerate(lines):
@@ -121,14 +144,45 @@ def run_job(
             result.failed += 1
     if inject_partial:
         result.partial_failures.append({"code": 13, "message": "injected partial failure"})
+    if config.shuffle_output:
+        # Seeded per job, so a rerun with the same seed writes the same order.
+        random.Random(f"{config.seed}:{job.get('name', '')}").shuffle(rows)
     directory = output_info.get("gcsOutputDirectory")
     if directory:
         try:
-            _write(directory, "predictions", rows, job, rows_per_file, always=True)
-            _write(directory, "errors", errors, job, rows_per_file, always=False)
+            if gemini:
+                write_object(f"{directory}/predictions.jsonl", _jsonl(rows))
+            else:
+                _write(directory, "predictions", rows, job, config.rows_per_file, always=True)
+                _write(directory, "errors", errors, job, config.rows_per_file, always=False)
         except ApiError as err:
             result.error = {"code": 3, "message": err.message}
     return result
+
+
+def _over_limits(requests: int, input_bytes: int, config: EmulatorConfig) -> dict[str, Any] | None:
+    """Google's per-job Gemini limits, checked when the job leaves the queue."""
+    if requests > config.gemini_max_requests:
+        return {
+            "code": 3,
+            "message": (
+                f"The batch prediction input has {requests} requests, more than the limit of "
+                f"{config.gemini_max_requests} requests per job."
+            ),
+        }
+    if input_bytes > config.gemini_max_input_bytes:
+        return {
+            "code": 3,
+            "message": (
+                f"The batch prediction input is {input_bytes} bytes, more than the limit of "
+                f"{config.gemini_max_input_bytes} bytes per job."
+            ),
+        }
+    return None
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in rows).encode()
 
 
 def _parse(data: bytes, fmt: str) -> list[tuple[Any, str | None]]:
@@ -221,6 +275,5 @@ def _write(
                 writer.writerow([json.dumps(row.get(k)) for k in keys])
             data, ext, ctype = buffer.getvalue().encode(), "csv", "text/csv"
         else:
-            body = "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in chunk)
-            data, ext, ctype = body.encode(), "jsonl", "application/jsonl"
+            data, ext, ctype = _jsonl(chunk), "jsonl", "application/jsonl"
         write_object(f"{directory}/{stem}_{number:05d}.{ext}", data, content_type=ctype)

@@ -131,3 +131,9 @@ def output_dir_timestamp(epoch_s: float) -> str:
     """
     moment = datetime.fromtimestamp(epoch_s, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def stamp_micros(epoch_s: float) -> str:
+    """``2024-01-01T00:00:00.123456Z``: the time inside a Gemini job's ``prediction-model-{time}``
+    output directory (Google writes microseconds there)."""
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -84,7 +84,7 @@ def test_redelivered_event_submits_one_follow_up(
         "chain_root_submission_id": stage1.submission_id,
     }
     directory = stage1.job["outputInfo"]["gcsOutputDirectory"]  # type: ignore[index]
-    assert record.spec.gcs_source == (f"{directory}/predictions_*.jsonl",)
+    assert record.spec.gcs_source == (f"{directory}/predictions*.jsonl",)
 
     # Another stage of the same event is another follow-up.
     other = chain(stage1, _build, stage="stage2b", client=client)

@@ -68,13 +68,14 @@ def test_gemini_job_end_to_end(sdk: VertexEmulator, storage_client: Any) -> None
     stats = job.completion_stats
     assert (stats.successful_count, stats.failed_count, stats.incomplete_count) == (2, 1, 0)
     directory = job.output_info.gcs_output_directory
-    assert directory.startswith(f"gs://{bucket.name}/out/prediction-gemini-2.0-flash-001-")
-    stamp = directory.removeprefix(f"gs://{bucket.name}/out/prediction-gemini-2.0-flash-001-")
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
+    # Google's Gemini batch layout: prediction-model-{time}/predictions.jsonl.
+    assert directory.startswith(f"gs://{bucket.name}/out/prediction-model-")
+    stamp = directory.removeprefix(f"gs://{bucket.name}/out/prediction-model-")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp), stamp
     assert job.to_dict()["startTime"] and job.to_dict()["endTime"]
 
     blobs = list(job.iter_outputs())
-    assert [b.name.rsplit("/", 1)[-1] for b in blobs] == ["predictions_00001.jsonl"]
+    assert [b.name.rsplit("/", 1)[-1] for b in blobs] == ["predictions.jsonl"]
     rows = [json.loads(line) for line in blobs[0].download_as_text().splitlines()]
     assert len(rows) == 3
     good = rows[0]

@@ -145,7 +145,8 @@ def test_lifecycle_timestamps_and_states(http: httpx.Client, tmp_path: Any) -> N
     }
     assert "JOB_STATE_RUNNING" in seen or "JOB_STATE_QUEUED" in seen
     directory = done["outputInfo"]["gcsOutputDirectory"].removeprefix("file://")
-    assert (tmp_path / directory / "predictions_00001.jsonl").exists()
+    assert (tmp_path / directory / "predictions.jsonl").exists()  # Gemini layout
+    assert "/prediction-model-" in directory
 
 
 def test_unreadable_input_fails_the_job(http: httpx.Client) -> None:

@@ -84,7 +84,7 @@ def event(*, metadata: dict[str, Any], state: str = "SUCCEEDED", output: bool = 
 def test_stage2_reads_the_parents_predictions_with_the_same_model() -> None:
     built = handlers.stage2_request(event(metadata={"demo_chain": True}))
     assert built is not None
-    assert built["gcs_source"] == "gs://vbq-demo/outputs/stage1/prediction-x/predictions_*.jsonl"
+    assert built["gcs_source"] == "gs://vbq-demo/outputs/stage1/prediction-x/predictions*.jsonl"
     assert built["model_name"] == GEMINI_MODEL
     assert built["labels"] == {"demo-run": "r1", "demo-stage": "2"}
     assert built["job_display_name"] == "demo-r1-0007-stage2"
