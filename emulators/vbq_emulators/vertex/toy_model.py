@@ -73,7 +73,8 @@ def output_location(job: dict[str, Any], create_time_s: float) -> dict[str, str]
     if "gcsDestination" in out:
         prefix = out["gcsDestination"]["outputUriPrefix"].rstrip("/")
         if is_gemini_model(str(job.get("model", ""))):
-            return {"gcsOutputDirectory": f"{prefix}/prediction-model-{stamp_micros(create_time_s)}"}
+            micros = stamp_micros(create_time_s)
+            return {"gcsOutputDirectory": f"{prefix}/prediction-model-{micros}"}
         return {"gcsOutputDirectory": f"{prefix}/prediction-{model_id(job)}-{stamp}"}
     if "bigqueryDestination" in out:
         uri = out["bigqueryDestination"]["outputUri"].removeprefix("bq://")
