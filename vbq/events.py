@@ -48,6 +48,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "job.rejected",
         "job.stale",
         "job.retries_exhausted",
+        "request.succeeded",
+        "request.failed",
     }
 )
 
@@ -88,6 +90,9 @@ class JobEvent(BaseModel):
         job: the Vertex ``BatchPredictionJob`` resource as returned by the API, or None when
             no Vertex job exists (``job.rejected`` before create).
         request: tenant, labels and metadata from the submission.
+        results: what the job's outputs held, for finished Gemini jobs and packs of requests
+            (request counts, token sums, estimated cost; docs/contracts.md § Requests and
+            packing); for ``request.*`` events, the request's outcome. None otherwise.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -101,6 +106,7 @@ class JobEvent(BaseModel):
     occurred_at: datetime
     job: dict[str, Any] | None = None
     request: EventRequest = Field(default_factory=EventRequest)
+    results: dict[str, Any] | None = None
 
     @field_validator("job", mode="before")
     @classmethod
@@ -160,8 +166,10 @@ class JobEvent(BaseModel):
     # -- wire -----------------------------------------------------------------------------------
 
     def to_json(self) -> str:
-        """The message data: compact JSON, ``schema`` first."""
-        return self.model_dump_json(by_alias=True)
+        """The message data: compact JSON, ``schema`` first (``results`` only when set)."""
+        return self.model_dump_json(
+            by_alias=True, exclude={"results"} if self.results is None else None
+        )
 
     def to_bytes(self) -> bytes:
         """The message data as UTF-8 bytes."""

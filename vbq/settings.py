@@ -172,6 +172,39 @@ class Settings:
     api_max_body_bytes: int = 1_048_576
     """Largest HTTP API request body in bytes (``VBQ_API_MAX_BODY_BYTES``)."""
 
+    # Requests and packing (docs/contracts.md § Requests and packing).
+    pack_prefix: str = ""
+    """``gs://`` prefix where vbq writes packed inputs and split parts (``VBQ_PACK_PREFIX``)."""
+    pack_max_rows: int = 200_000
+    """Requests per pack and per split part; Google's limit is 200,000 (``VBQ_PACK_MAX_ROWS``)."""
+    pack_max_bytes: int = 999_000_000
+    """Input bytes per pack and per split part, just under Google's 1 GB
+    (``VBQ_PACK_MAX_BYTES``)."""
+    pack_max_wait_s: float = 300.0
+    """A pack is flushed once its oldest request waited this long (``VBQ_PACK_MAX_WAIT_S``)."""
+    pack_share_tenants: bool = False
+    """Requests of different tenants share packs (``VBQ_PACK_SHARE_TENANTS``); off by default
+    for failure, billing and fairness isolation per tenant."""
+    request_models: tuple[str, ...] = ()
+    """Models requests may name (``VBQ_REQUEST_MODELS``, comma separated); empty = any Gemini
+    publisher model or tuned model."""
+    request_events: bool = False
+    """Publish a ``request.succeeded``/``request.failed`` event per request
+    (``VBQ_REQUEST_EVENTS``; off: one event per packed job)."""
+    request_ttl_s: int = 7 * 24 * 3600
+    """How long an answered request stays readable, in seconds (``VBQ_REQUEST_TTL_S``)."""
+    token_accounting: bool = True
+    """Read Gemini outputs for ``usageMetadata`` before the finished event
+    (``VBQ_TOKEN_ACCOUNTING``)."""
+    price_table: str = ""
+    """Batch prices per million tokens: JSON, or the path of a JSON/YAML file
+    (``VBQ_PRICE_TABLE``); empty = no cost estimate."""
+    results_timeout_s: float = 3600.0
+    """How long unreadable outputs of a finished job are retried before its event goes out
+    without results, in seconds (``VBQ_RESULTS_TIMEOUT_S``)."""
+    split_inputs: bool = True
+    """Split Gemini inputs over the pack limits into several jobs (``VBQ_SPLIT_INPUTS``)."""
+
     extra: Mapping[str, str] = field(default_factory=dict)
     """Unrecognised ``VBQ_*`` variables, kept so ``vbq doctor`` can warn about typos."""
 
@@ -230,12 +263,25 @@ class Settings:
             log_level=e.get("VBQ_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             api_keys_file=e.get("VBQ_API_KEYS_FILE", "").strip(),
             api_max_body_bytes=_int(e, "VBQ_API_MAX_BODY_BYTES", 1_048_576, minimum=1024),
+            pack_prefix=e.get("VBQ_PACK_PREFIX", "").strip().rstrip("/"),
+            pack_max_rows=_int(e, "VBQ_PACK_MAX_ROWS", 200_000, minimum=1),
+            pack_max_bytes=_int(e, "VBQ_PACK_MAX_BYTES", 999_000_000, minimum=1024),
+            pack_max_wait_s=_float(e, "VBQ_PACK_MAX_WAIT_S", 300.0, minimum=0.01),
+            pack_share_tenants=_bool(e, "VBQ_PACK_SHARE_TENANTS", False),
+            request_models=_list(e, "VBQ_REQUEST_MODELS", ()),
+            request_events=_bool(e, "VBQ_REQUEST_EVENTS", False),
+            request_ttl_s=_int(e, "VBQ_REQUEST_TTL_S", 7 * 24 * 3600, minimum=60),
+            token_accounting=_bool(e, "VBQ_TOKEN_ACCOUNTING", True),
+            price_table=e.get("VBQ_PRICE_TABLE", "").strip(),
+            results_timeout_s=_float(e, "VBQ_RESULTS_TIMEOUT_S", 3600.0, minimum=1.0),
+            split_inputs=_bool(e, "VBQ_SPLIT_INPUTS", True),
             extra={
                 k: v
                 for k, v in e.items()
                 if k.startswith("VBQ_") and k not in known and k not in _ALSO_KNOWN
             },
         )
+        _check_packing(settings)
         if settings.log_format not in {"auto", "json", "console"}:
             raise ConfigError(
                 f"VBQ_LOG_FORMAT must be json, console or auto, got {settings.log_format!r}"
@@ -285,6 +331,19 @@ class Settings:
 
 
 _ALSO_KNOWN = {"VBQ_EVENTS_SUBSCRIPTION", "VBQ_DEAD_LETTER_TOPIC"}
+
+# Google's per-job limits for Gemini batch input in Cloud Storage.
+GEMINI_MAX_REQUESTS = 200_000
+GEMINI_MAX_INPUT_BYTES = 1_000_000_000
+
+
+def _check_packing(settings: Settings) -> None:
+    if settings.pack_prefix and not settings.pack_prefix.startswith("gs://"):
+        raise ConfigError(f"VBQ_PACK_PREFIX must start with gs://, got {settings.pack_prefix!r}")
+    if settings.pack_max_rows > GEMINI_MAX_REQUESTS:
+        raise ConfigError(f"VBQ_PACK_MAX_ROWS must be <= {GEMINI_MAX_REQUESTS} (Google's limit)")
+    if settings.pack_max_bytes > GEMINI_MAX_INPUT_BYTES:
+        raise ConfigError(f"VBQ_PACK_MAX_BYTES must be <= {GEMINI_MAX_INPUT_BYTES} (1 GB)")
 
 
 def _resource_path(name: str, project: str, kind: str) -> str:

@@ -117,6 +117,9 @@ class SubmissionRecord:
     submitted_at: float | None = None
     finished_at: float | None = None
     version: int = 1
+    results: dict[str, Any] | None = None
+    """What the job's outputs held, once read: request counts, token sums, estimated cost,
+    parts of a split submission (docs/contracts.md § Requests and packing)."""
 
     @property
     def finished(self) -> bool:
@@ -145,6 +148,7 @@ class SubmissionRecord:
             "submitted_at": self.submitted_at,
             "finished_at": self.finished_at,
             "version": self.version,
+            "results": self.results,
         }
 
 
@@ -196,6 +200,7 @@ def decode_record(
             submitted_at=_opt_float(h.get("submitted_at", "")),
             finished_at=_opt_float(h.get("finished_at", "")),
             version=int(h.get("version") or 1),
+            results=_json_obj(h.get("results", ""), None),
         )
     except (KeyError, ValueError) as exc:
         raise StoreError(f"corrupt submission record {h.get('id', '?')}: {exc!r}") from None
@@ -208,7 +213,9 @@ def flat_pairs(raw: list[Any]) -> dict[str, str]:
 
 
 # Fields a transition may set; everything else is owned by the store's scripts.
-UPDATABLE_FIELDS: frozenset[str] = frozenset({"job_name", "job", "metadata", "last_error", "model"})
+UPDATABLE_FIELDS: frozenset[str] = frozenset(
+    {"job_name", "job", "metadata", "last_error", "model", "results"}
+)
 SERVER_TIME_FIELDS: frozenset[str] = frozenset({"submitted_at"})
 
 

@@ -1,0 +1,115 @@
+"""Checking one request when it is added: a ``GenerateContentRequest`` for a known model.
+
+The request is parsed with protobuf's ``json_format`` into Google's own
+``google.cloud.aiplatform.v1.GenerateContentRequest`` (descriptors snapshotted in
+:mod:`vbq.requests._descriptors`, so the aiplatform package is not needed at run time): an
+unknown field, a value of the wrong type or a bad enum name is refused with Google's message,
+which names the field. vbq adds its own rules: ``contents`` must hold at least one content
+with parts, ``model`` belongs outside the request, and label keys starting ``vbq-`` are
+reserved (each packed line carries ``vbq-request`` and ``vbq-tenant``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf.message import Message
+
+from vbq.errors import SpecError
+from vbq.requests._descriptors import DESCRIPTOR_SET_B64
+from vbq.spec.labels import is_label_key, is_label_value
+
+__all__ = ["MAX_USER_LABELS", "ROUTE_LABEL", "TENANT_LABEL", "check_request"]
+
+ROUTE_LABEL = "vbq-request"
+"""Label on every packed request: its request id, echoed in the output row."""
+TENANT_LABEL = "vbq-tenant"
+"""Label on every packed request: its tenant (per-tenant token sums of shared packs)."""
+MAX_USER_LABELS = 62
+"""Google allows 64 labels per request; vbq adds two."""
+
+_MESSAGE = "google.cloud.aiplatform.v1.GenerateContentRequest"
+_AT = re.compile(r' at "?GenerateContentRequest\.?([\w.\[\]]*)')
+_UNKNOWN = re.compile(r'has no field named "(\w+)"')
+
+
+@cache
+def _message_class() -> type[Message]:
+    file_set = descriptor_pb2.FileDescriptorSet()
+    file_set.ParseFromString(base64.b64decode(DESCRIPTOR_SET_B64))
+    pool = descriptor_pool.DescriptorPool()
+    for file_proto in file_set.file:
+        pool.Add(file_proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(_MESSAGE))
+
+
+def check_request(request: object) -> dict[str, Any]:
+    """Validate ``request`` (GenerateContentRequest as REST JSON); returns it as a plain dict.
+
+    Field names may be camelCase or snake_case, as Google's JSON parser accepts both.
+
+    Raises:
+        SpecError: every broken rule, fields named ``request.…``.
+    """
+    if not isinstance(request, Mapping):
+        raise SpecError.single("request", "type", "request must be a GenerateContentRequest object")
+    data = dict(request)
+    errors: list[dict[str, str]] = []
+    if "model" in data:
+        errors.append(
+            _err("request.model", "forbidden", "set the model with model=, not in the request")
+        )
+        data.pop("model")
+    try:
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SpecError.single("request", "json", f"request must be plain JSON: {exc}") from None
+    message = _message_class()()
+    try:
+        json_format.ParseDict(data, message, ignore_unknown_fields=False)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+        text = str(exc)
+        match = _AT.search(text)
+        where = "request" + (f".{match.group(1).rstrip('.')}" if match and match.group(1) else "")
+        unknown = _UNKNOWN.search(text)
+        if unknown:
+            where += f".{unknown.group(1)}"
+        errors.append(_err(where, "schema", f"not a valid GenerateContentRequest: {text[:240]}"))
+        raise SpecError(errors) from None
+    contents = getattr(message, "contents")  # noqa: B009 (generated class: no static attribute)
+    if len(contents) == 0:
+        errors.append(_err("request.contents", "required", "at least one content is required"))
+    for i, content in enumerate(contents):
+        if len(content.parts) == 0:
+            errors.append(_err(f"request.contents[{i}].parts", "required", "parts is empty"))
+    errors += _label_errors(data.get("labels"))
+    if errors:
+        raise SpecError(errors)
+    return data
+
+
+def _label_errors(labels: object) -> list[dict[str, str]]:
+    if not isinstance(labels, Mapping):
+        return []  # absent (the parser already refused a non-map)
+    out: list[dict[str, str]] = []
+    for key, value in labels.items():
+        where = f"request.labels.{str(key)[:64]}"
+        if str(key).startswith("vbq-"):
+            out.append(_err(where, "reserved", "label keys starting 'vbq-' are reserved"))
+        elif not is_label_key(str(key)) or not is_label_value(str(value)):
+            out.append(
+                _err(where, "label", "keys and values: at most 63 lowercase letters, digits, _ -")
+            )
+    if len(labels) > MAX_USER_LABELS:
+        out.append(_err("request.labels", "count", f"at most {MAX_USER_LABELS} labels"))
+    return out
+
+
+def _err(field: str, rule: str, message: str) -> dict[str, str]:
+    return {"field": field, "rule": rule, "message": message}

@@ -1,0 +1,117 @@
+"""Cloud Storage for the core: streaming lines with their byte offsets, ranged reads, writes.
+
+The packer writes packed inputs and split parts through a resumable upload
+(``blob.open("wb")``), a chunk at a time; the unpacker and the splitter read objects a chunk at
+a time with ranged GETs, so memory stays flat whatever the object size. ``STORAGE_EMULATOR_HOST``
+is honoured as google-cloud-storage honours it (anonymous credentials then).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "CHUNK_BYTES",
+    "iter_lines",
+    "list_objects",
+    "read_range",
+    "split_gs",
+    "storage_client",
+    "writer",
+]
+
+CHUNK_BYTES = 8 * 1024 * 1024
+"""Bytes per ranged read and per resumable-upload chunk (a multiple of 256 KiB)."""
+
+_local = threading.local()
+
+
+def storage_client() -> Any:
+    """A google-cloud-storage client for this thread and process (reused)."""
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
+    key = (os.getpid(), emulator)
+    client = getattr(_local, "client", None)
+    if client is None or getattr(_local, "key", None) != key:
+        from google.cloud import storage
+
+        if emulator:
+            from google.auth.credentials import AnonymousCredentials
+
+            anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+            client = storage.Client(project="vbq", credentials=anonymous)
+        else:
+            client = storage.Client()
+        _local.client, _local.key = client, key
+    return client
+
+
+def split_gs(uri: str) -> tuple[str, str]:
+    """``gs://bucket/name`` → ``(bucket, name)``.
+
+    Raises:
+        ValueError: not a ``gs://`` URI with a bucket.
+    """
+    if not uri.startswith("gs://"):
+        raise ValueError(f"not a gs:// uri: {uri!r}")
+    bucket, _, name = uri.removeprefix("gs://").partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {uri!r}")
+    return bucket, name
+
+
+def list_objects(uri: str, *, client: Any = None) -> list[Any]:
+    """The blobs ``uri`` names, sorted by name: one object, or every match of ``*`` wildcards
+    in the object name (as Vertex reads ``gcsSource.uris``). Missing objects are left out."""
+    client = client or storage_client()
+    bucket, name = split_gs(uri)
+    if "*" not in name:
+        blob = client.bucket(bucket).get_blob(name)
+        return [blob] if blob is not None else []
+    prefix = name.split("*", 1)[0]
+    found = [
+        b for b in client.list_blobs(bucket, prefix=prefix) if fnmatch.fnmatchcase(b.name, name)
+    ]
+    return sorted(found, key=lambda b: b.name)
+
+
+def iter_lines(blob: Any, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """``(byte offset, line)`` of every line of ``blob`` (newline removed; a last line without
+    one included), read ``chunk_bytes`` at a time."""
+    offset = 0
+    pending = b""
+    with blob.open("rb", chunk_size=chunk_bytes) as reader:
+        while True:
+            chunk = reader.read(chunk_bytes)
+            if not chunk:
+                break
+            data = pending + chunk if pending else chunk
+            start = 0
+            while True:
+                end = data.find(b"\n", start)
+                if end < 0:
+                    break
+                yield offset, data[start:end]
+                offset += end - start + 1
+                start = end + 1
+            pending = data[start:]
+    if pending:
+        yield offset, pending
+
+
+def read_range(uri: str, offset: int, length: int, *, client: Any = None) -> bytes:
+    """``length`` bytes of the object at ``offset`` (one ranged GET)."""
+    bucket, name = split_gs(uri)
+    blob = (client or storage_client()).bucket(bucket).blob(name)
+    data: bytes = blob.download_as_bytes(start=offset, end=offset + length - 1)
+    return data
+
+
+def writer(uri: str, *, content_type: str = "application/jsonl", client: Any = None) -> Any:
+    """A binary file object writing ``uri`` by resumable upload (close it to finish)."""
+    bucket, name = split_gs(uri)
+    blob = (client or storage_client()).bucket(bucket).blob(name, chunk_size=CHUNK_BYTES)
+    return blob.open("wb", content_type=content_type, ignore_flush=True)

@@ -1,0 +1,89 @@
+"""Token counts of Gemini responses (``usageMetadata``), summed per request, job, tenant, model.
+
+Google reports per response ``promptTokenCount``, ``candidatesTokenCount``,
+``thoughtsTokenCount`` (thinking models), ``cachedContentTokenCount`` and ``totalTokenCount``
+(int32 in the proto, so JSON numbers; strings are accepted too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+__all__ = ["Tokens"]
+
+_WIRE = {
+    "prompt": "promptTokenCount",
+    "candidates": "candidatesTokenCount",
+    "thoughts": "thoughtsTokenCount",
+    "cached": "cachedContentTokenCount",
+    "total": "totalTokenCount",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Token counts (zero when absent); ``total`` falls back to prompt + candidates + thoughts.
+
+    Attributes:
+        prompt: ``promptTokenCount``.
+        candidates: ``candidatesTokenCount``.
+        thoughts: ``thoughtsTokenCount``.
+        cached: ``cachedContentTokenCount`` (part of ``prompt``).
+        total: ``totalTokenCount``.
+    """
+
+    prompt: int = 0
+    candidates: int = 0
+    thoughts: int = 0
+    cached: int = 0
+    total: int = 0
+
+    @classmethod
+    def from_usage_metadata(cls, meta: object) -> Tokens:
+        """Counts of one response's ``usageMetadata`` (any shape is tolerated)."""
+        if not isinstance(meta, Mapping):
+            return cls()
+        values = {name: _int(meta.get(wire)) for name, wire in _WIRE.items()}
+        if not values["total"]:
+            values["total"] = values["prompt"] + values["candidates"] + values["thoughts"]
+        return cls(**values)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Tokens:
+        """Counts from :meth:`to_dict` output (missing keys are zero)."""
+        if not isinstance(data, Mapping):
+            return cls()
+        return cls(**{f.name: _int(data.get(f.name)) for f in fields(cls)})
+
+    @classmethod
+    def decode(cls, text: str) -> Tokens:
+        """Counts from :meth:`encode` output (``""`` is zero)."""
+        parts = [int(p) for p in text.split(",")] if text else []
+        parts += [0] * (5 - len(parts))
+        return cls(*parts[:5])
+
+    def encode(self) -> str:
+        """Compact ``prompt,candidates,thoughts,cached,total`` (what a request record keeps)."""
+        return f"{self.prompt},{self.candidates},{self.thoughts},{self.cached},{self.total}"
+
+    def to_dict(self) -> dict[str, int]:
+        """``{"prompt", "candidates", "thoughts", "cached", "total"}``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(0, value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return 0
