@@ -18,6 +18,7 @@ from vbq.logs import get_logger
 from vbq.producers.batch import BatchResult, ItemError, ItemResult
 from vbq.producers.ports import Enqueuer, StorePort, WorkersEnqueuer
 from vbq.producers.preparing import conflicts_within, prepare_submission, sorted_errors
+from vbq.producers.requests.client import RequestsMixin
 from vbq.producers.submission import Submission
 from vbq.settings import Settings
 from vbq.spec.genai import sdk_kwargs_from_genai, unique_name
@@ -35,8 +36,10 @@ _ITEM_OPTIONS = ("idempotency_key", "tenant", "metadata")
 log = get_logger(__name__)
 
 
-class Client:
-    """Submit, read, list and cancel submissions.
+class Client(RequestsMixin):
+    """Submit, read, list and cancel submissions; add single Gemini requests
+    (:class:`~vbq.producers.requests.RequestsMixin`: ``add_request``, ``add_requests``,
+    ``get_request``).
 
     Args:
         settings: vbq settings (default project and location resolve specs).

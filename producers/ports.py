@@ -115,3 +115,13 @@ class WorkersEnqueuer:
             kombu.exceptions.OperationalError: the broker is unreachable.
         """
         self._enqueuer().cancel(submission_id)
+
+    def enqueue_pack_flush(self, pack_ids: Sequence[str]) -> None:
+        """Send ``vbq.pack.flush`` for each sealed pack.
+
+        Raises:
+            kombu.exceptions.OperationalError: the broker is unreachable.
+        """
+        from vbq.broker.names import TASK_PACK_FLUSH
+
+        self._enqueuer().send(TASK_PACK_FLUSH, [[pid] for pid in pack_ids])

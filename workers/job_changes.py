@@ -24,6 +24,7 @@ from vbq.states import JobState, SubmissionState, event_type_for, parse_job_stat
 from vbq.store import JobStore, SubmissionRecord
 from vbq.store.keys import OUTBOX_KEY
 from vbq.workers.poll_report import CycleReport
+from vbq.workers.results_hook import ResultsHook
 
 __all__ = ["JobChanges", "SlotReleaser"]
 
@@ -54,14 +55,23 @@ class JobChanges:
         slots: in-flight slots, released when a job finishes.
         redis: the Redis client of the store (stale markers).
         settings: ``stale_after_s`` and ``inbox_ttl_s`` (how long a stale marker lives).
+        results: the results hook (:mod:`vbq.workers.results_hook`): a finished event of a
+            pack or of a Gemini job is owed until its outputs were read.
     """
 
     def __init__(
-        self, *, store: JobStore, slots: SlotReleaser, redis: redis_lib.Redis, settings: Settings
+        self,
+        *,
+        store: JobStore,
+        slots: SlotReleaser,
+        redis: redis_lib.Redis,
+        settings: Settings,
+        results: ResultsHook | None = None,
     ) -> None:
         self.store = store
         self.slots = slots
         self.settings = settings
+        self.results = results  # owes finished events that wait for the job's outputs
         self._stale: Any = redis.register_script(_STALE_SCRIPT)
 
     def apply(self, rec: SubmissionRecord, job: dict[str, Any], report: CycleReport) -> None:
@@ -99,6 +109,8 @@ class JobChanges:
         error = job.get("error")
         if isinstance(error, dict) and error.get("message"):
             updates["last_error"] = str(error["message"])
+        if event is not None and new_state.finished and self.results is not None:
+            event = self.results.defer(rec, job, event)
         with bind_job(rec.id, rec.job_name):
             try:
                 self.store.transition(

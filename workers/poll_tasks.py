@@ -36,6 +36,9 @@ def poll(force: bool = False) -> dict[str, Any]:
         return {"ran": False, "due": False}
     schedule.started()
     report = poller.run_cycle()
+    hook = poller.changes.results
+    if hook is not None and hook.take_pending():
+        app.send_task("vbq.results")  # outputs to read now, not at beat's next tick
     if report.ran:
         interval = schedule.finished(changed=report.jobs_changed > 0)
         return {**report.as_log(), "next_interval_s": interval}

@@ -33,6 +33,7 @@ from vbq.spec import SUBMISSION_LABEL
 from vbq.store import JobStore, SubmissionRecord
 from vbq.workers.job_changes import JobChanges, SlotReleaser
 from vbq.workers.poll_report import CycleReport
+from vbq.workers.results_hook import ResultsHook
 
 __all__ = ["FENCE_KEY", "LOCK_KEY", "SUBMISSION_LABEL", "CycleReport", "Poller"]
 
@@ -81,6 +82,7 @@ class Poller:
         settings: poll interval, page size, stale age.
         lease_s: poll-lock lease in seconds (renewed between pages).
         read_wait_s: longest wait for one read token, in seconds.
+        results: owes finished events that wait for the job's outputs (requests, tokens).
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class Poller:
         settings: Settings,
         lease_s: float = 30.0,
         read_wait_s: float = 10.0,
+        results: ResultsHook | None = None,
     ) -> None:
         self.store = store
         self.vertex = vertex
@@ -104,7 +107,9 @@ class Poller:
         self.lease_s = lease_s
         self.read_wait_s = read_wait_s
         self.leases = Leases(redis)
-        self.changes = JobChanges(store=store, slots=slots, redis=redis, settings=settings)
+        self.changes = JobChanges(
+            store=store, slots=slots, redis=redis, settings=settings, results=results
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis_lib.Redis | None = None) -> Poller:
@@ -116,6 +121,7 @@ class Poller:
         """
         from vbq.quota.ratelimit import RateLimiter
         from vbq.quota.slots import Slots
+        from vbq.store.results import ResultsBook
         from vbq.vertex import VertexClient
 
         client = client or redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -126,6 +132,7 @@ class Poller:
             slots=Slots(client, settings=settings),
             redis=client,
             settings=settings,
+            results=ResultsHook(book=ResultsBook(client), settings=settings),
         )
 
     # -- cycle --------------------------------------------------------------------------------

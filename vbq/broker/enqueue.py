@@ -96,6 +96,19 @@ class Enqueuer:
             queue=QUEUE_CANCEL,
         )
 
+    def send(self, task: str, args_list: Sequence[Sequence[Any]]) -> int:
+        """Publish ``task`` once per argument list (routed by ``TASK_ROUTES``).
+
+        Returns:
+            How many messages were published.
+
+        Raises:
+            kombu.exceptions.OperationalError: the broker is unreachable.
+        """
+        for args in args_list:
+            self.app.send_task(task, args=list(args))
+        return len(args_list)
+
     def sweep(self) -> None:
         """Publish one ``vbq.sweep`` message (beat does this on a schedule).
 

@@ -26,7 +26,11 @@ __all__ = [
     "QUEUE_SUBMIT",
     "TASK_CANCEL",
     "TASK_PURGE",
+    "TASK_PACK_FLUSH",
+    "TASK_PACK_TICK",
+    "TASK_RESULTS",
     "TASK_ROUTES",
+    "TASK_SPLIT",
     "TASK_SUBMIT",
     "TASK_SWEEP",
 ]
@@ -45,6 +49,14 @@ TASK_SWEEP = "vbq.sweep"
 """No arguments: re-enqueue submissions whose message was lost (beat sends it)."""
 TASK_PURGE = "vbq.purge"
 """No arguments: delete at Google the Vertex jobs of submissions deleted from vbq (beat)."""
+TASK_PACK_FLUSH = "vbq.pack.flush"
+"""``[pack_id]``: write a sealed (or overdue) pack to Cloud Storage and submit it."""
+TASK_PACK_TICK = "vbq.pack.tick"
+"""No arguments: flush packs that are sealed or whose oldest request waited too long (beat)."""
+TASK_RESULTS = "vbq.results"
+"""No arguments: read finished jobs' outputs, answer requests, publish owed events (beat)."""
+TASK_SPLIT = "vbq.split"
+"""``[submission_id]``: count a Gemini input and split it into parts within the limits."""
 
 # Glob routes, checked in order: the first match wins.
 TASK_ROUTES: dict[str, dict[str, str]] = {

@@ -44,6 +44,17 @@ def beat_schedule(
             "schedule": 5.0,
             "options": {"queue": "vbq.maintenance", "expires": 30.0},
         },
+        # Requests and packing (docs/contracts.md § Requests and packing).
+        "vbq-pack-tick": {
+            "task": "vbq.pack.tick",
+            "schedule": (pack := max(0.5, min(5.0, settings.pack_max_wait_s / 4))),
+            "options": {"queue": "vbq.maintenance", "expires": max(5.0, pack * 4)},
+        },
+        "vbq-results": {
+            "task": "vbq.results",
+            "schedule": (every := max(0.5, min(5.0, settings.poll_interval_s))),
+            "options": {"queue": "vbq.maintenance", "expires": max(5.0, every * 4)},
+        },
     }
 
 

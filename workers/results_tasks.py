@@ -1,0 +1,56 @@
+"""The results task ``vbq.results`` (queue ``vbq.maintenance``): beat sends it every few
+seconds and the poll task sends it after a cycle that owed an event; each run handles what
+is due (:mod:`vbq.workers.results`). It works without any subscriber running."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import redis as redis_lib
+
+from vbq.broker.names import TASK_RESULTS
+from vbq.logs import get_logger
+from vbq.settings import Settings
+from vbq.workers.celery_app import app
+from vbq.workers.results import Finisher
+
+__all__ = ["build_finisher", "results"]
+
+_log = get_logger("vbq.workers.results")
+_lock = threading.Lock()
+_by_pid: dict[int, Finisher] = {}
+
+
+def build_finisher(settings: Settings, client: redis_lib.Redis | None = None) -> Finisher:
+    """A :class:`Finisher` on the real store (with the splitter's parent check)."""
+    from vbq.store import JobStore
+
+    client = client or redis_lib.Redis.from_url(settings.redis_url)
+    return Finisher(redis=client, settings=settings, store=JobStore(client, settings=settings))
+
+
+def _finisher() -> Finisher:
+    pid = os.getpid()
+    with _lock:
+        if pid not in _by_pid:
+            _by_pid.clear()
+            _by_pid[pid] = build_finisher(Settings.from_env())
+        return _by_pid[pid]
+
+
+@app.task(name=TASK_RESULTS, ignore_result=True, acks_late=False)
+def results() -> dict[str, Any]:
+    """One run of the results task; errors are logged (the next run retries)."""
+    try:
+        report = _finisher().run_once()
+    except Exception as exc:
+        _log.warning("results run failed", error=repr(exc))
+        return {"error": repr(exc)}
+    return {
+        "published": len(report.published),
+        "waiting": report.waiting,
+        "failed_reads": report.failed_reads,
+        "settled_packs": len(report.settled_packs),
+    }
