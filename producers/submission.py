@@ -200,6 +200,18 @@ class Submission:
     gca_resource = job
     """Alias of :attr:`job`, the SDK's name for the underlying resource."""
 
+    @property
+    def results(self) -> dict[str, Any] | None:
+        """What the finished job's outputs held (request counts, token sums ``usage``,
+        estimated ``cost``, the parts of a split submission), once read; else None."""
+        return dict(self._record.results) if self._record.results else None
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        """Token sums of a finished Gemini job (``prompt``, ``candidates``, ``total``, ...)."""
+        value = (self._record.results or {}).get("usage")
+        return dict(value) if isinstance(value, dict) else None
+
     # -- methods --------------------------------------------------------------------------------
 
     def done(self) -> bool:
@@ -311,6 +323,7 @@ class Submission:
             "partial_failures": self.partial_failures,
             "request": rec.spec.to_dict(),
             "job": self.job,
+            "results": rec.results,
         }
 
     def __repr__(self) -> str:

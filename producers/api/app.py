@@ -9,6 +9,7 @@ Routes (all under an API key except ``/healthz`` and ``/openapi.json``):
 ``GET /v1/submissions``               ``state``, ``label=k=v``, ``page_size``, ``page_token``
 ``POST /v1/submissions/{id}:cancel``  ask for cancellation → 202
 ``/{v1,v1beta1}/projects/…``          Google's batchPredictionJobs surface (:mod:`.vertex`)
+``/v1/requests`` …                    single Gemini requests (:mod:`.request_routes`)
 ====================================  ===========================================================
 
 Every error is RFC 9457 problem details. Bad input never causes a 5xx: the body is capped
@@ -41,6 +42,7 @@ from vbq.producers.api import vertex
 from vbq.producers.api.auth import KeyLookup
 from vbq.producers.api.limits import DEFAULT_MAX_JSON_DEPTH, BodySizeLimit, parse_json_body
 from vbq.producers.api.problems import ProblemError, problem_response
+from vbq.producers.api.request_routes import install_request_routes
 from vbq.producers.api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -290,6 +292,16 @@ def create_app(
     # Google's batchPredictionJobs surface (/v1/projects/..., /v1beta1/projects/...).
     vertex.install(app, client=client, max_json_depth=max_json_depth)
     mount_console(app, client=client, keyring=keyring)  # /console: the web console
+    install_request_routes(
+        app,
+        client=client,
+        authenticate=_authenticate,
+        scope=_scope,
+        call=call,
+        body_of=body_of,
+        errors=_ERRORS,
+        openapi_body=_json_request_body,
+    )
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, refusal=vertex.body_too_large)
     return app

@@ -101,6 +101,7 @@ class SubmissionView(BaseModel):
     partial_failures: list[dict[str, Any]] = Field(default_factory=list)
     request: dict[str, Any] = Field(default_factory=dict)
     job: dict[str, Any] | None = None
+    results: dict[str, Any] | None = None
 
 
 class SubmissionList(BaseModel):

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vbq.cli.worker",
     "vbq.cli.beat",
     "vbq.cli.jobs",
+    "vbq.cli.requests",
     "vbq.cli.api",
     "vbq.cli.subscribe",
     "vbq.cli.relay",

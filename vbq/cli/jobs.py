@@ -186,6 +186,7 @@ def _show(sub: Submission) -> None:
         ("completion", d["completion_stats"]),
         ("output", d["output_info"]),
         ("error", d["error"]),
+        ("results", d.get("results")),
     ]
     for label, value in rows:
         if value not in (None, "", {}, []):
