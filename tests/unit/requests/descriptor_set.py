@@ -31,6 +31,10 @@ def _closure(file_descriptor: Any, seen: dict[str, Any]) -> None:
 
 def build_descriptor_set() -> bytes:
     """Serialized ``FileDescriptorSet`` of GenerateContentRequest's file, dependencies first."""
+    # proto-plus adds messages to a file's descriptor as their modules are imported: import
+    # the whole SDK first, so the snapshot does not depend on what was imported before.
+    import google.cloud.aiplatform
+    import google.cloud.aiplatform_v1  # noqa: F401
     from google.cloud.aiplatform_v1.types import GenerateContentRequest
 
     seen: dict[str, Any] = {}

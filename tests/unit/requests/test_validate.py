@@ -1,0 +1,130 @@
+"""Request checks: Google's GenerateContentRequest, vbq's rules, model names, descriptors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.unit.requests.descriptor_set import build_descriptor_set
+from vbq.errors import SpecError
+from vbq.requests import check_request, normalize_model
+from vbq.requests._descriptors import DESCRIPTOR_SET_B64, SDK_VERSION
+
+GOOD = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+
+def fields(exc: pytest.ExceptionInfo[SpecError]) -> list[str]:
+    return [e["field"] for e in exc.value.errors]
+
+
+def test_a_valid_request_comes_back_unchanged_in_either_naming() -> None:
+    camel = {**GOOD, "generationConfig": {"temperature": 0.2, "maxOutputTokens": 64}}
+    snake = {
+        **GOOD,
+        "generation_config": {"temperature": 0.2},
+        "system_instruction": GOOD["contents"][0],
+    }
+    assert check_request(camel) == camel
+    assert check_request(snake) == snake
+    labelled = {**GOOD, "labels": {"team": "search"}}
+    assert check_request(labelled)["labels"] == {"team": "search"}
+
+
+@pytest.mark.parametrize(
+    ("request_", "field", "rule"),
+    [
+        ("not an object", "request", "type"),
+        ({"contents": []}, "request.contents", "required"),
+        ({}, "request.contents", "required"),
+        ({"contents": [{"role": "user", "parts": []}]}, "request.contents[0].parts", "required"),
+        ({"contentz": 1}, "request.contentz", "schema"),
+        ({"contents": [{"parts": [{"txt": "x"}]}]}, "request.contents[0].parts[0].txt", "schema"),
+        (
+            {**GOOD, "generationConfig": {"temperature": "hot"}},
+            "request.generationConfig.temperature",
+            "schema",
+        ),
+        ({**GOOD, "labels": {"vbq-request": "x"}}, "request.labels.vbq-request", "reserved"),
+        ({**GOOD, "labels": {"Team": "x"}}, "request.labels.Team", "label"),
+        ({**GOOD, "model": "gemini-2.0-flash-001"}, "request.model", "forbidden"),
+        ({"contents": [{"parts": [{"text": float("nan")}]}]}, "request", "json"),
+    ],
+)
+def test_bad_requests_name_the_field_and_rule(request_: Any, field: str, rule: str) -> None:
+    with pytest.raises(SpecError) as exc:
+        check_request(request_)
+    found = [(e["field"], e["rule"]) for e in exc.value.errors]
+    assert (field, rule) in found, found
+
+
+def test_too_many_labels_leave_no_room_for_the_routing_labels() -> None:
+    labels = {f"k{i}": "v" for i in range(63)}
+    with pytest.raises(SpecError) as exc:
+        check_request({**GOOD, "labels": labels})
+    assert "request.labels" in fields(exc)
+
+
+@pytest.mark.parametrize(
+    ("given", "resource"),
+    [
+        ("gemini-2.0-flash-001", "publishers/google/models/gemini-2.0-flash-001"),
+        ("publishers/google/models/gemini-2.5-pro", "publishers/google/models/gemini-2.5-pro"),
+        (
+            "projects/p-1/locations/europe-west4/publishers/google/models/gemini-2.5-flash",
+            "projects/p-1/locations/europe-west4/publishers/google/models/gemini-2.5-flash",
+        ),
+        (
+            "projects/p-1/locations/us-central1/models/1234",
+            "projects/p-1/locations/us-central1/models/1234",
+        ),
+    ],
+)
+def test_gemini_and_tuned_models_are_accepted(given: str, resource: str) -> None:
+    assert normalize_model(given) == resource
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["text-bison", "publishers/anthropic/models/claude-3", "", None, "gemini 2", "models/9"],
+)
+def test_other_models_are_refused(model: Any) -> None:
+    with pytest.raises(SpecError) as exc:
+        normalize_model(model)
+    assert fields(exc) == ["model"]
+
+
+def test_the_allow_list_narrows_the_models() -> None:
+    allowed = ("gemini-2.0-flash-001",)
+    assert normalize_model("publishers/google/models/gemini-2.0-flash-001", allowed=allowed)
+    with pytest.raises(SpecError) as exc:
+        normalize_model("gemini-2.5-pro", allowed=allowed)
+    assert exc.value.errors[0]["rule"] == "not_allowed"
+
+
+def test_descriptors_match_installed_sdk() -> None:
+    """The snapshot equals what the installed SDK defines (rebuild: descriptor_set module)."""
+    import base64
+
+    from google.cloud import aiplatform
+    from google.protobuf import descriptor_pb2
+
+    def by_name(data: bytes) -> dict[str, bytes]:
+        file_set = descriptor_pb2.FileDescriptorSet()
+        file_set.ParseFromString(data)
+        result = {}
+        for proto in file_set.file:
+            # proto-plus assembles each file as its modules import: the order of messages
+            # inside a file varies between processes, so compare them sorted.
+            for repeated in (proto.message_type, proto.enum_type):
+                items = sorted(repeated, key=lambda item: item.name)
+                del repeated[:]
+                repeated.extend(items)
+            deps = sorted(proto.dependency)
+            del proto.dependency[:]
+            proto.dependency.extend(deps)
+            result[proto.name] = proto.SerializeToString(deterministic=True)
+        return result
+
+    assert aiplatform.__version__ == SDK_VERSION
+    assert by_name(base64.b64decode(DESCRIPTOR_SET_B64)) == by_name(build_descriptor_set())
