@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.integration.requests.inproc import Flow
 from tests.support.emulators import GcsEmulator, VertexEmulator
 from tests.support.services import ManagedProcess, vbq_argv
 from vbq.settings import Settings
@@ -133,3 +134,36 @@ def outbox_events(redis_url: str) -> list[dict[str, Any]]:
         return [json.loads(fields[b"event"]) for _, fields in client.xrange("vbq:outbox")]
     finally:
         client.close()
+
+
+@pytest.fixture
+def make_flow(
+    redis_url: str, vertex_emulator: VertexEmulator, gcs_emulator: GcsEmulator, storage_client: Any
+) -> Iterator[Any]:
+    flows: list[Flow] = []
+
+    def make(**extra: str) -> Flow:
+        bucket = f"rq-{uuid.uuid4().hex[:10]}"
+        storage_client.create_bucket(bucket)
+        env = {
+            "VBQ_REDIS_URL": redis_url,
+            "VBQ_BROKER_URL": redis_url,
+            "VBQ_PROJECT": "vbq-requests",
+            "VBQ_VERTEX_ENDPOINT": vertex_emulator.url,
+            "VBQ_PACK_PREFIX": f"gs://{bucket}/vbq",
+            "VBQ_PACK_MAX_ROWS": "50",
+            "VBQ_PACK_MAX_WAIT_S": "0.5",
+            "VBQ_CREATE_RATE_PER_MIN": "60000",
+            "VBQ_CREATE_BURST": "50",
+            "VBQ_READ_RATE_PER_MIN": "60000",
+            "VBQ_READ_BURST": "50",
+            **extra,
+        }
+        flow = Flow(Settings.from_env(env))
+        flows.append(flow)
+        return flow
+
+    vertex_emulator.configure(shuffle_output=True)
+    yield make
+    for flow in flows:
+        flow.close()

@@ -3,52 +3,16 @@ lost, none in two packs or jobs, none answered twice, one finished event per pac
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.integration.requests.inproc import Flow, check_invariants
-from tests.support.emulators import GcsEmulator, VertexEmulator
+from tests.integration.requests.inproc import check_invariants
+from tests.support.emulators import VertexEmulator
 from vbq.requests import PackBook, RequestState
-from vbq.settings import Settings
 from vbq.store.results import ResultsBook
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def make_flow(
-    redis_url: str, vertex_emulator: VertexEmulator, gcs_emulator: GcsEmulator, storage_client: Any
-) -> Iterator[Any]:
-    flows: list[Flow] = []
-
-    def make(**extra: str) -> Flow:
-        bucket = f"rq-{uuid.uuid4().hex[:10]}"
-        storage_client.create_bucket(bucket)
-        env = {
-            "VBQ_REDIS_URL": redis_url,
-            "VBQ_BROKER_URL": redis_url,
-            "VBQ_PROJECT": "vbq-requests",
-            "VBQ_VERTEX_ENDPOINT": vertex_emulator.url,
-            "VBQ_PACK_PREFIX": f"gs://{bucket}/vbq",
-            "VBQ_PACK_MAX_ROWS": "50",
-            "VBQ_PACK_MAX_WAIT_S": "0.5",
-            "VBQ_CREATE_RATE_PER_MIN": "60000",
-            "VBQ_CREATE_BURST": "50",
-            "VBQ_READ_RATE_PER_MIN": "60000",
-            "VBQ_READ_BURST": "50",
-            **extra,
-        }
-        flow = Flow(Settings.from_env(env))
-        flows.append(flow)
-        return flow
-
-    vertex_emulator.configure(shuffle_output=True)
-    yield make
-    for flow in flows:
-        flow.close()
 
 
 class Once:

@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from tests.integration.requests.inproc import Flow
-from tests.integration.requests.test_faults import make_flow  # noqa: F401 (fixture)
 from tests.support.emulators import VertexEmulator
 from vbq.cli import cli
 from vbq.usage import UsageLedger
