@@ -67,7 +67,8 @@ class RequestBuilder:
             not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= _MAX_KEY_CHARS
         ):
             errors.append(_err("idempotency_key", "type", "must be a string of 1..256 characters"))
-        if metadata is not None and not _json_object(metadata):
+        metadata_json = _json_object(metadata) if metadata is not None else ""
+        if metadata_json is None:
             errors.append(_err("metadata", "type", "must be a JSON object"))
         where: tuple[str, str, str] | None = None
         body: dict[str, Any] | None = None
@@ -91,9 +92,17 @@ class RequestBuilder:
         labels = dict(body.get("labels") or {})
         labels[ROUTE_LABEL] = rid
         labels[TENANT_LABEL] = tenant_text
-        line = json.dumps(
-            {"request": {**body, "labels": labels}}, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        try:
+            line = json.dumps(
+                {"request": {**body, "labels": labels}},
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+            ).encode("utf-8")
+        except (TypeError, ValueError) as exc:  # NaN, Infinity, lone surrogates
+            raise SpecError.single(
+                "request", "json", f"request must be plain JSON: {exc}"
+            ) from None
         if len(line) + 1 > self.settings.pack_max_bytes:
             raise SpecError.single(
                 "request", "size", f"request is {len(line)} bytes, over VBQ_PACK_MAX_BYTES"
@@ -107,7 +116,8 @@ class RequestBuilder:
             line=line,
             fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
             idempotency_key=key,
-            metadata=dict(metadata) if isinstance(metadata, Mapping) else None,
+            metadata=dict(metadata) if isinstance(metadata, Mapping) and metadata else None,
+            metadata_json=(metadata_json or "") if metadata else "",
         )
 
     def build_item(self, index: int, item: object, tenant: str) -> NewRequest | ItemError:
@@ -149,14 +159,14 @@ class RequestBuilder:
         return found
 
 
-def _json_object(value: object) -> bool:
+def _json_object(value: object) -> str | None:
+    """``value`` as compact JSON when it is a JSON object, else None."""
     if not isinstance(value, Mapping):
-        return False
+        return None
     try:
-        json.dumps(dict(value), allow_nan=False)
+        return json.dumps(dict(value), allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError):
-        return False
-    return True
+        return None
 
 
 def _err(field: str, rule: str, message: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from vbq.errors import ConfigError, IdempotencyConflictError, NotFoundError, SpecError
@@ -17,7 +18,7 @@ from vbq.logs import get_logger
 from vbq.producers.batch import ItemError
 from vbq.producers.requests.builder import RequestBuilder
 from vbq.producers.requests.handle import RequestHandle, RequestView
-from vbq.requests import NewRequest, RequestRecord, RequestStore
+from vbq.requests import AddResult, NewRequest, RequestRecord, RequestStore
 from vbq.settings import Settings
 from vbq.store.keys import sub_key
 
@@ -29,24 +30,43 @@ _ID_LEN = 32
 
 @dataclass(frozen=True)
 class RequestBatch:
-    """What :meth:`RequestsMixin.add_requests` did: handles by input index, and refusals."""
+    """What :meth:`RequestsMixin.add_requests` did: accepted items by input index, refusals.
 
-    handles: tuple[tuple[int, RequestHandle], ...] = ()
+    Attributes:
+        accepted: ``(index, AddResult)`` per stored item (``request_id``, ``created``).
+        errors: one :class:`ItemError` per refused item (naming every field).
+        atomic: whether the call was atomic (then nothing was stored if any was refused).
+        sealed_packs: packs that filled up during the call (their flush was sent).
+    """
+
+    accepted: tuple[tuple[int, AddResult], ...] = ()
     errors: tuple[ItemError, ...] = ()
     atomic: bool = False
     sealed_packs: tuple[str, ...] = field(default=())
+    make_handle: Callable[[AddResult], RequestHandle] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
         """True when every item was accepted."""
         return not self.errors
 
+    @property
+    def request_ids(self) -> list[str]:
+        """Ids of the accepted items, in input order."""
+        return [r.request_id for _, r in self.accepted]
+
+    @cached_property
+    def handles(self) -> tuple[tuple[int, RequestHandle], ...]:
+        """``(index, RequestHandle)`` per accepted item (built on first use)."""
+        assert self.make_handle is not None
+        return tuple((i, self.make_handle(r)) for i, r in self.accepted)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the HTTP API's batch answer)."""
         return {
             "accepted": [
-                {"index": i, "request_id": h.request_id, "created": h.created}
-                for i, h in self.handles
+                {"index": i, "request_id": r.request_id, "created": r.created}
+                for i, r in self.accepted
             ],
             "errors": [e.to_dict() for e in self.errors],
             "atomic": self.atomic,
@@ -151,22 +171,23 @@ class RequestsMixin:
         if errors and atomic:
             return RequestBatch(errors=tuple(errors), atomic=True)
         results = store.add_many([n for _, n in prepared]) if prepared else []
-        handles: list[tuple[int, RequestHandle]] = []
+        accepted: list[tuple[int, AddResult]] = []
         sealed: list[str] = []
         for (index, _), result in zip(prepared, results, strict=True):
             if isinstance(result, IdempotencyConflictError):
                 errors.append(ItemError.single(index, "idempotency_key", "conflict", str(result)))
                 continue
             sealed += result.sealed
-            handles.append((index, self._request_handle(result.record, created=result.created)))
+            accepted.append((index, result))
         if on_progress is not None:
             on_progress(len(prepared) + len(errors))
         self._flush(sealed)
         return RequestBatch(
-            handles=tuple(handles),
+            accepted=tuple(accepted),
             errors=tuple(sorted(errors, key=lambda e: e.index)),
             atomic=atomic,
             sealed_packs=tuple(dict.fromkeys(sealed)),
+            make_handle=lambda r: self._request_handle(r.record, created=r.created),
         )
 
     def get_request(self, request_id: str, *, tenant: str | None = None) -> RequestHandle:

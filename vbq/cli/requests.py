@@ -102,11 +102,12 @@ def _add_chunk(
         else:
             items.append(value)
     batch = client.add_requests(items, tenant=tenant)
-    for index, handle in batch.handles:
-        if as_json:
+    if as_json:
+        for index, handle in batch.handles:
             click.echo(json.dumps({"line": chunk[index][0], **handle.to_dict()}))
-        else:
-            click.echo(handle.request_id)
+    else:
+        for request_id in batch.request_ids:
+            click.echo(request_id)
     for err in batch.errors:
         number, value = chunk[err.index]
         if isinstance(value, Exception):

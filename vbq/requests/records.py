@@ -80,6 +80,7 @@ class NewRequest:
         fingerprint: sha256 of the canonical (model, request): idempotency conflicts.
         idempotency_key: the caller's key, if any.
         metadata: the caller's JSON object, if any.
+        metadata_json: ``metadata`` as compact JSON when the caller already serialised it.
     """
 
     request_id: str
@@ -91,6 +92,7 @@ class NewRequest:
     fingerprint: str
     idempotency_key: str | None = None
     metadata: Mapping[str, Any] | None = None
+    metadata_json: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,9 +1,9 @@
 """The request store: adding requests to packs and reading them back (Redis, Lua).
 
-``add_many`` runs ``add.lua`` once per request, pipelined 500 calls per round trip (one
-thread prepares the next chunk while Redis runs the current one): each call checks the
-idempotency fingerprint, assigns the request to its group's open pack (sealing a pack that
-is full), appends its line and id to the pack and writes the record, atomically. No broker
+``add_many`` runs ``add.lua`` once per 200 requests, 2,000 requests per pipelined round trip
+(one thread prepares the next chunk while Redis runs the current one): for each request the
+script checks the idempotency fingerprint, assigns it to its group's open pack (sealing a pack
+that is full), appends its line and id to the pack and writes the record, atomically. No broker
 message is sent per request: the caller triggers one flush per pack that filled.
 """
 
@@ -13,7 +13,6 @@ import json
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import redis as redis_lib
@@ -32,22 +31,35 @@ from vbq.settings import Settings
 
 __all__ = ["AddResult", "RequestStore", "pack_group"]
 
-_CHUNK = 500
+_CHUNK = 2000  # requests per pipeline round trip
+_PER_CALL = 200  # requests per Lua call (Lua's unpack() takes a few thousand values at most)
 
 
-@dataclass(frozen=True, slots=True)
 class AddResult:
-    """What adding one request did.
+    """What adding one request did (the record is built only when asked for).
 
     Attributes:
-        record: the stored request (the existing one for an idempotent replay).
+        request_id: the request's id.
         created: False when the idempotency key was already bound to the same request.
         sealed: pack ids this call sealed because they were full (flush them).
     """
 
-    record: RequestRecord
-    created: bool
-    sealed: tuple[str, ...] = ()
+    __slots__ = ("_new", "_record", "_reply", "created", "request_id", "sealed")
+
+    def __init__(self, new: NewRequest, reply: Any, *, created: bool, sealed: tuple[str, ...]):
+        self._new = new
+        self._reply = reply
+        self._record: RequestRecord | None = None
+        self.request_id = new.request_id
+        self.created = created
+        self.sealed = sealed
+
+    @property
+    def record(self) -> RequestRecord:
+        """The stored request (the existing one for an idempotent replay)."""
+        if self._record is None:
+            self._record = _record(self._new, self._reply)
+        return self._record
 
 
 def pack_group(new: NewRequest, *, share_tenants: bool) -> tuple[str, str]:
@@ -100,41 +112,43 @@ class RequestStore:
                     replies += running.result()
         return [_result(new, reply) for new, reply in zip(items, replies, strict=True)]
 
-    def _calls(self, chunk: Sequence[NewRequest]) -> list[tuple[list[str], list[Any]]]:
+    def _calls(self, chunk: Sequence[NewRequest]) -> list[list[Any]]:
         s = self.settings
-        out: list[tuple[list[str], list[Any]]] = []
-        for new in chunk:
-            group, pack_tenant = pack_group(new, share_tenants=s.pack_share_tenants)
-            fields: list[Any] = ["tenant", new.tenant, "model", new.model, "project", new.project]
-            fields += ["location", new.location, "bytes", len(new.line) + 1]
-            if new.idempotency_key is not None:
-                fields += ["idempotency_key", new.idempotency_key]
-            if new.metadata:
-                fields += ["metadata", json.dumps(dict(new.metadata), separators=(",", ":"))]
-            args = [
-                new.request_id,
-                new.fingerprint,
-                PREFIX,
-                group,
-                uuid.uuid4().hex,
-                new.line,
-                len(new.line) + 1,
-                s.pack_max_rows,
-                s.pack_max_bytes,
-                new.project,
-                new.location,
-                new.model,
-                pack_tenant,
-                *fields,
-            ]
-            out.append(([request_key(new.request_id)], args))
-        return out
+        calls: list[list[Any]] = []
+        for start in range(0, len(chunk), _PER_CALL):
+            args: list[Any] = [PREFIX, s.pack_max_rows, s.pack_max_bytes]
+            # One random base per call: a request that opens a pack names it base + index.
+            base = uuid.uuid4().hex[:28]
+            for n, new in enumerate(chunk[start : start + _PER_CALL]):
+                group, pack_tenant = pack_group(new, share_tenants=s.pack_share_tenants)
+                args += [
+                    new.request_id,
+                    new.fingerprint,
+                    group,
+                    f"{base}{n:04x}",
+                    new.line,
+                    len(new.line) + 1,
+                    new.project,
+                    new.location,
+                    new.model,
+                    pack_tenant,
+                    new.tenant,
+                    new.idempotency_key or "",
+                    new.metadata_json
+                    or (
+                        json.dumps(dict(new.metadata), separators=(",", ":"))
+                        if new.metadata
+                        else ""
+                    ),
+                ]
+            calls.append(args)
+        return calls
 
-    def _run(self, calls: list[tuple[list[str], list[Any]]]) -> list[Any]:
+    def _run(self, calls: list[list[Any]]) -> list[Any]:
         pipe = self.redis.pipeline(transaction=False)
-        for keys, args in calls:
-            self._add(keys=keys, args=args, client=pipe)
-        return list(pipe.execute())
+        for args in calls:
+            self._add(keys=[], args=args, client=pipe)
+        return [reply for replies in pipe.execute() for reply in replies]
 
     # -- read -----------------------------------------------------------------------------------
 
@@ -187,7 +201,18 @@ def _text(value: Any) -> str:
 def _result(new: NewRequest, reply: Any) -> AddResult | IdempotencyConflictError:
     status = _text(reply[0])
     if status == "created":
-        record = RequestRecord(
+        sealed = tuple(p for p in (_text(reply[3]), _text(reply[4])) if p)
+        return AddResult(new, reply, created=True, sealed=sealed)
+    if status == "exists":
+        return AddResult(new, reply, created=False, sealed=())
+    if status == "conflict":
+        return IdempotencyConflictError(new.idempotency_key or "", new.request_id)
+    raise StoreError(f"unexpected add reply {reply!r}")
+
+
+def _record(new: NewRequest, reply: Any) -> RequestRecord:
+    if _text(reply[0]) == "created":
+        return RequestRecord(
             id=new.request_id,
             state=RequestState.PENDING,
             tenant=new.tenant,
@@ -199,11 +224,5 @@ def _result(new: NewRequest, reply: Any) -> AddResult | IdempotencyConflictError
             metadata=dict(new.metadata or {}),
             created_at=float(_text(reply[1])),
         )
-        sealed = tuple(p for p in (_text(reply[3]), _text(reply[4])) if p)
-        return AddResult(record=record, created=True, sealed=sealed)
-    if status == "exists":
-        it = iter(reply[1])
-        return AddResult(record=decode_request(dict(zip(it, it, strict=True))), created=False)
-    if status == "conflict":
-        return IdempotencyConflictError(new.idempotency_key or "", new.request_id)
-    raise StoreError(f"unexpected add reply {reply!r}")
+    it = iter(reply[1])
+    return decode_request(dict(zip(it, it, strict=True)))

@@ -48,7 +48,7 @@ def test_a_valid_request_comes_back_unchanged_in_either_naming() -> None:
         ({**GOOD, "labels": {"vbq-request": "x"}}, "request.labels.vbq-request", "reserved"),
         ({**GOOD, "labels": {"Team": "x"}}, "request.labels.Team", "label"),
         ({**GOOD, "model": "gemini-2.0-flash-001"}, "request.model", "forbidden"),
-        ({"contents": [{"parts": [{"text": float("nan")}]}]}, "request", "json"),
+        ({"contents": [{"parts": [{"text": float("nan")}]}]}, "request", "schema"),
     ],
 )
 def test_bad_requests_name_the_field_and_rule(request_: Any, field: str, rule: str) -> None:
@@ -128,3 +128,60 @@ def test_descriptors_match_installed_sdk() -> None:
 
     assert aiplatform.__version__ == SDK_VERSION
     assert by_name(base64.b64decode(DESCRIPTOR_SET_B64)) == by_name(build_descriptor_set())
+
+
+def test_a_known_shape_skips_the_parse_but_not_the_verdict() -> None:
+    from vbq.requests import validate
+
+    first = {
+        "contents": [{"role": "user", "parts": [{"text": "first"}]}],
+        "generationConfig": {"candidateCount": 1},
+    }
+    assert check_request(first) == first
+    same_shape = {
+        "contents": [{"role": "user", "parts": [{"text": "other words"}]}],
+        "generationConfig": {"candidateCount": 1},
+    }
+    assert validate._shape(same_shape) == validate._shape(first)
+    assert check_request(same_shape) == same_shape
+    # Values the parser checks are part of the shape: a bad one is still refused.
+    for bad in (
+        {
+            "contents": [{"role": "user", "parts": [{"text": "x"}]}],
+            "generationConfig": {"candidateCount": 2**40},
+        },
+        {**first, "safetySettings": [{"category": "NO_SUCH_CATEGORY", "threshold": "BLOCK_NONE"}]},
+        {
+            "contents": [{"role": "user", "parts": [{"text": "x"}]}],
+            "generationConfig": {"candidateCount": 1.5},
+        },
+    ):
+        with pytest.raises(SpecError):
+            check_request(bad)
+    labelled = {**first, "labels": {"vbq-x": "y"}}
+    check_request({**first, "labels": {"ok": "y"}})
+    with pytest.raises(SpecError):
+        check_request(labelled)
+
+
+def test_the_builder_refuses_what_json_cannot_carry() -> None:
+    from vbq.producers.requests.builder import RequestBuilder
+    from vbq.settings import Settings
+
+    builder = RequestBuilder(Settings(project="p-1", pack_prefix="gs://b-1/x"))
+    bad = {
+        "contents": [{"parts": [{"text": "x"}]}],
+        "generationConfig": {"temperature": float("nan")},
+    }
+    with pytest.raises(SpecError) as exc:
+        builder.build(model="gemini-2.0-flash-001", request=bad, tenant="t")
+    assert fields(exc) == ["request.generationConfig.temperature"]
+    new = builder.build(model="gemini-2.0-flash-001", request=GOOD, tenant="t", idempotency_key="k")
+    assert (
+        new.project == "p-1"
+        and new.request_id
+        == builder.build(
+            model="gemini-2.0-flash-001", request=GOOD, tenant="t", idempotency_key="k"
+        ).request_id
+    )
+    assert b'"vbq-request":"' + new.request_id.encode() + b'"' in new.line
