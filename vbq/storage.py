@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import queue
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -78,26 +79,62 @@ def list_objects(uri: str, *, client: Any = None) -> list[Any]:
     return sorted(found, key=lambda b: b.name)
 
 
-def iter_lines(blob: Any, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+def _chunks(blob: Any, chunk_bytes: int, ahead: int) -> Iterator[bytes]:
+    """The object's bytes, ``chunk_bytes`` at a time, read by a thread up to ``ahead`` chunks
+    in advance (the download overlaps the caller's parsing; memory stays bounded)."""
+    done = object()
+    slots: queue.Queue[Any] = queue.Queue(maxsize=max(1, ahead))
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            with blob.open("rb", chunk_size=chunk_bytes) as stream:
+                while not stop.is_set():
+                    chunk = stream.read(chunk_bytes)
+                    if not chunk:
+                        break
+                    slots.put(chunk)
+            slots.put(done)
+        except BaseException as exc:  # handed to the caller, raised there
+            slots.put(exc)
+
+    thread = threading.Thread(target=reader, name="vbq-storage-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # let the reader see `stop` even if it waits on a full queue
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def iter_lines(
+    blob: Any, *, chunk_bytes: int = CHUNK_BYTES, ahead: int = 2
+) -> Iterator[tuple[int, bytes]]:
     """``(byte offset, line)`` of every line of ``blob`` (newline removed; a last line without
-    one included), read ``chunk_bytes`` at a time."""
+    one included), read ``chunk_bytes`` at a time, ``ahead`` chunks prefetched."""
     offset = 0
     pending = b""
-    with blob.open("rb", chunk_size=chunk_bytes) as reader:
+    for chunk in _chunks(blob, chunk_bytes, ahead):
+        data = pending + chunk if pending else chunk
+        start = 0
         while True:
-            chunk = reader.read(chunk_bytes)
-            if not chunk:
+            end = data.find(b"\n", start)
+            if end < 0:
                 break
-            data = pending + chunk if pending else chunk
-            start = 0
-            while True:
-                end = data.find(b"\n", start)
-                if end < 0:
-                    break
-                yield offset, data[start:end]
-                offset += end - start + 1
-                start = end + 1
-            pending = data[start:]
+            yield offset, data[start:end]
+            offset += end - start + 1
+            start = end + 1
+        pending = data[start:]
     if pending:
         yield offset, pending
 

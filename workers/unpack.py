@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,9 @@ class Unpacker:
         self.settings = settings
         self.renew = renew
         self.client = client
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vbq-unpack")
+        self._running: Future[AnswerCounts] | None = None
+        self._result = UnpackResult()
 
     def unpack(
         self, pack: PackRecord, *, job: dict[str, Any] | None, state: str, submission_id: str
@@ -117,8 +121,10 @@ class Unpacker:
                 batch, tenants = [], {}
         if batch:
             self._answer(pack, batch, result, submission_id, job, tenant_of=tenants)
+        self._settle()
         if result.counts.matched < pack.rows:
             self.fail_rest(pack, seen, result, job=job, state=state, submission_id=submission_id)
+            self._settle()
         return result
 
     def fail_rest(
@@ -139,6 +145,7 @@ class Unpacker:
             answers = [Answer(rid, RequestState.FAILED, error=error) for rid in missing]
             tenants = self._tenants(missing) if not pack.tenant else {}
             self._answer(pack, answers, result, submission_id, job, tenant_of=tenants)
+            self._settle()
             result.without_row += len(missing)
             for answer in answers:
                 tenant = tenants.get(answer.request_id) or pack.tenant or ""
@@ -179,11 +186,20 @@ class Unpacker:
                 )
                 for a in answers
             ]
-        counts = self.book.answer(pack.id, answers, events=events)
-        result.counts.new += counts.new
-        result.counts.before += counts.before
-        result.counts.foreign += counts.foreign
+        # Redis answers one batch while this thread parses the next one (one batch in flight).
+        self._settle()
+        self._running = self._pool.submit(self.book.answer, pack.id, answers, events=events)
+        self._result = result
         self.renew()
+
+    def _settle(self) -> None:
+        """Wait for the batch in flight and add its counts."""
+        if self._running is not None:
+            counts = self._running.result()
+            self._running = None
+            self._result.counts.new += counts.new
+            self._result.counts.before += counts.before
+            self._result.counts.foreign += counts.foreign
 
 
 def _request_event(

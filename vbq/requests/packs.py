@@ -127,8 +127,10 @@ class PackBook:
             args: list[Any] = [PREFIX, pack_id, self.settings.request_ttl_s, flag]
             for i in range(start, min(start + _ANSWER_BATCH, len(answers))):
                 a = answers[i]
-                args += [a.request_id, a.state.value, a.file_index, a.offset, a.length]
-                args += [a.tokens.encode(), a.error]
+                args.append(
+                    f"{a.request_id}\t{a.state.value}\t{a.file_index}\t{a.offset}\t{a.length}"
+                    f"\t{a.tokens.encode()}\t{a.error}"
+                )
                 if events is not None:
                     args.append(events[i])
             self._answer(keys=[], args=args, client=pipe)

@@ -45,10 +45,18 @@ class Tokens:
         """Counts of one response's ``usageMetadata`` (any shape is tolerated)."""
         if not isinstance(meta, Mapping):
             return cls()
-        values = {name: _int(meta.get(wire)) for name, wire in _WIRE.items()}
-        if not values["total"]:
-            values["total"] = values["prompt"] + values["candidates"] + values["thoughts"]
-        return cls(**values)
+        get = meta.get
+        # Runs once per output row: plain ints (what Google sends) take the short way.
+        p, c, th, ca, t = (
+            get("promptTokenCount", 0),
+            get("candidatesTokenCount", 0),
+            get("thoughtsTokenCount", 0),
+            get("cachedContentTokenCount", 0),
+            get("totalTokenCount", 0),
+        )
+        if not (type(p) is type(c) is type(th) is type(ca) is type(t) is int):
+            p, c, th, ca, t = _int(p), _int(c), _int(th), _int(ca), _int(t)
+        return cls(p, c, th, ca, t or p + c + th)
 
     @classmethod
     def from_dict(cls, data: object) -> Tokens:
@@ -73,10 +81,16 @@ class Tokens:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def __add__(self, other: Tokens) -> Tokens:
-        return Tokens(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        return Tokens(
+            self.prompt + other.prompt,
+            self.candidates + other.candidates,
+            self.thoughts + other.thoughts,
+            self.cached + other.cached,
+            self.total + other.total,
+        )
 
     def __bool__(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+        return bool(self.prompt or self.candidates or self.thoughts or self.cached or self.total)
 
 
 def _int(value: Any) -> int:
