@@ -37,6 +37,8 @@ KNOWN: dict[str, str] = {
     "bench_outputs": "peak memory of streaming outputs vs reading them whole",
     "bench_surface": "creates/s through Google's surface vs `POST /v1/submissions`, p99 answer",
     "bench_console": "web console page times on 1,000,000 submissions vs the JSON list endpoint",
+    "bench_requests": "request ingest: `add_requests` vs `submit_many` (and raw Redis writes)",
+    "bench_unpack": "unpacking a 1 GB packed Gemini output: rows/s and peak RSS growth",
 }
 
 # Bounded sizes for `make bench` (minutes, not hours, on a 2-core machine).
@@ -50,6 +52,8 @@ BOUNDED_ARGS: dict[str, list[str]] = {
     "bench_outputs": ["--size-mb", "256", "--baseline-mb", "32"],
     "bench_surface": ["--creates", "1600", "--rounds", "8", "--threads", "8"],
     "bench_console": ["--records", "1000000", "--header"],
+    "bench_requests": ["--count", "20000", "--header"],
+    "bench_unpack": ["--size-mb", "1024", "--rows", "200000", "--header"],
 }
 TIMEOUT_S = 900.0
 
@@ -59,6 +63,7 @@ HEADLINE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bench_e2e": ("jobs/s", "CPU s/job", "checks"),
     "bench_surface": ("ratio", "surface p99 ms"),
     "bench_console": ("records", "page", "p50 ms"),
+    "bench_unpack": ("rows/s", "rows per CPU s", "peak RSS growth MB"),
 }
 # Benchmarks whose headline is their first rows only (the rest is detail).
 HEADLINE_ROWS: dict[str, int] = {"bench_console": 1}

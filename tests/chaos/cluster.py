@@ -110,6 +110,11 @@ class ChaosCluster:
             "VBQ_INBOX_TTL_S": "86400",
             "VBQ_LOG_FORMAT": "json",
             "VBQ_LOG_LEVEL": "WARNING",
+            # Requests (issue 16): small packs, flushed fast, one event per request.
+            "VBQ_PACK_PREFIX": f"{OUTPUT_PREFIX.rsplit('/', 1)[0]}/vbq-packs",
+            "VBQ_PACK_MAX_ROWS": "40",
+            "VBQ_PACK_MAX_WAIT_S": "2",
+            "VBQ_REQUEST_EVENTS": "true",
             "CHAOS_RECORD_DIR": str(self.record_dir),
             **self.shape.env_overrides,
         }

@@ -18,6 +18,8 @@ from tests.chaos.checker import History, Report, check, format_table
 from tests.chaos.cluster import INPUT_BUCKET, OUTPUT_PREFIX, ChaosCluster, ClusterShape
 from tests.chaos.faults import Nemesis
 from tests.chaos.recorder import OUTBOX, AuditPuller, OutboxTap, read_handler_runs
+from tests.chaos.request_checker import LOST, check_requests
+from tests.chaos.requests_side import RequestSubmitter, request_history
 from vbq.producers import Client
 from vbq.store import JobStore
 
@@ -28,6 +30,7 @@ _PROGRESS = (
     "lost (accepted, not finished)",
     "state change never published",
     "state change never handled",
+    LOST,
 )
 
 
@@ -43,6 +46,7 @@ class ChaosPlan:
         pubsub_down_s: length of each Pub/Sub outage, in seconds.
         drain_timeout_s: how long the healed cluster gets to finish everything, in seconds.
         seed: RNG seed of the nemesis.
+        requests: how many single requests a second client adds (packed into jobs).
     """
 
     submissions: int
@@ -54,6 +58,7 @@ class ChaosPlan:
     gap_s: tuple[float, float] = (3.0, 10.0)
     title: str = "chaos"
     extra: dict[str, Any] = field(default_factory=dict)
+    requests: int = 0
 
 
 def sdk_kwargs(i: int) -> dict[str, Any]:
@@ -107,16 +112,27 @@ def _history(
     ids: set[str],
     tap: OutboxTap,
     audit: AuditPuller,
-) -> History:
-    records = store.get_many(sorted(ids))
-    return History(
-        accepted=set(ids),
-        final_states={r.id: r.state.value for r in records},
-        vertex_jobs=cluster.vertex_jobs(),
-        tapped=tap.seen.copy(),
-        published=audit.snapshot(),
-        handler_runs=read_handler_runs(cluster.record_dir),
+    requests: set[str],
+) -> Report:
+    """Check everything recorded so far: submissions (the client's and the packs'), requests."""
+    tapped = tap.seen.copy()
+    req_history = request_history(cluster.settings(), requests, tapped) if requests else None
+    packs = set(req_history.pack_submissions.values()) if req_history else set()
+    records = store.get_many(sorted(ids | packs))
+    report = check(
+        History(
+            accepted=ids | packs,
+            final_states={r.id: r.state.value for r in records},
+            vertex_jobs=cluster.vertex_jobs(),
+            tapped=tapped,
+            published=audit.snapshot(),
+            handler_runs=read_handler_runs(cluster.record_dir),
+            other_owners=set(requests),
+        )
     )
+    if req_history is not None:
+        check_requests(req_history, report)
+    return report
 
 
 def run_chaos(root: Path, plan: ChaosPlan) -> tuple[Report, str]:
@@ -142,18 +158,25 @@ def run_chaos(root: Path, plan: ChaosPlan) -> tuple[Report, str]:
         cluster, plan.faults, seed=plan.seed, pubsub_down_s=plan.pubsub_down_s, gap_s=plan.gap_s
     )
     submitter = _Submitter(client, plan.submissions, plan.fault_window_s * 0.8)
+    adder = RequestSubmitter(
+        Client.from_settings(settings), plan.requests, plan.fault_window_s * 0.8
+    )
     try:
         nemesis.start()
         submitter.thread.start()
+        if plan.requests:
+            adder.thread.start()
         time.sleep(plan.fault_window_s)
         nemesis.stop()
         t_healed = time.monotonic()
         submitter.thread.join(timeout=plan.drain_timeout_s)
+        if plan.requests:
+            adder.thread.join(timeout=plan.drain_timeout_s)
         ids = set(submitter.accepted.values())
         deadline = time.monotonic() + plan.drain_timeout_s
         while True:
             cluster.ensure_all_alive()  # a role that crashed on its own would show in the logs
-            report = check(_history(cluster, store, ids, tap, audit))
+            report = _history(cluster, store, ids, tap, audit, adder.accepted)
             pending = [v for v in _PROGRESS if v in report.violations]
             if not pending and _outbox_len(settings.redis_url) == 0:
                 break
@@ -163,11 +186,14 @@ def run_chaos(root: Path, plan: ChaosPlan) -> tuple[Report, str]:
         time.sleep(3.0)  # late redeliveries and duplicate publishes show up now, if any
         tap.stop()
         audit.stop()
-        report = check(_history(cluster, store, ids, tap, audit))
+        report = _history(cluster, store, ids, tap, audit, adder.accepted)
         report.counts["submit calls that raised (retried)"] = submitter.errors
         report.counts["submissions not accepted"] = plan.submissions - len(ids)
         if plan.submissions - len(ids):
             report.violations["submissions not accepted"] = [str(plan.submissions - len(ids))]
+        report.counts["add_requests calls that raised (retried)"] = adder.errors
+        if plan.requests - len(adder.accepted):
+            report.violations["requests not accepted"] = [str(plan.requests - len(adder.accepted))]
         if nemesis.errors:
             report.violations["fault injection errors"] = nemesis.errors
         times = (t_start, t_ready, t_healed, time.monotonic())
@@ -181,6 +207,7 @@ def run_chaos(root: Path, plan: ChaosPlan) -> tuple[Report, str]:
         tap.stop()
         audit.stop()
         client.close()
+        adder.client.close()
         cluster.stop()
 
 

@@ -42,6 +42,7 @@ def test_each_fault_alone(tmp_path: Path, fault: str) -> None:
         tmp_path,
         ChaosPlan(
             submissions=150,
+            requests=100,
             faults=(fault,),
             fault_window_s=25.0,
             pubsub_down_s=10.0,
@@ -58,6 +59,7 @@ def test_all_faults_together_2000(tmp_path: Path) -> None:
         tmp_path,
         ChaosPlan(
             submissions=2000,
+            requests=2000,
             faults=ALL_FAULTS,
             fault_window_s=150.0,
             pubsub_down_s=60.0,
@@ -70,11 +72,13 @@ def test_all_faults_together_2000(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(240)
 def test_ci_bounded(tmp_path: Path) -> None:
-    """The bounded run CI does after ``make test``: 150 submissions, most faults, < 3 min."""
+    """The bounded run CI does after ``make test``: 150 submissions and 300 single requests
+    (packed into jobs), most faults, < 4 min."""
     _run(
         tmp_path,
         ChaosPlan(
             submissions=150,
+            requests=300,
             faults=CI_FAULTS,
             fault_window_s=30.0,
             pubsub_down_s=10.0,

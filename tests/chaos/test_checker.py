@@ -117,3 +117,39 @@ def test_events_of_unknown_submissions_are_reported() -> None:
     h = clean()
     h.published.append((f"{C}:SUCCEEDED", "m"))
     assert check(h).violations["event for an unknown submission"] == [f"{C}:SUCCEEDED"]
+
+
+def test_request_checker_passes_a_clean_history_and_names_each_anomaly() -> None:
+    from tests.chaos.checker import Report
+    from tests.chaos.request_checker import RequestHistory, check_requests
+
+    r1, r2, r3 = "1" * 32, "2" * 32, "3" * 32
+    clean = RequestHistory(
+        accepted={r1, r2},
+        records={r1: ("SUCCEEDED", "p1"), r2: ("FAILED", "p1")},
+        pack_submissions={"p1": A},
+        pack_inputs={"p1": [r1, r2]},
+        counts={"SUCCEEDED": 1, "FAILED": 1},
+        events=Counter({f"{r1}:SUCCEEDED": 1, f"{r2}:FAILED": 1}),
+    )
+    report = Report()
+    check_requests(clean, report)
+    assert report.ok, report.violations
+    bad = RequestHistory(
+        accepted={r1, r2, r3},
+        records={r1: ("SUCCEEDED", "p1"), r2: ("PENDING", "p2"), r3: ("SUCCEEDED", "p1")},
+        pack_submissions={"p1": A},
+        pack_inputs={"p1": [r1, r3], "p2": [r1]},
+        counts={"SUCCEEDED": 3},
+        events=Counter({f"{r1}:SUCCEEDED": 2}),
+    )
+    report = Report()
+    check_requests(bad, report)
+    assert set(report.violations) == {
+        "request lost (accepted, not answered)",
+        "request in two packs",
+        "request missing from its pack's input",
+        "request's pack never submitted",
+        "request answered twice (counters)",
+        "request answered twice (events)",
+    }
