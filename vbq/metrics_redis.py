@@ -56,7 +56,7 @@ class RedisStateCollector(Collector):
         """Nothing up front: the metric names are produced at scrape time only."""
         return []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Any]:
         """Yield the gauges (see the module docstring)."""
         up = GaugeMetricFamily("vbq_redis_up", "1 when the scrape could read the vbq Redis.")
         try:
@@ -72,7 +72,7 @@ class RedisStateCollector(Collector):
 
     # -- reading --------------------------------------------------------------------------------
 
-    def _read(self) -> list[GaugeMetricFamily]:
+    def _read(self) -> list[Any]:
         states = list(SubmissionState)
         pipe = self._redis.pipeline(transaction=False)
         for st in states:
@@ -123,7 +123,10 @@ class RedisStateCollector(Collector):
         for key, n in zip(slot_keys, pipe.execute() if slot_keys else [], strict=True):
             project, location, *model = key[len(_SLOTS_PREFIX) :].split(":", 2)
             slots.add_metric([project, location, model[0] if model else ""], int(n))
-        return [by_state, by_tenant, outbox_depth, outbox_age, slots]
+        from vbq.usage.metrics import usage_families
+
+        usage = usage_families(self._redis, max_keys=self._max_keys)
+        return [by_state, by_tenant, outbox_depth, outbox_age, slots, *usage]
 
     def _scan(self, pattern: str) -> list[str]:
         keys: list[str] = []

@@ -60,8 +60,16 @@ class RequestSubmitter:
 
 def request_history(settings: Settings, accepted: set[str], tapped: Counter[str]) -> RequestHistory:
     """What the store, the pack inputs in Cloud Storage and the outbox tap say about requests."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
     from vbq.storage import list_objects
 
+    gcs = storage.Client(
+        project="vbq-chaos",
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options={"api_endpoint": settings.storage_emulator_host},
+    )
     store = RequestStore.from_settings(settings)
     try:
         history = RequestHistory(accepted=set(accepted), counts=store.counts())
@@ -74,7 +82,7 @@ def request_history(settings: Settings, accepted: set[str], tapped: Counter[str]
             if pack is not None and pack.submission_id:
                 history.pack_submissions[pack_id] = pack.submission_id
             uri = f"{settings.pack_prefix}/inputs/{pack_id}.jsonl"
-            for blob in list_objects(uri):
+            for blob in list_objects(uri, client=gcs):
                 history.pack_inputs[pack_id] = [
                     _route(line) for line in blob.download_as_bytes().splitlines() if line.strip()
                 ]
