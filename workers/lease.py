@@ -1,5 +1,5 @@
-"""A per-item lease lock in Redis (``SET NX PX`` + compare-and-delete), for the packer, the
-results task and the splitter: two workers never do the same item's work at once, and a
+"""A per-item lease (``vbq.leases``: ``SET NX PX`` + compare-and-renew/delete) for the packer,
+the results task and the splitter: two workers never do the same item's work at once, and a
 killed holder blocks the item for at most one lease."""
 
 from __future__ import annotations
@@ -8,19 +8,13 @@ import uuid
 
 import redis as redis_lib
 
-__all__ = ["Lease"]
+from vbq.leases import Leases
 
-_RENEW = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
-)
-_RELEASE = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-)
+__all__ = ["Lease"]
 
 
 class Lease:
-    """One lease on ``key``.
+    """One lease on ``key``, held by a random value.
 
     Args:
         redis: the vbq Redis.
@@ -29,19 +23,19 @@ class Lease:
     """
 
     def __init__(self, redis: redis_lib.Redis, key: str, lease_s: float) -> None:
-        self.redis = redis
+        self.leases = Leases(redis)
         self.key = key
-        self.lease_ms = max(1, int(lease_s * 1000))
-        self.token = uuid.uuid4().hex
+        self.lease_s = lease_s
+        self.value = uuid.uuid4().hex
 
     def acquire(self) -> bool:
         """Take the lease; False when another holder has it."""
-        return bool(self.redis.set(self.key, self.token, nx=True, px=self.lease_ms))
+        return self.leases.take(self.key, self.value, self.lease_s).held
 
     def renew(self) -> bool:
         """Extend the lease; False when it was lost (expired and taken, or released)."""
-        return bool(int(self.redis.eval(_RENEW, 1, self.key, self.token, self.lease_ms)))
+        return self.leases.renew(self.key, self.value, self.lease_s)
 
     def release(self) -> None:
         """Give the lease back (only if still ours)."""
-        self.redis.eval(_RELEASE, 1, self.key, self.token)
+        self.leases.release(self.key, self.value)

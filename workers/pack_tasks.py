@@ -14,9 +14,7 @@ is idempotent (:mod:`vbq.workers.packer`).
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from typing import Any
 
 import redis as redis_lib
@@ -26,14 +24,13 @@ from vbq.broker.names import TASK_PACK_FLUSH, TASK_PACK_TICK
 from vbq.logs import get_logger
 from vbq.settings import Settings
 from vbq.workers.celery_app import app
+from vbq.workers.deps import PerProcess, settings_and_redis
 from vbq.workers.packer import Packer
 from vbq.workers.retry import backoff_s
 
 __all__ = ["build_packer", "flush", "tick"]
 
 _log = get_logger("vbq.workers.pack")
-_lock = threading.Lock()
-_by_pid: dict[int, tuple[Settings, Packer]] = {}
 _PACK_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -51,14 +48,13 @@ def build_packer(settings: Settings, client: redis_lib.Redis | None = None) -> P
     )
 
 
-def _deps() -> tuple[Settings, Packer]:
-    pid = os.getpid()
-    with _lock:
-        if pid not in _by_pid:
-            settings = Settings.from_env()
-            _by_pid.clear()
-            _by_pid[pid] = (settings, build_packer(settings))
-        return _by_pid[pid]
+def _build() -> tuple[Settings, Packer]:
+    settings, _ = settings_and_redis()
+    # Its own client with raw replies: pack lines travel as bytes, never decoded.
+    return settings, build_packer(settings, redis_lib.Redis.from_url(settings.redis_url))
+
+
+_deps: PerProcess[tuple[Settings, Packer]] = PerProcess(_build)
 
 
 @app.task(name=TASK_PACK_FLUSH, bind=True, max_retries=None, ignore_result=True)
@@ -67,7 +63,7 @@ def flush(self: Task[Any, Any], pack_id: str) -> str:
     if not isinstance(pack_id, str) or not _PACK_ID.match(pack_id):
         _log.error("task.malformed_message", task=TASK_PACK_FLUSH, arg=repr(pack_id)[:80])
         return "dropped"
-    settings, packer = _deps()
+    settings, packer = _deps.get()
     try:
         return packer.flush(pack_id)
     except Exception as exc:
@@ -79,7 +75,7 @@ def flush(self: Task[Any, Any], pack_id: str) -> str:
 @app.task(name=TASK_PACK_TICK, ignore_result=True, acks_late=False)
 def tick() -> dict[str, Any]:
     """Seal overdue packs and flush sealed ones; beat resends it, so errors are only logged."""
-    _, packer = _deps()
+    _, packer = _deps.get()
     try:
         report = packer.tick()
     except Exception as exc:

@@ -4,8 +4,6 @@ is due (:mod:`vbq.workers.results`). It works without any subscriber running."""
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
 import redis as redis_lib
@@ -14,13 +12,12 @@ from vbq.broker.names import TASK_RESULTS
 from vbq.logs import get_logger
 from vbq.settings import Settings
 from vbq.workers.celery_app import app
+from vbq.workers.deps import PerProcess, settings_and_redis
 from vbq.workers.results import Finisher
 
 __all__ = ["build_finisher", "results"]
 
 _log = get_logger("vbq.workers.results")
-_lock = threading.Lock()
-_by_pid: dict[int, Finisher] = {}
 
 
 def build_finisher(settings: Settings, client: redis_lib.Redis | None = None) -> Finisher:
@@ -31,20 +28,19 @@ def build_finisher(settings: Settings, client: redis_lib.Redis | None = None) ->
     return Finisher(redis=client, settings=settings, store=JobStore(client, settings=settings))
 
 
-def _finisher() -> Finisher:
-    pid = os.getpid()
-    with _lock:
-        if pid not in _by_pid:
-            _by_pid.clear()
-            _by_pid[pid] = build_finisher(Settings.from_env())
-        return _by_pid[pid]
+def _build() -> Finisher:
+    settings, _ = settings_and_redis()
+    return build_finisher(settings)
+
+
+_finisher: PerProcess[Finisher] = PerProcess(_build)
 
 
 @app.task(name=TASK_RESULTS, ignore_result=True, acks_late=False)
 def results() -> dict[str, Any]:
     """One run of the results task; errors are logged (the next run retries)."""
     try:
-        report = _finisher().run_once()
+        report = _finisher.get().run_once()
     except Exception as exc:
         _log.warning("results run failed", error=repr(exc))
         return {"error": repr(exc)}
