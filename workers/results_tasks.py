@@ -23,9 +23,13 @@ _log = get_logger("vbq.workers.results")
 def build_finisher(settings: Settings, client: redis_lib.Redis | None = None) -> Finisher:
     """A :class:`Finisher` on the real store (with the splitter's parent check)."""
     from vbq.store import JobStore
+    from vbq.workers.split_parent import SplitParent
+    from vbq.workers.tasks import enqueue_cancel
 
     client = client or redis_lib.Redis.from_url(settings.redis_url)
-    return Finisher(redis=client, settings=settings, store=JobStore(client, settings=settings))
+    store = JobStore(client, settings=settings)
+    parents = SplitParent(redis=client, store=store, send_cancel=enqueue_cancel)
+    return Finisher(redis=client, settings=settings, store=store, split_check=parents.check)
 
 
 def _build() -> Finisher:

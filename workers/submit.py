@@ -113,6 +113,7 @@ class Submitter:
         redis_client: Redis for the per-submission lock, the cancel flag and the backlog size.
         settings: retry budget, backoff, visibility timeout, default project and location.
         rng: randomness for jitter (tests pass a seeded one).
+        split_hook: holds Gemini submissions whose input is measured and maybe split first.
     """
 
     def __init__(
@@ -125,6 +126,7 @@ class Submitter:
         redis_client: redis.Redis,
         settings: Settings,
         rng: random.Random | None = None,
+        split_hook: Any = None,
     ) -> None:
         self.store = store
         self.vertex = vertex
@@ -133,6 +135,7 @@ class Submitter:
         self.redis = redis_client
         self.settings = settings
         self.rng = rng or random.Random()
+        self.split_hook = split_hook  # vbq.workers.split_hook.SplitHook (oversized inputs)
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -150,6 +153,11 @@ class Submitter:
                 return Outcome(action="noop", reason="not_found")
             if rec.state not in _OPEN:
                 return Outcome(action="noop", reason=f"state {rec.state}", job_name=rec.job_name)
+            held = (
+                self.split_hook.hold(rec) if self.split_hook and rec.state == _S.ACCEPTED else None
+            )
+            if held is not None:  # a Gemini input being measured (and maybe split) first
+                return Outcome(action="noop", reason=held)
             token = uuid.uuid4().hex
             lock_key = f"vbq:lock:submit:{submission_id}"
             leases = Leases(self.redis)

@@ -32,6 +32,7 @@ from vbq.workers.celery_app import app
 from vbq.workers.deps import PerProcess
 from vbq.workers.deps import settings_and_redis as _settings_and_redis
 from vbq.workers.retry import backoff_s
+from vbq.workers.split_hook import SplitHook
 from vbq.workers.submit import Submitter
 from vbq.workers.sweeper import DueIndex, Sweeper
 
@@ -79,6 +80,11 @@ def _build_deps() -> _Deps:
             slots=slots,
             redis_client=client,
             settings=settings,
+            split_hook=SplitHook(
+                redis=client,
+                settings=settings,
+                send_split=lambda sid: app.send_task("vbq.split", args=[sid]),
+            ),
         ),
         canceller=Canceller(
             store=store, vertex=vertex, limiter=limiter, redis_client=client, settings=settings

@@ -164,6 +164,7 @@ def make_flow(
         return flow
 
     vertex_emulator.configure(shuffle_output=True)
+    make.flows = flows  # type: ignore[attr-defined]
     yield make
     for flow in flows:
         flow.close()

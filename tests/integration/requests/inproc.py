@@ -20,7 +20,6 @@ from vbq.settings import Settings
 from vbq.store import JobStore
 from vbq.workers.packer import Packer
 from vbq.workers.poll_tasks import build_poller
-from vbq.workers.results_tasks import build_finisher
 from vbq.workers.submit import Submitter
 
 MODEL = "gemini-2.0-flash-001"
@@ -32,6 +31,8 @@ class Recorder:
 
     submits: list[str] = field(default_factory=list)
     flushes: list[str] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)
+    cancels: list[str] = field(default_factory=list)
 
     def enqueue_submit_many(self, ids: Sequence[str]) -> None:
         self.submits += ids
@@ -53,6 +54,10 @@ class Flow:
         from vbq.quota.ratelimit import RateLimiter
         from vbq.quota.slots import Slots
         from vbq.vertex import VertexClient
+        from vbq.workers.results import Finisher
+        from vbq.workers.split_hook import SplitHook
+        from vbq.workers.split_parent import SplitParent
+        from vbq.workers.splitter import Splitter
 
         self.settings = settings
         self.r = redis.Redis.from_url(settings.redis_url)
@@ -70,9 +75,20 @@ class Flow:
             slots=Slots(text, settings=settings),
             redis_client=text,
             settings=settings,
+            split_hook=SplitHook(
+                redis=text, settings=settings, send_split=self.recorder.splits.append
+            ),
         )
         self.poller = build_poller(settings, text)
-        self.finisher = build_finisher(settings, self.r)
+        self.splitter = Splitter(
+            redis=self.r, settings=settings, store=self.store, enqueue_submit=self.recorder.submit
+        )
+        parents = SplitParent(
+            redis=self.r, store=self.store, send_cancel=self.recorder.cancels.append
+        )
+        self.finisher = Finisher(
+            redis=self.r, settings=settings, store=self.store, split_check=parents.check
+        )
 
     def add(self, n: int, *, tenants: int = 1, prefix: str = "q") -> list[Any]:
         handles = []
@@ -98,6 +114,9 @@ class Flow:
             self.packer.flush(pid)
         self.recorder.flushes.clear()
         self.packer.tick()
+        for sid in list(dict.fromkeys(self.recorder.splits)):
+            self.splitter.split(sid)
+        self.recorder.splits.clear()
         for sid in list(dict.fromkeys(self.recorder.submits)):
             outcome = self.submitter.run(sid)
             if outcome.final:
