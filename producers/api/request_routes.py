@@ -52,9 +52,11 @@ def install_request_routes(
     scope_dep = Annotated[str | None, Depends(scope)]  # None: an admin key reads any tenant's
 
     def enabled() -> None:
+        # A server set up without a pack prefix offers no request routes (a 404, not a 5xx:
+        # nothing a caller sends can change that).
         if not client.settings.pack_prefix:
             raise ProblemError(
-                503, "requests-disabled", "this server has no VBQ_PACK_PREFIX: requests are off"
+                404, "requests-disabled", "this server has no VBQ_PACK_PREFIX: requests are off"
             )
 
     @app.post(

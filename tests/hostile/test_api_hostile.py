@@ -39,7 +39,12 @@ MAX_BODY = 64 * 1024
 
 def _app(redis_url: str) -> Any:
     settings = Settings.from_env(
-        {"VBQ_REDIS_URL": redis_url, "VBQ_BROKER_URL": redis_url, "VBQ_PROJECT": "hostile"}
+        {
+            "VBQ_REDIS_URL": redis_url,
+            "VBQ_BROKER_URL": redis_url,
+            "VBQ_PROJECT": "hostile",
+            "VBQ_PACK_PREFIX": "gs://hostile-bucket/vbq",  # the /v1/requests routes are fuzzed too
+        }
     )
     ring = ApiKeyRing.from_mapping({hash_api_key(KEY): "team-a"})
     return create_app(client=Client.from_settings(settings), keyring=ring, max_body_bytes=MAX_BODY)

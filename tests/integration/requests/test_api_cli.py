@@ -114,7 +114,7 @@ def test_requests_off_without_a_pack_prefix(redis_url: str) -> None:
         resp = test_client.post(
             "/v1/requests", json={"model": "gemini-2.0-flash-001", "request": GOOD}, headers=auth()
         )
-    assert resp.status_code == 503
+    assert resp.status_code == 404 and resp.json()["type"].endswith("requests-disabled")
 
 
 def test_cli_add_status_and_usage(redis_url: str, tmp_path: Path) -> None:

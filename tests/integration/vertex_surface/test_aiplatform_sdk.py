@@ -96,12 +96,12 @@ def test_submit_read_outputs_and_list(sdk: Stack, storage_client: Any) -> None:
     stats = job.completion_stats
     assert (stats.successful_count, stats.failed_count, stats.incomplete_count) == (2, 1, 0)
     directory = job.output_info.gcs_output_directory
-    assert directory.startswith(f"gs://{bucket.name}/out/prediction-gemini-2.0-flash-001-")
+    assert directory.startswith(f"gs://{bucket.name}/out/prediction-model-")  # Gemini layout
     assert job.create_time and job.start_time and job.end_time
     assert dict(job.labels) == {"suite": suite}  # vbq's own label is not shown
 
     blobs = list(job.iter_outputs())
-    assert [b.name.rsplit("/", 1)[-1] for b in blobs] == ["predictions_00001.jsonl"]
+    assert [b.name.rsplit("/", 1)[-1] for b in blobs] == ["predictions.jsonl"]
     rows = [json.loads(line) for line in blobs[0].download_as_text().splitlines()]
     assert len(rows) == 3
     assert rows[0]["response"]["candidates"][0]["content"]["parts"][0]["text"] == (

@@ -47,7 +47,12 @@ GCS_JOB = {"outputInfo": {"gcsOutputDirectory": "gs://bkt/out/prediction-model-x
         (record(), GCS_JOB, S.PARTIALLY_SUCCEEDED, True),
         (record(), GCS_JOB, S.FAILED, False),
         (record(), {"outputInfo": {"bigqueryOutputTable": "t"}}, S.SUCCEEDED, False),
-        (record(model="projects/proj-1/locations/us-central1/models/9"), GCS_JOB, S.SUCCEEDED, False),
+        (
+            record(model="projects/proj-1/locations/us-central1/models/9"),
+            GCS_JOB,
+            S.SUCCEEDED,
+            False,
+        ),
         (record(metadata={"vbq_pack": {"pack_id": "p"}}), {}, S.FAILED, True),
         (record(metadata={"vbq_pack": {"pack_id": "p"}}), {}, S.CANCELLED, True),
     ],
