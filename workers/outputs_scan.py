@@ -11,9 +11,9 @@ than a chunk.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from vbq.requests import ROUTE_LABEL, TENANT_LABEL
 from vbq.storage import iter_lines, split_gs, storage_client
@@ -22,9 +22,9 @@ from vbq.usage import Tokens
 __all__ = ["OutputRow", "Tally", "iter_output_rows", "output_blobs", "row_error"]
 
 
-@dataclass(frozen=True, slots=True)
-class OutputRow:
-    """One output row, reduced to what routing and accounting need."""
+class OutputRow(NamedTuple):
+    """One output row, reduced to what routing and accounting need (a named tuple: one is
+    made per row)."""
 
     file_index: int
     offset: int
@@ -101,34 +101,48 @@ _ROUTE = b'"' + ROUTE_LABEL.encode() + b'":"'
 _TENANT = b'"' + TENANT_LABEL.encode() + b'":"'
 _USAGE = b'"usageMetadata":'
 _RESPONSE = b'"response":{'
+_REQUEST = b'"request":{'
 _HEX = frozenset(b"0123456789abcdef")
-_decoder = json.JSONDecoder()
+# The five counts of usageMetadata (nested details carry other key names).
+_COUNTS = re.compile(
+    rb'"(promptTokenCount|candidatesTokenCount|thoughtsTokenCount|cachedContentTokenCount'
+    rb'|totalTokenCount)":(\d+)'
+)
 
 
 def _fast_row(index: int, offset: int, line: bytes) -> OutputRow | None:
-    """A successful row in Google's layout (``{"status":"",...``) without parsing all of it:
-    the keys are found in the raw bytes (a key quoted that way cannot occur inside a JSON
-    string, where quotes are escaped); any doubt (a key seen twice) returns None."""
+    """A successful row in Google's layout without parsing all of it.
+
+    Google writes ``{"status":"","processed_time":...,"request":{...},"response":{...}}``: the
+    routing labels are looked for only between the start of ``request`` and the first
+    ``"response":{`` after it (the prompt, small), ``usageMetadata`` from the end (it follows
+    the candidates). A key quoted that way cannot occur inside a JSON string (its quotes would
+    be escaped); anything unexpected (no such region, a label twice) returns None and the row
+    is parsed whole.
+    """
     if not line.startswith(_OK_START):
         return None
-    if line.count(_ROUTE) != 1 or line.count(_RESPONSE) != 1 or line.count(_USAGE) > 1:
+    r0 = line.find(_REQUEST)
+    resp = line.find(_RESPONSE, r0) if r0 >= 0 else -1
+    if resp < 0:
         return None
-    at = line.find(_ROUTE) + len(_ROUTE)
+    at = line.find(_ROUTE, r0, resp)
+    if at < 0 or line.find(_ROUTE, at + 1, resp) >= 0:
+        return None
+    at += len(_ROUTE)
     rid = line[at : at + 32]
-    if len(rid) != 32 or line[at + 32 : at + 33] != b'"' or not _HEX.issuperset(rid):
+    if line[at + 32 : at + 33] != b'"' or not _HEX.issuperset(rid):
         return None
     tenant = None
-    if line.count(_TENANT) == 1:
-        t_at = line.find(_TENANT) + len(_TENANT)
+    t_at = line.find(_TENANT, r0, resp)
+    if t_at >= 0:
+        t_at += len(_TENANT)
         tenant = line[t_at : line.find(b'"', t_at)].decode()
     tokens = Tokens()
-    u_at = line.find(_USAGE)
+    u_at = line.rfind(_USAGE, resp)
     if u_at >= 0:
-        try:
-            meta, _ = _decoder.raw_decode(line[u_at + len(_USAGE) :].decode())
-        except ValueError:
-            return None
-        tokens = Tokens.from_usage_metadata(meta)
+        counts = {k.decode(): int(v) for k, v in _COUNTS.findall(line, u_at)}
+        tokens = Tokens.from_usage_metadata(counts)
     return OutputRow(index, offset, len(line), rid.decode(), tenant, True, tokens, "")
 
 

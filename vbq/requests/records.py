@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from vbq.usage.tokens import Tokens
 
@@ -138,16 +138,16 @@ class PackRecord:
     files: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """The outcome of one request, from its output row (or its job)."""
+class Answer(NamedTuple):
+    """The outcome of one request, from its output row (or its job); a named tuple, as the
+    unpacker makes one per row."""
 
     request_id: str
     state: RequestState
     file_index: int = -1
     offset: int = -1
     length: int = -1
-    tokens: Tokens = field(default_factory=Tokens)
+    tokens: Tokens = Tokens()
     error: str = ""
 
 

@@ -8,8 +8,7 @@ Google reports per response ``promptTokenCount``, ``candidatesTokenCount``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Tokens"]
 
@@ -22,9 +21,10 @@ _WIRE = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
+class Tokens(NamedTuple):
     """Token counts (zero when absent); ``total`` falls back to prompt + candidates + thoughts.
+
+    A named tuple: the unpacker makes one per output row, and a tuple is cheap to build.
 
     Attributes:
         prompt: ``promptTokenCount``.
@@ -63,7 +63,7 @@ class Tokens:
         """Counts from :meth:`to_dict` output (missing keys are zero)."""
         if not isinstance(data, Mapping):
             return cls()
-        return cls(**{f.name: _int(data.get(f.name)) for f in fields(cls)})
+        return cls(*(_int(data.get(name)) for name in cls._fields))
 
     @classmethod
     def decode(cls, text: str) -> Tokens:
@@ -78,9 +78,9 @@ class Tokens:
 
     def to_dict(self) -> dict[str, int]:
         """``{"prompt", "candidates", "thoughts", "cached", "total"}``."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return dict(zip(self._fields, self, strict=True))
 
-    def __add__(self, other: Tokens) -> Tokens:
+    def __add__(self, other: Tokens) -> Tokens:  # type: ignore[override]
         return Tokens(
             self.prompt + other.prompt,
             self.candidates + other.candidates,
