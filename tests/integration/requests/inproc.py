@@ -19,7 +19,7 @@ from vbq.requests import RequestState
 from vbq.settings import Settings
 from vbq.store import JobStore
 from vbq.workers.packer import Packer
-from vbq.workers.poll_tasks import build_poller
+from vbq.workers.poller import Poller
 from vbq.workers.submit import Submitter
 
 MODEL = "gemini-2.0-flash-001"
@@ -79,7 +79,7 @@ class Flow:
                 redis=text, settings=settings, send_split=self.recorder.splits.append
             ),
         )
-        self.poller = build_poller(settings, text)
+        self.poller = Poller.from_settings(settings, text)
         self.splitter = Splitter(
             redis=self.r, settings=settings, store=self.store, enqueue_submit=self.recorder.submit
         )
