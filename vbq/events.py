@@ -113,6 +113,11 @@ class JobEvent(BaseModel):
     def _job_text(cls, value: Any) -> Any:
         return _json_text(value, empty=None)
 
+    @field_validator("results", mode="before")
+    @classmethod
+    def _results_text(cls, value: Any) -> Any:
+        return _json_text(value, empty=None)
+
     @field_validator("type")
     @classmethod
     def _known_type(cls, value: str) -> str:
@@ -183,6 +188,10 @@ class JobEvent(BaseModel):
         data["job"] = json.dumps(job, separators=(",", ":")) if job is not None else ""
         request = data["request"]
         request["metadata"] = json.dumps(request["metadata"], separators=(",", ":"))
+        if data.get("results") is None:
+            data.pop("results", None)  # as in to_json: older schema revisions know no results
+        else:
+            data["results"] = json.dumps(data["results"], separators=(",", ":"))
         return json.dumps(data, separators=(",", ":"))
 
     def attributes(self) -> dict[str, str]:

@@ -69,3 +69,17 @@ def test_parse_since() -> None:
 
     with pytest.raises(ConfigError, match="--since"):
         parse_since("last tuesday")
+
+
+def test_results_travel_in_the_schema_encoding(schema: ProtoSchema) -> None:
+    event = JobEvent.create(
+        type="job.succeeded",
+        submission_id="s" * 32,
+        state="SUCCEEDED",
+        previous_state="RUNNING",
+        job=JOB,
+    ).model_copy(update={"results": {"requests": 3, "usage": {"total": 9}}})
+    data = event.to_schema_json().encode()
+    schema.validate_json(data)
+    assert JobEvent.from_json(data) == event
+    assert JobEvent.from_json(event.to_bytes()) == event

@@ -58,6 +58,7 @@ message JobEvent {
   string occurred_at = 7;
   string job = 8;
   Request request = 9;
+  string results = 10;  // JSON text: what a finished job's outputs held (requests, tokens)
 
   message Request {
     string tenant = 1;
