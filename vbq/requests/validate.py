@@ -2,7 +2,8 @@
 
 The request is parsed with protobuf's ``json_format`` into Google's own
 ``google.cloud.aiplatform.v1.GenerateContentRequest`` (descriptors snapshotted in
-:mod:`vbq.requests._descriptors`, so the aiplatform package is not needed at run time): an
+the package data of :mod:`vbq.spec.protos`, so the aiplatform package is not needed at run
+time): an
 unknown field, a value of the wrong type or a bad enum name is refused with Google's message,
 which names the field. vbq adds its own rules: ``contents`` must hold at least one content
 with parts, ``model`` belongs outside the request, and label keys starting ``vbq-`` are
@@ -17,19 +18,17 @@ parse, since the parser's verdict depends on nothing else.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from vbq.errors import SpecError
-from vbq.requests._descriptors import DESCRIPTOR_SET_B64
 from vbq.spec.labels import is_label_key, is_label_value
+from vbq.spec.protos import message_class
 
 __all__ = ["MAX_USER_LABELS", "ROUTE_LABEL", "TENANT_LABEL", "check_request"]
 
@@ -40,21 +39,14 @@ TENANT_LABEL = "vbq-tenant"
 MAX_USER_LABELS = 62
 """Google allows 64 labels per request; vbq adds two."""
 
-_MESSAGE = "google.cloud.aiplatform.v1.GenerateContentRequest"
 _SHAPES: dict[Any, None] = {}
 _MAX_SHAPES = 4096
 _AT = re.compile(r' at "?GenerateContentRequest\.?([\w.\[\]]*)')
 _UNKNOWN = re.compile(r'has no field named "(\w+)"')
 
 
-@cache
 def _message_class() -> type[Message]:
-    file_set = descriptor_pb2.FileDescriptorSet()
-    file_set.ParseFromString(base64.b64decode(DESCRIPTOR_SET_B64))
-    pool = descriptor_pool.DescriptorPool()
-    for file_proto in file_set.file:
-        pool.Add(file_proto)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(_MESSAGE))
+    return message_class("GenerateContentRequest", "v1")
 
 
 def check_request(request: object) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Rebuild ``vbq/spec/descriptors.binpb`` (and ``descriptors.json``) from the installed SDK.
 
-vbq validates request bodies against Google's own message descriptors without depending on the
-(large) aiplatform package at run time: this script snapshots the descriptors of the v1 and
-v1beta1 ``BatchPredictionJob`` (with every file they import) into a serialized
-``FileDescriptorSet``, package data that :mod:`vbq.spec.protos` loads.
+vbq validates job bodies and Gemini requests against Google's own message descriptors without
+depending on the (large) aiplatform package at run time: this script snapshots the descriptors
+of the v1 and v1beta1 ``BatchPredictionJob`` and of the v1 ``GenerateContentRequest`` (with
+every file they import) into one serialized ``FileDescriptorSet``, package data that
+:mod:`vbq.spec.protos` loads.
 
 Run ``.venv/bin/python -m tests.unit.spec.descriptor_set`` after upgrading the SDK; the unit test
 ``test_descriptors_match_installed_sdk`` fails until the snapshot is refreshed.
@@ -31,13 +32,19 @@ def _closure(file_descriptor: Any, seen: dict[str, Any]) -> None:
 
 
 def build_descriptor_set() -> bytes:
-    """Serialized ``FileDescriptorSet`` of both BatchPredictionJob versions, dependencies first."""
+    """Serialized ``FileDescriptorSet`` of the snapshot's messages, dependencies first."""
+    # proto-plus adds messages to a file's descriptor as their modules are imported: import
+    # the whole SDK first, so the snapshot does not depend on what was imported before.
+    import google.cloud.aiplatform
+    import google.cloud.aiplatform_v1
+    import google.cloud.aiplatform_v1beta1  # noqa: F401
     from google.cloud.aiplatform_v1.types import BatchPredictionJob as JobV1
+    from google.cloud.aiplatform_v1.types import GenerateContentRequest
     from google.cloud.aiplatform_v1beta1.types import BatchPredictionJob as JobV1beta1
 
     seen: dict[str, Any] = {}
-    for job_type in (JobV1, JobV1beta1):
-        _closure(job_type.pb().DESCRIPTOR.file, seen)
+    for root in (JobV1, JobV1beta1, GenerateContentRequest):
+        _closure(root.pb().DESCRIPTOR.file, seen)
     # proto-plus registers files in import order, so sort: by name, each after its dependencies.
     ordered: list[Any] = []
     done: set[str] = set()
@@ -65,6 +72,7 @@ def snapshot_info() -> str:
         "messages": [
             "google.cloud.aiplatform.v1.BatchPredictionJob",
             "google.cloud.aiplatform.v1beta1.BatchPredictionJob",
+            "google.cloud.aiplatform.v1.GenerateContentRequest",
         ],
         "rebuild": ".venv/bin/python -m tests.unit.spec.descriptor_set",
     }
