@@ -6,6 +6,10 @@ and prints markdown table lines; they are collected verbatim under the script's 
 summary table lists every benchmark, what it compares, its headline ratio and its status
 (``ok``, ``failed`` with the exit code, or ``pending`` when the script does not exist yet).
 
+Every run's results are also kept in ``ops/bench/results.json`` (one entry per benchmark, with
+the time it ran), and BENCHMARKS.md is rendered from all of them: ``--only`` re-runs some
+benchmarks and keeps the others' latest figures, each row saying when it was measured.
+
 Usage (from the repository root)::
 
     .venv/bin/python -m ops.bench.run_all [--only bench_poll,bench_latency] [--out BENCHMARKS.md]
@@ -14,16 +18,18 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_PATH = BENCH_DIR / "results.json"
 
 # What each benchmark compares, in the order of the summary table. Scripts found on disk but not
 # listed here are appended with their module docstring's first line.
@@ -78,6 +84,7 @@ class Result:
     seconds: float = 0.0
     table: list[str] = field(default_factory=list)
     note: str = ""
+    ran_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M", time.gmtime()))
 
     def headline(self) -> str:
         """The ratio column(s) of the first data row, when the table has one."""
@@ -153,7 +160,7 @@ def machine() -> list[str]:
         f"- CPU: {cpu}, `nproc` = {os.cpu_count()}",
         f"- memory: {mem or 'unknown'}",
         f"- Python {platform.python_version()} on {platform.system()} {platform.release()}",
-        f"- run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- page written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
     ]
 
 
@@ -162,24 +169,29 @@ def render(results: list[Result]) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "Every figure below comes from one run of `make bench` (`python -m ops.bench.run_all`),",
-        "which runs each `ops/bench/bench_*.py` with bounded sizes and rewrites this file.",
+        "Every figure below comes from `make bench` (`python -m ops.bench.run_all`), which runs",
+        "each `ops/bench/bench_*.py` with bounded sizes and rewrites this file from",
+        "`ops/bench/results.json` (`--only NAME,...` re-runs some and keeps the others).",
         "Where a baseline exists it is measured in the same run, on the same machine, and the",
         "ratio is vbq / baseline (or how many times fewer calls / faster).",
         "On a shared 2-core machine absolute rates move by up to ~30 % between runs; the",
         "ratios, measured back to back, move much less.",
         "",
+        "The last column of the summary says when each row was measured.",
+        "",
         "Machine:",
         "",
         *machine(),
         "",
-        "| benchmark | compares | headline | status | run s |",
-        "|:--|:--|:--|:--|---:|",
+        "| benchmark | compares | headline | status | run s | measured (UTC) |",
+        "|:--|:--|:--|:--|---:|:--|",
     ]
     for r in results:
         what = KNOWN.get(r.name, "")
         status = r.status + (f": {r.note}" if r.note else "")
-        lines.append(f"| `{r.name}` | {what} | {r.headline()} | {status} | {r.seconds:.0f} |")
+        lines.append(
+            f"| `{r.name}` | {what} | {r.headline()} | {status} | {r.seconds:.0f} | {r.ran_at} |"
+        )
     for r in results:
         lines += ["", f"## {r.name}", "", KNOWN.get(r.name, ""), ""]
         args = " ".join(BOUNDED_ARGS.get(r.name, []))
@@ -188,6 +200,21 @@ def render(results: list[Result]) -> str:
         lines += r.table or [f"_{r.status}{': ' + r.note if r.note else ''}_"]
     lines += ["", "Reproduce: `make bench`.", ""]
     return "\n".join(lines)
+
+
+def load_results(path: Path = RESULTS_PATH) -> dict[str, Result]:
+    """The latest stored result of every benchmark (empty when none was stored)."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {name: Result(**entry) for name, entry in raw.items()}
+
+
+def save_results(results: dict[str, Result], path: Path = RESULTS_PATH) -> None:
+    """Store the latest result of every benchmark (``results.json``, sorted, indented)."""
+    payload = {name: asdict(r) for name, r in sorted(results.items())}
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,13 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         chosen = {n.strip() for n in args.only.split(",") if n.strip()}
         names = [n for n in names if n in chosen]
+    stored = load_results()
     results: list[Result] = []
     for name in names:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         result = run_one(name, args.timeout_s)
         print(f"  {result.status} in {result.seconds:.0f}s", file=sys.stderr, flush=True)
         results.append(result)
-    Path(args.out).write_text(render(results))
+        stored[name] = result
+        save_results(stored)  # after each one: a long run interrupted keeps what it measured
+    everything = [stored[n] for n in discover() if n in stored]
+    Path(args.out).write_text(render(everything))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0 if all(r.status in {"ok", "pending"} for r in results) else 1
 

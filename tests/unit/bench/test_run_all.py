@@ -3,6 +3,8 @@ names the machine and the one command that reproduces it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ops.bench import run_all
 from ops.bench.run_all import Result, render
 
@@ -51,3 +53,22 @@ def test_console_headline_is_its_first_row() -> None:
     assert Result("bench_console", "ok", table=table).headline() == (
         "records: 1,000,000, page: overview, p50 ms: 15.0"
     )
+
+
+def test_results_round_trip_and_only_keeps_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    table = ["| x | ratio |", "|--:|--:|", "| 1 | 2.0 |"]
+    old = {"bench_a": Result("bench_a", "ok", 3.0, table, ran_at="2026-01-01 00:00")}
+    run_all.save_results(old, path)
+    stored = run_all.load_results(path)
+    assert stored["bench_a"].headline() == "ratio: 2.0"
+    stored["bench_b"] = Result("bench_b", "failed (exit 1)", 1.0, note="boom")
+    run_all.save_results(stored, path)
+    again = run_all.load_results(path)
+    assert sorted(again) == ["bench_a", "bench_b"]
+    assert again["bench_a"].ran_at == "2026-01-01 00:00"
+    assert "2026-01-01 00:00" in render(list(again.values()))
+
+
+def test_load_results_of_a_missing_file_is_empty(tmp_path: Path) -> None:
+    assert run_all.load_results(tmp_path / "nope.json") == {}
