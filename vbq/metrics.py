@@ -25,6 +25,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
 
 __all__ = [
+    "CREATE_THROTTLED",
     "DEAD_LETTERED",
     "EVENTS_PUBLISHED",
     "HANDLER_FAILURES",
@@ -40,6 +41,7 @@ __all__ = [
     "VERTEX_CALLS",
     "VERTEX_CALL_DURATION",
     "multiprocess_enabled",
+    "observe_create_throttled",
     "observe_poll_cycle",
     "observe_rate_limit_wait",
     "observe_submitted",
@@ -72,6 +74,11 @@ RATE_LIMIT_WAIT = Histogram(
     "Wait the rate limiter asked for on a refusal, in seconds.",
     ["kind"],
     buckets=_SHORT_BUCKETS_S,
+)
+CREATE_THROTTLED = Counter(
+    "vbq_create_throttled_total",
+    "Creates Google answered 429 RESOURCE_EXHAUSTED, per pool (each lowers the adaptive rate).",
+    ["project", "location"],
 )
 VERTEX_CALLS = Counter(
     "vbq_vertex_api_calls_total",
@@ -164,6 +171,11 @@ def observe_rate_limit_wait(kind: str, wait_s: float) -> None:
     """Count one refusal of the ``kind`` limiter that asked to wait ``wait_s`` seconds."""
     RATE_LIMIT_WAITS.labels(kind=kind).inc()
     RATE_LIMIT_WAIT.labels(kind=kind).observe(max(0.0, wait_s))
+
+
+def observe_create_throttled(project: str, location: str) -> None:
+    """Count one create of (project, location) that Google answered 429."""
+    CREATE_THROTTLED.labels(project=project, location=location).inc()
 
 
 def observe_submitted(*, accepted_at_s: float, tenant: str, via: str) -> None:

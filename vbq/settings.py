@@ -49,6 +49,13 @@ def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float 
     return value
 
 
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default, minimum=1e-6)
+    if value > 1.0:
+        raise ConfigError(f"{name} must be <= 1, got {value}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -114,6 +121,23 @@ class Settings:
     """How much the delay from a rate-limit grant to Google receiving the call may vary, in
     seconds (``VBQ_RATE_LIMIT_MARGIN_S``): the limiters hold back that much of their burst, so
     that no 1 s window *at Google* exceeds rate + burst (:mod:`vbq.quota.ratelimit`)."""
+    adaptive_rate: bool = True
+    """Adapt the create rate to Google's 429s (``VBQ_ADAPTIVE_RATE``): the configured rate is
+    then a ceiling (:mod:`vbq.quota.adaptive`); off = the fixed configured rate."""
+    adaptive_decrease_factor: float = 0.5
+    """On a 429 to a create, the effective rate is multiplied by this, in (0, 1]
+    (``VBQ_ADAPTIVE_DECREASE_FACTOR``)."""
+    adaptive_decrease_interval_s: float = 1.0
+    """At most one decrease per this many seconds, so a burst of 429s from one window counts
+    once (``VBQ_ADAPTIVE_DECREASE_INTERVAL_S``)."""
+    adaptive_quiet_s: float = 5.0
+    """Seconds without a 429 before the effective rate climbs back (``VBQ_ADAPTIVE_QUIET_S``)."""
+    adaptive_increase_share_per_s: float = 0.025
+    """Climb per second after the quiet period, as a share of the configured rate
+    (``VBQ_ADAPTIVE_INCREASE_SHARE_PER_S``; 0.025: from 0 to the ceiling in 40 s)."""
+    adaptive_min_share: float = 0.05
+    """Floor of the effective rate, as a share of the configured rate, in (0, 1]
+    (``VBQ_ADAPTIVE_MIN_SHARE``)."""
     max_in_flight: int = 100
     """Unfinished Vertex jobs per (project, location) (``VBQ_MAX_IN_FLIGHT``)."""
     max_in_flight_per_model: int = 0
@@ -238,6 +262,14 @@ class Settings:
             read_rate_per_min=_float(e, "VBQ_READ_RATE_PER_MIN", 600.0, minimum=0.001),
             read_burst=_int(e, "VBQ_READ_BURST", 20),
             rate_limit_margin_s=_float(e, "VBQ_RATE_LIMIT_MARGIN_S", 0.15),
+            adaptive_rate=_bool(e, "VBQ_ADAPTIVE_RATE", True),
+            adaptive_decrease_factor=_share(e, "VBQ_ADAPTIVE_DECREASE_FACTOR", 0.5),
+            adaptive_decrease_interval_s=_float(e, "VBQ_ADAPTIVE_DECREASE_INTERVAL_S", 1.0),
+            adaptive_quiet_s=_float(e, "VBQ_ADAPTIVE_QUIET_S", 5.0),
+            adaptive_increase_share_per_s=_float(
+                e, "VBQ_ADAPTIVE_INCREASE_SHARE_PER_S", 0.025, minimum=1e-6
+            ),
+            adaptive_min_share=_share(e, "VBQ_ADAPTIVE_MIN_SHARE", 0.05),
             max_in_flight=_int(e, "VBQ_MAX_IN_FLIGHT", 100, minimum=1),
             max_in_flight_per_model=_int(e, "VBQ_MAX_IN_FLIGHT_PER_MODEL", 0),
             max_attempts=_int(e, "VBQ_MAX_ATTEMPTS", 8, minimum=1),

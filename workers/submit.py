@@ -49,6 +49,7 @@ from vbq.events import JobEvent
 from vbq.leases import Leases
 from vbq.logs import bind_job, get_logger
 from vbq.metrics import observe_submitted
+from vbq.quota.adaptive import record_throttled
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL, with_submission_label
 from vbq.states import SubmissionState, event_type_for
@@ -241,6 +242,8 @@ class Submitter:
             return self._retry(self._settle_s(exc, req.timeout_s), f"ambiguous: {exc}")
         except VertexRetryableError as exc:
             record_create_refusal(self.redis, exc.status_code, tenant=rec.tenant)  # console
+            if exc.status_code == 429:  # lowers the pool's shared create rate (AIMD)
+                record_throttled(self.redis, project, location, settings=self.settings)
             self._note_error(rec, exc)
             if not _surely_unsent(exc):
                 # 500/502/504/408: Google may have created the job anyway ("may have

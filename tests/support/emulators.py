@@ -106,8 +106,16 @@ class VertexEmulator:
         result: dict[str, Any] = self._admin("POST", "config", json=faults)
         return result
 
+    def throttle(self, location: str, **rule: Any) -> list[dict[str, Any]]:
+        """``POST /_emulator/throttle`` for ``location`` (``limit_per_s``, ``for_s``,
+        ``then_per_s``, or ``clear=True``); returns every rule."""
+        result: list[dict[str, Any]] = self._admin(
+            "POST", "throttle", json={"location": location, **rule}
+        )
+        return result
+
     def reset(self) -> None:
-        """``POST /_emulator/reset``: startup config, no jobs, no counters."""
+        """``POST /_emulator/reset``: startup config, no jobs, no counters, no throttles."""
         self._admin("POST", "reset")
 
 

@@ -5,16 +5,20 @@ the limits hold across the whole deployment (invariant 4, docs/architecture.md Â
 Workers take and release; producers (the bridge's backpressure) and operators' views only count.
 """
 
+from vbq.quota.adaptive import EffectiveRate, read_rates, record_throttled
 from vbq.quota.ratelimit import KINDS, Decision, RateLimiter, gcra_params, rate_key
 from vbq.quota.slots import Slots, model_slots_key, slots_key
 
 __all__ = [
     "KINDS",
     "Decision",
+    "EffectiveRate",
     "RateLimiter",
     "Slots",
     "gcra_params",
     "model_slots_key",
     "rate_key",
+    "read_rates",
+    "record_throttled",
     "slots_key",
 ]

@@ -21,6 +21,11 @@ intervals, with the steady rate untouched. When even ``tau = 0`` does not fit (a
 ``m * rate_per_s``), it spaces grants further apart instead (``T = W / bar``, a lower steady
 rate, logged when the limiter is built): the quota comes first.
 
+With ``adaptive_rate`` on, the ``create`` limit runs at the pool's effective rate
+(:mod:`vbq.quota.adaptive`), read from Redis inside the same script: the configured rate is a
+ceiling, and ``(T, tau)`` follow the effective rate (:func:`adaptive_gcra_params`) without ever
+letting more than the ceiling's bar into a window.
+
 Celery tasks use :meth:`RateLimiter.try_acquire` and re-schedule themselves with
 ``countdown=retry_after_s`` instead of blocking a worker; the poller uses
 :meth:`RateLimiter.acquire_blocking`.
@@ -37,15 +42,18 @@ from typing import Any
 from vbq.errors import ConfigError
 from vbq.logs import get_logger
 from vbq.metrics import observe_rate_limit_wait
+from vbq.quota.adaptive import EFFECTIVE_RATE_LUA, AdaptiveParams, adaptive_key
 from vbq.settings import Settings
 
 __all__ = [
     "KINDS",
     "Decision",
     "RateLimiter",
+    "adaptive_gcra_params",
     "emission_interval_us",
     "gcra_params",
     "rate_key",
+    "window_us",
 ]
 
 _log = get_logger(__name__)
@@ -53,11 +61,44 @@ _log = get_logger(__name__)
 KINDS: frozenset[str] = frozenset({"create", "read"})
 """Call kinds with their own budget: ``create`` (create calls) and ``read`` (get/list/cancel)."""
 
-_GCRA = """
+_NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tau = tonumber(ARGV[2])
+"""
+
+# The create limit under an adaptive rate (vbq.quota.adaptive): KEYS[2] is the pool's adaptive
+# hash; without it the ceiling's (T, tau) in ARGV[1..2] stand. Else T and tau come from the
+# effective rate as gcra_params computes them (ARGV[3..8]: ceiling and floor per s, quiet µs,
+# increase per s², burst, window µs), the burst scaled by rate / ceiling, and never a shorter
+# T nor a longer tau than the ceiling's: every window then holds at most the ceiling's bar.
+_ADAPT = """
+local h = redis.call('HMGET', KEYS[2], 'base', 'last_429')
+if h[1] then
+  local ceiling = tonumber(ARGV[3])
+  local rate = vbq_effective_rate(h, now, ceiling, tonumber(ARGV[4]), tonumber(ARGV[5]),
+    tonumber(ARGV[6]))
+  if rate < ceiling then
+    local per_min = rate * 60
+    local window = tonumber(ARGV[8])
+    local burst = math.floor(tonumber(ARGV[7]) * rate / ceiling)
+    local iv = math.floor(60000000 / per_min) + 1
+    local bar = math.max(1, math.floor(per_min / 60 + burst))
+    local spare = bar - 1 - math.floor(window / iv)
+    local ta = 0
+    if spare >= 0 then
+      ta = math.min(spare, burst) * iv
+    else
+      iv = math.max(iv, math.floor(window / bar) + 1)
+    end
+    if iv > interval then interval = iv end
+    if ta < tau then tau = ta end
+  end
+end
+"""
+
+_TAKE = """
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then
   tat = now
@@ -72,6 +113,9 @@ local ttl_ms = math.floor((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
 return {1, '0', string.format('%d', now)}
 """
+
+_GCRA = _NOW + _TAKE
+_ADAPTIVE_GCRA = EFFECTIVE_RATE_LUA + _NOW + _ADAPT + _TAKE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,13 +167,51 @@ def gcra_params(rate_per_min: float, burst: int, margin_s: float) -> tuple[int, 
         ConfigError: the rate is not positive.
     """
     interval = emission_interval_us(rate_per_min)
-    window_us = 1_000_000 + math.ceil(max(0.0, margin_s) * 1_000_000)
+    window = window_us(margin_s)
     burst = max(0, burst)
     bar = max(1, math.floor(rate_per_min / 60 + burst))  # calls one second at Google may see
-    spare = bar - 1 - window_us // interval  # intervals of tolerance that still fit the bar
+    spare = bar - 1 - window // interval  # intervals of tolerance that still fit the bar
     if spare >= 0:
         return interval, min(spare, burst) * interval
-    return max(interval, window_us // bar + 1), 0
+    return max(interval, window // bar + 1), 0
+
+
+def window_us(margin_s: float) -> int:
+    """The window at the limiter that a 1 s window at Google maps to: ``1 s + margin``, in µs."""
+    return 1_000_000 + math.ceil(max(0.0, margin_s) * 1_000_000)
+
+
+def adaptive_gcra_params(
+    rate_per_s: float, *, ceiling_per_s: float, burst: int, margin_s: float
+) -> tuple[int, int]:
+    """``(T, tau)`` of the create limit at the effective rate ``rate_per_s`` (what the create
+    script computes in Lua, operation for operation).
+
+    At the ceiling it is :func:`gcra_params` of the configured rate. Below it, the same rule at
+    the lower rate with the burst scaled by ``rate / ceiling`` (a pool answering 429 gets no
+    bursts), then never a shorter ``T`` nor a longer ``tau`` than the ceiling's: whatever the
+    rate does between grants, a window holds at most the ceiling's bar.
+
+    Raises:
+        ConfigError: a rate is not positive.
+    """
+    interval, tau = gcra_params(ceiling_per_s * 60, burst, margin_s)
+    if rate_per_s >= ceiling_per_s:
+        return interval, tau
+    if not rate_per_s > 0:
+        raise ConfigError(f"rate per second must be > 0, got {rate_per_s}")
+    per_min = rate_per_s * 60
+    window = window_us(margin_s)
+    scaled = math.floor(max(0, burst) * rate_per_s / ceiling_per_s)
+    iv = math.floor(60000000 / per_min) + 1
+    bar = max(1, math.floor(per_min / 60 + scaled))
+    spare = bar - 1 - math.floor(window / iv)
+    ta = 0
+    if spare >= 0:
+        ta = min(spare, scaled) * iv
+    else:
+        iv = max(iv, math.floor(window / bar) + 1)
+    return max(iv, interval), min(ta, tau)
 
 
 def _limit(kind: str, rate_per_min: float, burst: int, margin_s: float) -> tuple[int, int]:
@@ -155,7 +237,8 @@ class RateLimiter:
     ``read_rate_per_min`` and ``read_burst``. ``burst`` is how many calls may go above the
     steady rate at once, as Google counts them: a rested key grants ``burst + 1`` calls
     immediately, less about ``rate_limit_margin_s * rate_per_s`` held back for delay
-    variation (:func:`gcra_params`).
+    variation (:func:`gcra_params`). With ``adaptive_rate`` on, ``create`` runs at the pool's
+    effective rate, never above the configured one (:mod:`vbq.quota.adaptive`).
 
     Args:
         redis: a ``redis.Redis`` client (shared with the store is fine).
@@ -166,6 +249,7 @@ class RateLimiter:
         self.redis = redis
         self.settings = settings
         self._script = redis.register_script(_GCRA)
+        self._adaptive_script = redis.register_script(_ADAPTIVE_GCRA)
         margin_s = settings.rate_limit_margin_s
         self._limits = {
             "create": _limit(
@@ -173,6 +257,15 @@ class RateLimiter:
             ),
             "read": _limit("read", settings.read_rate_per_min, settings.read_burst, margin_s),
         }
+        params = AdaptiveParams.from_settings(settings)
+        self._adaptive_args = [
+            repr(params.ceiling_per_s),
+            repr(params.floor_per_s),
+            params.quiet_us,
+            repr(params.increase_per_s2),
+            max(0, settings.create_burst),
+            window_us(margin_s),
+        ]
 
     def try_acquire(self, kind: str, project: str, location: str) -> Decision:
         """Take one call of ``kind`` now if the budget allows; never blocks.
@@ -189,9 +282,15 @@ class RateLimiter:
             interval, tau = self._limits[kind]
         except KeyError:
             raise ConfigError(f"unknown rate-limit kind {kind!r} (use create or read)") from None
-        allowed, wait_us, now_us = self._script(
-            keys=[rate_key(kind, project, location)], args=[interval, tau]
-        )
+        if kind == "create" and self.settings.adaptive_rate:
+            allowed, wait_us, now_us = self._adaptive_script(
+                keys=[rate_key(kind, project, location), adaptive_key(project, location)],
+                args=[interval, tau, *self._adaptive_args],
+            )
+        else:
+            allowed, wait_us, now_us = self._script(
+                keys=[rate_key(kind, project, location)], args=[interval, tau]
+            )
         decision = Decision(
             allowed=bool(int(allowed)),
             retry_after_s=int(wait_us) / 1e6,

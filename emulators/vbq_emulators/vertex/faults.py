@@ -35,9 +35,14 @@ class RequestLog:
         self._counts: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
 
-    def record(self, method: str, status: int, *, t: float, fault: str = "") -> None:
-        """Append one entry (``fault`` names an injected fault, if any)."""
+    def record(
+        self, method: str, status: int, *, t: float, fault: str = "", location: str = ""
+    ) -> None:
+        """Append one entry (``fault`` names an injected fault, if any; ``location`` the
+        request's location, when its path has one)."""
         entry: dict[str, Any] = {"t": t, "method": method, "status": status}
+        if location:
+            entry["location"] = location
         if fault:
             entry["fault"] = fault
         with self._lock:

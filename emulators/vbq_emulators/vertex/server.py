@@ -15,7 +15,8 @@ then gets integer enums; other callers get ``JOB_STATE_*`` names):
 
 Admin (docs/contracts.md § Vertex emulator admin API): ``GET /_emulator/stats``,
 ``GET /_emulator/requests?since=T``, ``GET /_emulator/jobs``, ``GET|POST /_emulator/config``,
-``POST /_emulator/reset`` (back to the startup config, no jobs, no counters).
+``GET|POST /_emulator/throttle`` (per-location create throttles, :mod:`.throttle`),
+``POST /_emulator/reset`` (back to the startup config, no jobs, no counters, no throttles).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vbq_emulators.vertex.config import EmulatorConfig
 from vbq_emulators.vertex.faults import FaultGate, RequestLog
 from vbq_emulators.vertex.filters import parse_filter
 from vbq_emulators.vertex.jobs import JobStore
+from vbq_emulators.vertex.throttle import Throttles
 from vbq_emulators.vertex.transport import EmulatorHTTPServer, Request
 from vbq_emulators.vertex.validation import validate_create_body
 from vbq_emulators.vertex.wire import (
@@ -82,6 +84,7 @@ class VertexEmulator:
         self.config = self.base_config
         self.log = RequestLog()
         self.gate = FaultGate(self.config)
+        self.throttles = Throttles()
         self.store = JobStore(config=lambda: self.config)
         self._create_lock = threading.Lock()
         self._host = host
@@ -132,6 +135,7 @@ class VertexEmulator:
         """Back to the startup config; forget jobs, operations, counters and the log."""
         self.config = self.base_config
         self.gate.apply(self.config, reseed=True)
+        self.throttles.clear()
         self.store.reset()
         self.log.clear()
 
@@ -168,6 +172,13 @@ class VertexEmulator:
                 except EmulatorConfigError as exc:
                     raise api_error(400, str(exc)) from None
             return 200, self.config.to_dict()
+        if action == "throttle" and req.method in {"GET", "POST"}:
+            if req.method == "POST":
+                try:
+                    self.throttles.set(req.json(), time_scale=self.config.time_scale)
+                except EmulatorConfigError as exc:
+                    raise api_error(400, str(exc)) from None
+            return 200, self.throttles.rules()
         if req.method == "POST" and action == "reset":
             self.reset()
             return 200, {}
@@ -190,6 +201,7 @@ class VertexEmulator:
             missing = api_error(404, f"The requested URL {req.path} was not found on this server.")
             return 404, error_body(missing), {}
         kind, match = route
+        location = _location(req.path)
         # The log stamps arrival, as a quota counts requests when they are received; the
         # handler's own time (and injected latency) must not shift a request between windows.
         arrived = time.time()
@@ -200,15 +212,15 @@ class VertexEmulator:
             self.gate.check(kind)
             body = _HANDLERS[kind](self, req, match)
         except ApiError as err:
-            self.log.record(kind, err.status_code, t=arrived)
+            self.log.record(kind, err.status_code, t=arrived, location=location)
             headers = {}
             if err.retry_after_s:
                 headers["Retry-After"] = str(max(1, round(err.retry_after_s)))
             return err.status_code, error_body(err), headers
         if kind == "create" and self.gate.should_drop():
-            self.log.record(kind, 0, t=arrived, fault="create_then_drop")
+            self.log.record(kind, 0, t=arrived, fault="create_then_drop", location=location)
             return 0, None, {}
-        self.log.record(kind, 200, t=arrived)
+        self.log.record(kind, 200, t=arrived, location=location)
         return 200, body, {}
 
     @staticmethod
@@ -229,6 +241,7 @@ class VertexEmulator:
         clean = validate_create_body(
             body, project=project, location=location, api_version=match.group("v")
         )
+        self.throttles.check_create(location)
         with self._create_lock:  # quota check and insert must be atomic
             self.gate.check_concurrency(self.store.unfinished_count())
             resource = self.store.create(parent, clean, api_version=match.group("v"))
@@ -285,6 +298,14 @@ _HANDLERS: dict[str, Callable[[VertexEmulator, Request, re.Match[str]], dict[str
     "delete": VertexEmulator._delete,
     "operation_get": VertexEmulator._operation_get,
 }
+
+
+_LOCATION = re.compile(r"/locations/([^/]+)/")
+
+
+def _location(path: str) -> str:
+    match = _LOCATION.search(path)
+    return match.group(1) if match else ""
 
 
 def _camel(name: str) -> str:
