@@ -114,6 +114,11 @@ class VertexEmulator:
         )
         return result
 
+    def throttles(self) -> list[dict[str, Any]]:
+        """``GET /_emulator/throttle``: every create throttle rule."""
+        result: list[dict[str, Any]] = self._admin("GET", "throttle")
+        return result
+
     def reset(self) -> None:
         """``POST /_emulator/reset``: startup config, no jobs, no counters, no throttles."""
         self._admin("POST", "reset")
