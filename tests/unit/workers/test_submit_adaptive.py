@@ -22,6 +22,7 @@ from vbq.quota.adaptive import adaptive_key, read_rates
 from vbq.settings import Settings
 from vbq.workers.submit import Submitter
 
+SID = "0123456789abcdef0123456789abcdef"
 SETTINGS = Settings(project=PROJECT, location=LOCATION, create_rate_per_min=600)  # 10/s
 
 
@@ -35,7 +36,7 @@ def r(redis_url: str) -> Iterator[redis.Redis]:
 def _attempt(r: redis.Redis, error: VertexError, settings: Settings = SETTINGS) -> str:
     store, vertex = FakeStore(), FakeVertex()
     vertex.script = [error]
-    store.add(Record(id="s1"))
+    store.add(Record(id=SID))
     sub = Submitter(
         store=store,
         vertex=vertex,
@@ -45,7 +46,7 @@ def _attempt(r: redis.Redis, error: VertexError, settings: Settings = SETTINGS) 
         settings=settings,
         rng=random.Random(1),
     )
-    return sub.run("s1").action
+    return sub.run(SID).action
 
 
 def test_a_429_to_a_create_halves_the_pools_rate(r: redis.Redis) -> None:
