@@ -249,7 +249,7 @@ def start_for_role(
         client = redis_lib.Redis.from_url(
             settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
         )
-        collectors.append(RedisStateCollector(redis=client))
+        collectors.append(RedisStateCollector(redis=client, settings=settings))
     return HealthServer(
         port=chosen,
         host=settings.metrics_host,

@@ -1,4 +1,5 @@
-"""Scrape-time gauges read from Redis: submissions by state and tenant, outbox, slots.
+"""Scrape-time gauges read from Redis: submissions by state and tenant, outbox, slots, the
+adaptive create rate.
 
 These describe the whole system, not one process, so they are read from the job store when
 Prometheus scrapes instead of being kept in process memory: correct under Celery prefork, never
@@ -7,7 +8,8 @@ stale, and identical whichever process serves them. Roles that are singletons (`
 do.
 
 Cost per scrape: one pipeline of ``ZCARD`` per state, a ``SCAN`` of the tenant and slot index
-keys (bounded by ``max_keys``), ``XLEN`` + one ``XRANGE`` entry of the outbox.
+keys (bounded by ``max_keys``), ``XLEN`` + one ``XRANGE`` entry of the outbox, and (with
+``settings``) two pipelines for the effective create rates (:func:`vbq.quota.adaptive.read_rates`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from vbq.logs import get_logger
+from vbq.quota.adaptive import read_rates
+from vbq.settings import Settings
 from vbq.states import SubmissionState
 from vbq.store.keys import OUTBOX_KEY
 
@@ -43,14 +47,19 @@ class RedisStateCollector(Collector):
         redis: a client of the vbq Redis (``decode_responses`` either way); give it a short
             ``socket_timeout`` so that a dead Redis cannot hang a scrape.
         max_keys: most tenant or slot keys reported (bounds the cost and the label cardinality).
+        settings: when given, also ``vbq_create_rate_effective_per_s`` and
+            ``vbq_create_rate_ceiling_per_s`` per (project, location).
 
     A Redis error during a scrape yields ``vbq_redis_up 0`` and none of the other gauges (never
     raises into the HTTP handler).
     """
 
-    def __init__(self, *, redis: redis_lib.Redis, max_keys: int = 1000) -> None:
+    def __init__(
+        self, *, redis: redis_lib.Redis, max_keys: int = 1000, settings: Settings | None = None
+    ) -> None:
         self._redis = redis
         self._max_keys = max_keys
+        self._settings = settings
 
     def describe(self) -> list[Any]:
         """Nothing up front: the metric names are produced at scrape time only."""
@@ -126,7 +135,25 @@ class RedisStateCollector(Collector):
         from vbq.usage.metrics import usage_families
 
         usage = usage_families(self._redis, max_keys=self._max_keys)
-        return [by_state, by_tenant, outbox_depth, outbox_age, slots, *usage]
+        return [by_state, by_tenant, outbox_depth, outbox_age, slots, *usage, *self._rates()]
+
+    def _rates(self) -> list[Any]:
+        if self._settings is None:
+            return []
+        effective = GaugeMetricFamily(
+            "vbq_create_rate_effective_per_s",
+            "Create calls per second the limiter grants now (adaptive: lowered by 429s).",
+            labels=["project", "location"],
+        )
+        ceiling = GaugeMetricFamily(
+            "vbq_create_rate_ceiling_per_s",
+            "The configured create rate per second (the adaptive rate's ceiling).",
+            labels=["project", "location"],
+        )
+        for row in read_rates(self._redis, self._settings):
+            effective.add_metric([row.project, row.location], row.effective_per_s)
+            ceiling.add_metric([row.project, row.location], row.ceiling_per_s)
+        return [effective, ceiling]
 
     def _scan(self, pattern: str) -> list[str]:
         keys: list[str] = []

@@ -11,6 +11,8 @@ Checks, in order (a failed configuration stops the rest, which would only repeat
 - ``redis``, ``broker``: a PING / connection with a short timeout.
 - ``vertex``: a ``batchPredictionJobs.list`` call with ``pageSize=1``.
 - ``pubsub topic``, ``pubsub subscription``: ``GetTopic`` / ``GetSubscription``.
+- ``create rate``: the effective create rate per (project, location); WARN while Google's
+  429s hold it below the configured rate (:mod:`vbq.quota.adaptive`).
 """
 
 from __future__ import annotations
@@ -93,11 +95,37 @@ def run_checks(
         return redact_url(broker_url)
 
     results.append(_run("redis", _redis))
+    results.append(_rates(settings, timeout_s))
     results.append(_run("broker", _broker))
     results.append(_run("vertex", lambda: _vertex(settings, timeout_s)))
     results.append(_run("pubsub topic", lambda: _topic(settings, timeout_s)))
     results.append(_run("pubsub subscription", lambda: _subscription(settings, timeout_s)))
     return results
+
+
+def _rates(settings: Settings, timeout_s: float) -> CheckResult:
+    import redis as redis_lib
+
+    from vbq.quota.adaptive import read_rates
+
+    try:
+        client = redis_lib.Redis.from_url(
+            settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        try:
+            rows = read_rates(client, settings)
+        finally:
+            client.close()
+    except Exception as exc:
+        return CheckResult("create rate", "FAIL", _error_text(exc))
+    text = "; ".join(
+        f"{r.project}/{r.location}: {r.effective_per_s:.2f}/s of {r.ceiling_per_s:.2f}/s"
+        + (f" ({r.throttled} 429s, last {r.last_429_age_s:.0f} s ago)" if r.throttled else "")
+        for r in rows
+    )
+    lowered = any(r.effective_per_s < r.ceiling_per_s for r in rows)
+    mode = "adaptive" if settings.adaptive_rate else "fixed"
+    return CheckResult("create rate", "WARN" if lowered else "OK", f"{mode}: {text}")
 
 
 def _credentials(settings: Settings) -> str:

@@ -270,7 +270,8 @@ def cancel(submission_id: str) -> None:
 @click.option("--interval-s", default=2.0, show_default=True, type=click.FloatRange(0.1))
 @click.option("--recent", default=10, show_default=True, type=click.IntRange(0, 100))
 def watch(once: bool, interval_s: float, recent: int) -> None:
-    """Live counts of submissions by state, and the most recent submissions."""
+    """Live counts of submissions by state, the create rate per (project, location) (effective
+    / configured: lowered by Google's 429s), and the most recent submissions."""
     from rich.console import Console
     from rich.live import Live
 
@@ -310,7 +311,34 @@ def _watch_view(client: Client, recent: int) -> Any:
         for sub in page:
             rec = sub.record
             latest.add_row(rec.id, rec.state.value, rec.tenant, sub.display_name or "")
-    return Group(by_state, latest)
+    return Group(by_state, _rates_table(client), latest)
+
+
+def _rates_table(client: Client) -> Any:
+    """Effective / configured create rate per pool (vbq.quota.adaptive)."""
+    from rich.table import Table
+
+    from vbq.quota.adaptive import read_rates
+
+    table = Table(title="create rate")
+    for name in ("project", "location", "effective /s", "configured /s", "429s", "last 429"):
+        table.add_column(name, justify="right" if name.endswith(("/s", "s")) else "left")
+    redis = getattr(client.store, "redis", None)
+    if redis is None:
+        return table
+    for row in read_rates(redis, client.settings):
+        age = "-" if row.last_429_age_s is None else f"{row.last_429_age_s:.0f} s ago"
+        style = "yellow" if row.effective_per_s < row.ceiling_per_s else None
+        table.add_row(
+            row.project,
+            row.location,
+            f"{row.effective_per_s:.2f}",
+            f"{row.ceiling_per_s:.2f}",
+            str(row.throttled),
+            age,
+            style=style,
+        )
+    return table
 
 
 def register(group: click.Group) -> None:

@@ -275,7 +275,9 @@ def read_rates(redis: redis_lib.Redis, settings: Settings) -> list[EffectiveRate
                 project=project,
                 location=location,
                 ceiling_per_s=params.ceiling_per_s,
-                effective_per_s=effective_rate(state, now_us, params),
+                effective_per_s=effective_rate(
+                    state if settings.adaptive_rate else None, now_us, params
+                ),
                 throttled=state.throttled if state else 0,
                 last_429_age_s=(now_us - state.last_429_us) / 1e6 if state else None,
             )
