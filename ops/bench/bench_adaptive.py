@@ -48,8 +48,8 @@ SIDES = {"adaptive": ("us-central1", 0, "on"), "fixed": ("europe-west4", 1, "off
 
 HEADER = (
     "| mode | create calls (storm, after 10 s) | 429s | 429 share | admitted/s in storm "
-    "| back to >= 19/s after storm | effective rate >= 19/s after | 429 share ratio "
-    "(fixed / adaptive) |\n|---|---|---|---|---|---|---|---|"
+    "| back to >= 19/s after storm | effective rate >= 19/s after | rejected (8 attempts) "
+    "| 429 share ratio (fixed / adaptive) |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -63,6 +63,7 @@ class Side:
     admitted_per_s: float
     back_after_s: float | None
     effective_after_s: float | None
+    rejected: int
 
     @property
     def share(self) -> float:
@@ -77,7 +78,7 @@ class Side:
         return (
             f"| {self.mode} | {self.calls} | {self.throttled} | {self.share:.1%} | "
             f"{self.admitted_per_s:.1f} | {secs(self.back_after_s)} | "
-            f"{effective} | {ratio} |"
+            f"{effective} | {self.rejected} | {ratio} |"
         )
 
 
@@ -153,6 +154,7 @@ def run(*, storm_s: float, backlog: int, workers: int, workdir: Path) -> list[Si
     from vbq import Client
     from vbq.quota.adaptive import read_rates
     from vbq.settings import Settings
+    from vbq.states import SubmissionState
 
     server = RedisServer(workdir / "redis", appendonly=False).start()
     emulator = VertexEmulator(config=EmulatorConfig(queued_s=3600.0)).start()
@@ -211,7 +213,9 @@ def run(*, storm_s: float, backlog: int, workers: int, workdir: Path) -> list[Si
                     time.sleep(3.0)  # a few seconds of the recovered rate in the log
                     break
         watcher.close()
-        for client in clients.values():
+        rejected = {}
+        for mode, client in clients.items():
+            rejected[mode] = client.counts_by_state().get(SubmissionState.REJECTED, 0)
             client.close()
     finally:
         for p in procs:
@@ -223,7 +227,7 @@ def run(*, storm_s: float, backlog: int, workers: int, workdir: Path) -> list[Si
     for mode, (location, _, _) in SIDES.items():
         calls, throttled, per_s, back = measure(log, location, storm_start, storm_end)
         effective = effective_at - storm_end if effective_at and mode == "adaptive" else None
-        sides.append(Side(mode, calls, throttled, per_s, back, effective))
+        sides.append(Side(mode, calls, throttled, per_s, back, effective, rejected[mode]))
     return sides
 
 

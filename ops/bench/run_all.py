@@ -45,6 +45,7 @@ KNOWN: dict[str, str] = {
     "bench_console": "web console page times on 1,000,000 submissions vs the JSON list endpoint",
     "bench_requests": "request ingest: `add_requests` vs `submit_many` (and raw Redis writes)",
     "bench_unpack": "unpacking a 1 GB packed Gemini output: rows/s and peak RSS growth",
+    "bench_adaptive": "429 storm (over 5/s for 60 s, L = 20/s): adaptive create rate vs fixed",
 }
 
 # Bounded sizes for `make bench` (minutes, not hours, on a 2-core machine).
@@ -60,6 +61,7 @@ BOUNDED_ARGS: dict[str, list[str]] = {
     "bench_console": ["--records", "1000000", "--header"],
     "bench_requests": ["--count", "20000", "--header"],
     "bench_unpack": ["--size-mb", "1024", "--rows", "200000", "--header"],
+    "bench_adaptive": ["--storm-s", "60", "--header"],
 }
 TIMEOUT_S = 900.0
 
@@ -70,9 +72,10 @@ HEADLINE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bench_surface": ("ratio", "surface p99 ms"),
     "bench_console": ("records", "page", "p50 ms"),
     "bench_unpack": ("rows/s", "rows per CPU s", "peak RSS growth MB"),
+    "bench_adaptive": ("mode", "429 share", "back to >= 19/s after storm"),
 }
 # Benchmarks whose headline is their first rows only (the rest is detail).
-HEADLINE_ROWS: dict[str, int] = {"bench_console": 1}
+HEADLINE_ROWS: dict[str, int] = {"bench_console": 1, "bench_adaptive": 2}
 
 
 @dataclass
