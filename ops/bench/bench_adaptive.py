@@ -88,17 +88,16 @@ def back_to_rate(admitted: Sequence[float], start: float, *, per_s: float) -> fl
     ts = sorted(t for t in admitted if t >= start)
     if not ts:
         return None
-    need, lo = 2.0 * per_s, 0
-    end = start + 2.0
-    while end <= ts[-1] + 1e-9:
+    need, lo, step = 2.0 * per_s, 0, 0
+    while (end := start + 2.0 + step / 10) <= ts[-1] + 1e-9:
         while ts[lo] < end - 2.0:
             lo += 1
         hi = lo
         while hi < len(ts) and ts[hi] < end:
             hi += 1
         if hi - lo >= need:
-            return end - start
-        end += 0.1
+            return round(end - start, 1)
+        step += 1
     return None
 
 
