@@ -188,17 +188,18 @@ _SCRIPT: list[Any] = []
 def record_throttled(
     redis: redis_lib.Redis, project: str, location: str, *, settings: Settings
 ) -> float | None:
-    """Count a 429 ``RESOURCE_EXHAUSTED`` answer to a create of (project, location) and lower
-    the shared effective rate (at most once per ``adaptive_decrease_interval_s``).
+    """Count a 429 ``RESOURCE_EXHAUSTED`` answer to a create of (project, location)
+    (``vbq_create_throttled_total``) and lower the shared effective rate (at most once per
+    ``adaptive_decrease_interval_s``).
 
     Best effort: a Redis error is logged and swallowed (the ceiling still holds the quota).
 
     Returns:
         The effective rate now in calls/s, or ``None`` when adaptation is off or Redis failed.
     """
+    observe_create_throttled(project, location)
     if not settings.adaptive_rate:
         return None
-    observe_create_throttled(project, location)
     params = AdaptiveParams.from_settings(settings)
     if not _SCRIPT:  # a Script is its source and SHA: any client can run it (``client=``)
         _SCRIPT.append(redis.register_script(_THROTTLED))

@@ -18,6 +18,7 @@ from tests.unit.workers.fakes import (
     Record,
 )
 from vbq.errors import VertexError, VertexRetryableError
+from vbq.metrics import CREATE_THROTTLED
 from vbq.quota.adaptive import adaptive_key, read_rates
 from vbq.settings import Settings
 from vbq.workers.submit import Submitter
@@ -49,16 +50,33 @@ def _attempt(r: redis.Redis, error: VertexError, settings: Settings = SETTINGS) 
     return sub.run(SID).action
 
 
+def _throttled_count() -> float:
+    return float(CREATE_THROTTLED.labels(project=PROJECT, location=LOCATION)._value.get())
+
+
 def test_a_429_to_a_create_halves_the_pools_rate(r: redis.Redis) -> None:
     quota = VertexRetryableError("busy", status_code=429, status="RESOURCE_EXHAUSTED")
+    before = _throttled_count()
     assert _attempt(r, quota) == "retry"
+    assert _throttled_count() == before + 1
     (row,) = read_rates(r, SETTINGS)
     assert (row.project, row.location) == (PROJECT, LOCATION)
     assert (row.effective_per_s, row.throttled) == (5.0, 1)
 
 
+def test_with_adaptation_off_a_429_is_counted_but_the_rate_stays(r: redis.Redis) -> None:
+    quota = VertexRetryableError("busy", status_code=429, status="RESOURCE_EXHAUSTED")
+    fixed = Settings(project=PROJECT, location=LOCATION, adaptive_rate=False)
+    before = _throttled_count()
+    assert _attempt(r, quota, fixed) == "retry"
+    assert _throttled_count() == before + 1
+    assert not r.exists(adaptive_key(PROJECT, LOCATION))
+
+
 def test_a_503_leaves_the_rate_alone(r: redis.Redis) -> None:
     busy = VertexRetryableError("unavailable", status_code=503, status="UNAVAILABLE")
+    before = _throttled_count()
     assert _attempt(r, busy) == "retry"
+    assert _throttled_count() == before
     assert not r.exists(adaptive_key(PROJECT, LOCATION))
     assert read_rates(r, SETTINGS)[0].effective_per_s == 10.0
