@@ -57,13 +57,13 @@ def test_one_location_refuses_every_create_while_another_works(
 def test_limit_for_a_scaled_period_then_a_higher_limit(
     http: httpx.Client, vertex_emulator: VertexEmulator
 ) -> None:
-    # for_s 50 at the session's time_scale 0.01: 0.5 s of real time.
-    vertex_emulator.throttle("europe-west4", limit_per_s=2, for_s=50, then_per_s=4)
+    # for_s 150 at the session's time_scale 0.01: 1.5 s of real time.
+    vertex_emulator.throttle("europe-west4", limit_per_s=2, for_s=150, then_per_s=4)
     assert _statuses(http, BUSY, 4) == [200, 200, 429, 429]
-    time.sleep(0.6)
-    (rule,) = vertex_emulator.throttle("europe-west4", limit_per_s=2, for_s=50, then_per_s=4)
-    assert 0.4 <= rule["remaining_s"] <= 0.5  # set again: a new period
-    time.sleep(0.6)
+    time.sleep(1.6)
+    (rule,) = vertex_emulator.throttle("europe-west4", limit_per_s=2, for_s=150, then_per_s=4)
+    assert 1.0 <= rule["remaining_s"] <= 1.5  # set again: a new period
+    time.sleep(1.6)
     (rule,) = vertex_emulator.throttles()
     assert rule["remaining_s"] == 0 and rule["current_limit_per_s"] == 4
     assert _statuses(http, BUSY, 6) == [200] * 4 + [429] * 2
