@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from vbq.archive import ArchiveLookup
 from vbq.errors import IdempotencyConflictError, NotFoundError, SpecError, StateConflictError
 from vbq.logs import get_logger
 from vbq.producers.batch import BatchResult, ItemError, ItemResult
@@ -46,6 +47,8 @@ class Client(RequestsMixin):
         store: the job store (``JobStore.from_settings(settings)``).
         enqueuer: sends Celery tasks (default: :class:`~vbq.producers.ports.WorkersEnqueuer`,
             the workers' publisher on a Celery app for ``settings``).
+        archive: finds expired submissions (default: an :class:`~vbq.archive.ArchiveLookup`
+            on the store's Redis).
     """
 
     def __init__(
@@ -54,10 +57,16 @@ class Client(RequestsMixin):
         settings: Settings,
         store: StorePort,
         enqueuer: Enqueuer | None = None,
+        archive: ArchiveLookup | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.enqueuer: Enqueuer = enqueuer or WorkersEnqueuer(settings=settings)
+        redis = getattr(store, "redis", None)
+        self.archive = archive or (
+            ArchiveLookup(redis=redis, settings=settings) if redis is not None else None
+        )
+        """Answers ``get`` for submissions that expired from the store (None: not asked)."""
 
     @classmethod
     def from_env(cls) -> Client:
@@ -239,8 +248,13 @@ class Client(RequestsMixin):
         Args:
             tenant: when given, another tenant's submission is reported as not found.
 
+        A submission that left the store after the retention window is read from the archive
+        (``VBQ_ARCHIVE_PREFIX``).
+
         Raises:
             NotFoundError: no such submission (or not this tenant's).
+            SubmissionExpiredError: (a NotFoundError) it expired and its archive cannot be
+                read (not archived, or the object is gone).
         """
         return self._handle(self._fetch(submission_id, tenant), tenant=tenant)
 
@@ -377,7 +391,13 @@ class Client(RequestsMixin):
         if not _ID_RE.fullmatch(submission_id):
             # Never build a Redis key from arbitrary input; not an id, so not found.
             raise NotFoundError(f"submission {submission_id[:64]!r} not found")
-        return self.store.get(submission_id, tenant=tenant)
+        try:
+            return self.store.get(submission_id, tenant=tenant)
+        except NotFoundError:
+            if self.archive is None:
+                raise
+        # Expired from the store: the archive has it, or says it expired.
+        return self.archive.find(submission_id, tenant=tenant)
 
     def _cancel(self, submission_id: str, tenant: str | None) -> SubmissionRecord:
         record = self._fetch(submission_id, tenant)

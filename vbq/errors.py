@@ -10,6 +10,7 @@ purpose (httpx's ``_exceptions.py`` is the model)::
     ├── EventError                   a Pub/Sub event could not be parsed or is invalid
     ├── StoreError                   the job store refused an operation
     │   ├── NotFoundError            no such submission
+    │   │   └── SubmissionExpiredError  it finished and left the store after the retention window
     │   ├── IdempotencyConflictError same idempotency key, different spec
     │   ├── StateConflictError       compare-and-set lost: the record changed underneath
     │   ├── TenantAccessError        the record belongs to another tenant
@@ -46,6 +47,7 @@ __all__ = [
     "SpecError",
     "StateConflictError",
     "StoreError",
+    "SubmissionExpiredError",
     "TenantAccessError",
     "TenantCapError",
     "VbqError",
@@ -108,6 +110,20 @@ class NotFoundError(StoreError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "not found"
+
+
+class SubmissionExpiredError(NotFoundError):
+    """The submission finished and left the store after the retention window
+    (``VBQ_RETENTION_S``), and its archived record cannot be read (not archived, or the
+    archive object is gone). Carries ``submission_id`` and ``finished_date`` (YYYY-MM-DD)."""
+
+    def __init__(self, submission_id: str, *, finished_date: str, reason: str) -> None:
+        self.submission_id = submission_id
+        self.finished_date = finished_date
+        super().__init__(
+            f"submission {submission_id} finished on {finished_date} and expired from the "
+            f"store after the retention window; {reason}"
+        )
 
 
 class IdempotencyConflictError(StoreError):

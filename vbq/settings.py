@@ -228,6 +228,18 @@ class Settings:
     without results, in seconds (``VBQ_RESULTS_TIMEOUT_S``)."""
     split_inputs: bool = True
     """Split Gemini inputs over the pack limits into several jobs (``VBQ_SPLIT_INPUTS``)."""
+    retention_s: int = 7 * 24 * 3600
+    """How long a finished submission stays in Redis, in seconds (``VBQ_RETENTION_S``; 0 =
+    forever): then it is archived (when ``archive_prefix`` is set) and leaves Redis with its
+    indexes, idempotency key and inbox marks (docs/contracts.md § Retention and archive)."""
+    archive_prefix: str = ""
+    """``gs://`` prefix the archiver writes expired submissions to (``VBQ_ARCHIVE_PREFIX``);
+    empty = they expire without an archive."""
+    archive_index_ttl_s: int = 30 * 24 * 3600
+    """How long Redis remembers where an expired submission was archived, in seconds
+    (``VBQ_ARCHIVE_INDEX_TTL_S``): ``get`` answers from the archive that long after expiry."""
+    retention_batch: int = 500
+    """Submissions archived and expired per batch (``VBQ_RETENTION_BATCH``)."""
 
     extra: Mapping[str, str] = field(default_factory=dict)
     """Unrecognised ``VBQ_*`` variables, kept so ``vbq doctor`` can warn about typos."""
@@ -307,6 +319,10 @@ class Settings:
             price_table=e.get("VBQ_PRICE_TABLE", "").strip(),
             results_timeout_s=_float(e, "VBQ_RESULTS_TIMEOUT_S", 3600.0, minimum=1.0),
             split_inputs=_bool(e, "VBQ_SPLIT_INPUTS", True),
+            retention_s=_int(e, "VBQ_RETENTION_S", 7 * 24 * 3600, minimum=0),
+            archive_prefix=e.get("VBQ_ARCHIVE_PREFIX", "").strip().rstrip("/"),
+            archive_index_ttl_s=_int(e, "VBQ_ARCHIVE_INDEX_TTL_S", 30 * 24 * 3600, minimum=60),
+            retention_batch=_int(e, "VBQ_RETENTION_BATCH", 500, minimum=1),
             extra={
                 k: v
                 for k, v in e.items()
@@ -314,6 +330,10 @@ class Settings:
             },
         )
         _check_packing(settings)
+        if settings.archive_prefix and not settings.archive_prefix.startswith("gs://"):
+            raise ConfigError(
+                f"VBQ_ARCHIVE_PREFIX must start with gs://, got {settings.archive_prefix!r}"
+            )
         if settings.log_format not in {"auto", "json", "console"}:
             raise ConfigError(
                 f"VBQ_LOG_FORMAT must be json, console or auto, got {settings.log_format!r}"

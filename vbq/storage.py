@@ -22,6 +22,7 @@ __all__ = [
     "read_range",
     "split_gs",
     "storage_client",
+    "write_bytes",
     "writer",
 ]
 
@@ -152,3 +153,12 @@ def writer(uri: str, *, content_type: str = "application/jsonl", client: Any = N
     bucket, name = split_gs(uri)
     blob = (client or storage_client()).bucket(bucket).blob(name, chunk_size=CHUNK_BYTES)
     return blob.open("wb", content_type=content_type, ignore_flush=True)
+
+
+def write_bytes(
+    uri: str, data: bytes, *, content_type: str = "application/jsonl", client: Any = None
+) -> None:
+    """Write a small object whole (one upload request; replaces an existing one)."""
+    bucket, name = split_gs(uri)
+    blob = (client or storage_client()).bucket(bucket).blob(name)
+    blob.upload_from_string(data, content_type=content_type)

@@ -36,6 +36,7 @@ from vbq.errors import (
     SpecError,
     StateConflictError,
     StoreError,
+    SubmissionExpiredError,
 )
 from vbq.logs import get_logger
 from vbq.producers.api import vertex
@@ -337,7 +338,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return problem_response(422, "invalid-spec", str(exc), errors=exc.errors)
 
     async def on_not_found(_: Request, exc: Exception) -> Response:
-        return problem_response(404, "not-found", str(exc))
+        slug = "expired" if isinstance(exc, SubmissionExpiredError) else "not-found"
+        return problem_response(404, slug, str(exc))
 
     async def on_conflict(_: Request, exc: Exception) -> Response:
         slug = "idempotency-conflict" if isinstance(exc, IdempotencyConflictError) else "conflict"

@@ -1,6 +1,7 @@
 """``vbq beat``: Celery beat with vbq's schedule, and (by default) the outbox relay.
 
-Beat sends ``vbq.poll`` every tick, ``vbq.sweep`` every 30 s and ``vbq.purge`` every 5 s. It
+Beat sends ``vbq.poll`` every tick, ``vbq.sweep`` and ``vbq.retention`` every 30 s and
+``vbq.purge`` every 5 s. It
 uses Celery's in-memory scheduler: the default one persists its state with ``shelve``
 (pickle), which vbq never uses, and nothing here needs persisting (a restarted beat simply
 sends the next tick). A second
@@ -43,6 +44,13 @@ def beat_schedule(
             "task": "vbq.purge",
             "schedule": 5.0,
             "options": {"queue": "vbq.maintenance", "expires": 30.0},
+        },
+        # Finished submissions past VBQ_RETENTION_S: archived, then out of Redis
+        # (docs/contracts.md § Retention and archive).
+        "vbq-retention": {
+            "task": "vbq.retention",
+            "schedule": 30.0,
+            "options": {"queue": "vbq.maintenance", "expires": 60.0},
         },
         # Requests and packing (docs/contracts.md § Requests and packing).
         "vbq-pack-tick": {

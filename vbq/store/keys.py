@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "FINISHED_KEY",
     "OUTBOX_KEY",
     "PREFIX",
     "VERTEX_DELETES_KEY",
@@ -26,6 +27,9 @@ PREFIX = "vbq:"
 OUTBOX_KEY = f"{PREFIX}outbox"
 VERTEX_DELETES_KEY = f"{PREFIX}vertex:deletes"
 """Zset of Vertex job names to delete at Google (score = when asked), drained by the workers."""
+FINISHED_KEY = f"{PREFIX}finished"
+"""Zset of finished submission ids, score = finished_at (``update.lua`` adds, in the same call
+as the finishing transition): the retention task's work list, oldest first."""
 
 
 def sub_key(submission_id: str) -> str:

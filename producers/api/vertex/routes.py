@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from vbq.errors import NotFoundError, SpecError, StateConflictError
+from vbq.errors import NotFoundError, SpecError, StateConflictError, SubmissionExpiredError
 from vbq.producers.api.limits import parse_json_body
 from vbq.producers.api.vertex.errors import GoogleApiError
 from vbq.producers.api.vertex.listing import list_jobs, page_size_of
@@ -94,6 +94,9 @@ def _router(client: Client, version: str, max_json_depth: int) -> APIRouter:
             if sid is None:
                 raise NotFoundError(name)
             record = client.get(sid, tenant=tenant).record
+        except SubmissionExpiredError as exc:
+            # Finished and left the store after the retention window: say so, not "unknown".
+            raise GoogleApiError("NOT_FOUND", f'BatchPredictionJob "{name}": {exc}.') from None
         except NotFoundError:
             raise GoogleApiError("NOT_FOUND", f'BatchPredictionJob "{name}" not found.') from None
         if (record.project, record.location) != (project, location):

@@ -48,6 +48,7 @@ if h[4] and h[4] ~= '' then
 end
 redis.call('ZREM', prefix .. 'inflight:' .. (h[5] or '') .. ':' .. (h[6] or ''), id)
 redis.call('DEL', prefix .. 'cancel:' .. id, prefix .. 'stale:' .. id)
+redis.call('ZREM', prefix .. 'finished', id)
 if h[7] and h[7] ~= '' then
   local t = redis.call('TIME')
   redis.call('ZADD', KEYS[2], 'NX', t[1] .. '.' .. string.format('%06d', tonumber(t[2])), h[7])

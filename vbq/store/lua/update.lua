@@ -68,9 +68,13 @@ if ARGV[4] == '1' then
 end
 if ARGV[5] == '1' then
   redis.call('ZREM', inflight, id)
-  if not loc[5] or loc[5] == '' then
+  local finished_at = loc[5]
+  if not finished_at or finished_at == '' then
+    finished_at = now
     redis.call('HSET', sub, 'finished_at', now)
   end
+  -- The retention task's work list (docs/contracts.md § Retention and archive).
+  redis.call('ZADD', prefix .. 'finished', 'NX', finished_at, id)
 end
 if ARGV[6] ~= '' then
   redis.call('XADD', KEYS[2], '*', 'event', ARGV[6])
