@@ -18,27 +18,32 @@ def console() -> None:
 @console.command("reindex")
 @click.option("--chunk", default=1000, show_default=True, type=click.IntRange(10, 100_000))
 def reindex_command(chunk: int) -> None:
-    """Rebuild the per-tenant counters, model and name indexes and missing timelines.
+    """Rebuild the per-tenant counters, model and name indexes and missing timelines, and
+    put finished submissions in the retention work list (``vbq:finished``).
 
-    Needed once for submissions stored before the console existed; safe to run again.
+    Needed once for submissions stored before the console (or retention) existed; safe to
+    run again.
     Run it at a quiet time: counts of records that move during the walk may be off by those.
     """
     import redis
 
     from vbq.settings import Settings
+    from vbq.store.expiry import backfill_finished
     from vbq.store.reindex import reindex
 
     settings = Settings.from_env()
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     try:
         report = reindex(client, chunk=chunk)
+        finished = backfill_finished(client, batch=chunk)
     except redis.RedisError as exc:
         raise click.ClickException(f"Redis: {exc}") from None
     finally:
         client.close()
     click.echo(
         f"reindexed {report.records} submissions: {report.timelines_added} timelines rebuilt "
-        f"from their times, {report.names_set} display names set"
+        f"from their times, {report.names_set} display names set, {finished} finished "
+        "submissions added to the retention work list"
     )
 
 

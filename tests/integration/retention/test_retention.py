@@ -242,3 +242,17 @@ def test_the_writer_replaces_a_batch_it_wrote_before(
     second = writer.write_batch("b1", [("2026-01-02", row)])
     assert first == second
     assert len(_archive_rows(storage_client, bucket)) == 1
+
+
+def test_backfill_adds_finished_submissions_stored_before_retention(
+    store: JobStore, raw: redis.Redis
+) -> None:
+    from vbq.store.expiry import backfill_finished
+
+    done = [run_to_success(store, raw, i) for i in range(3)]
+    store.create(new(9))  # unfinished: never in the work list
+    raw.delete(FINISHED_KEY)
+    assert backfill_finished(raw, batch=2) == 3
+    assert backfill_finished(raw, batch=2) == 0
+    assert set(raw.zrange(FINISHED_KEY, 0, -1)) == set(done)
+    assert raw.zscore(FINISHED_KEY, done[0]) == pytest.approx(store.get(done[0]).finished_at)
