@@ -145,6 +145,14 @@ class Archiver:
         finally:
             if not report.lease_lost:
                 self.lease.release()
+        if report.batches:
+            _log.info(
+                "retention.run",
+                batches=report.batches,
+                archived=report.archived,
+                statuses=report.statuses,
+                archive=bool(self.writer),
+            )
         return report
 
     def _pending_or_pick(self) -> tuple[str, list[str]] | None:
