@@ -5,13 +5,15 @@ being the UTC day the submission finished, the tenant escaped (:func:`tenant_seg
 ``batch`` a deterministic id of the archiver's batch (hash of its ids),
 so a batch written twice after a crash replaces its own objects instead of adding rows.
 
-Index: ``vbq:archived:{bucket}:{id[:4]}`` hashes, field = submission id, value
+Index: ``vbq:archived:{bucket}:{id[:3]}`` hashes, field = submission id, value
 ``{date}|{tenant}|{object path under the prefix}|{byte offset}|{byte length}`` (path empty
 when it expired without an archive), ``bucket`` = ``floor(finished_at / bucket_s)`` (a day). A
-bucket key expires ``retention_s + index_ttl_s`` after its day ends. 65,536 hashes per day keep
-each small (listpack-encoded up to 128 fields, so up to ~8 M expiries a day) and a lookup
-probes the few dozen buckets that may still exist (one pipelined round trip) instead of
-needing a key per id. The soak benchmark measures the bytes per expired id.
+bucket key expires ``retention_s + index_ttl_s`` after its day ends. 4,096 hashes per day: each
+stays listpack-encoded (compact) up to Redis' ``hash-max-listpack-entries`` (128) fields, i.e.
+~500,000 expiries a day (raise that setting to 512 for ~2 M), while a quiet deployment does not
+pay a key per id; a lookup probes the few dozen buckets that may still exist (one pipelined
+round trip). The soak benchmark measures the bytes per expired id (65,536 hashes per day cost
+250 B per id at 140,000 a day: the per-key overhead dominated).
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class IndexLayout:
 
     def key(self, bucket: int, submission_id: str) -> str:
         """The index hash holding ``submission_id`` in ``bucket``."""
-        return f"{PREFIX}archived:{bucket}:{submission_id[:4]}"
+        return f"{PREFIX}archived:{bucket}:{submission_id[:3]}"
 
     def expire_at_s(self, bucket: int) -> int:
         """When the bucket's keys expire (epoch s)."""
