@@ -164,7 +164,7 @@ class Archiver:
         ids = self.expirer.due(cutoff, limit=self.settings.retention_batch)
         if not ids:
             return None
-        batch = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:20]
+        batch = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
         payload = json.dumps({"batch": batch, "ids": ids})
         if not self.expirer.save_pending(
             payload, lease_key=LEASE_KEY, lease_value=self.lease.value, pending_key=PENDING_KEY

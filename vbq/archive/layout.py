@@ -6,14 +6,14 @@ being the UTC day the submission finished, the tenant escaped (:func:`tenant_seg
 so a batch written twice after a crash replaces its own objects instead of adding rows.
 
 Index: ``vbq:archived:{bucket}:{id[:3]}`` hashes, field = submission id, value
-``{date}|{tenant}|{object path under the prefix}|{byte offset}|{byte length}`` (path empty
-when it expired without an archive), ``bucket`` = ``floor(finished_at / bucket_s)`` (a day). A
-bucket key expires ``retention_s + index_ttl_s`` after its day ends. 4,096 hashes per day: each
-stays listpack-encoded (compact) up to Redis' ``hash-max-listpack-entries`` (128) fields, i.e.
-~500,000 expiries a day (raise that setting to 512 for ~2 M), while a quiet deployment does not
-pay a key per id; a lookup probes the few dozen buckets that may still exist (one pipelined
-round trip). The soak benchmark measures the bytes per expired id (65,536 hashes per day cost
-250 B per id at 140,000 a day: the per-key overhead dominated).
+``{date}|{tenant}|{batch}|{byte offset}|{byte length}`` (the object is :func:`part_path` of
+the first three; batch empty when it expired without an archive), ``bucket`` =
+``floor(finished_at / bucket_s)`` (a day). A bucket key expires ``retention_s + index_ttl_s``
+after its day ends. 4,096 hashes per day: each stays listpack-encoded (compact) up to Redis'
+``hash-max-listpack-entries`` (128) fields, i.e. ~500,000 expiries a day (raise that setting
+to 512 for ~2 M), while a quiet deployment does not pay a key per id; a lookup probes the few
+dozen buckets that may still exist (one pipelined round trip). The soak benchmark measures the
+bytes per expired id.
 """
 
 from __future__ import annotations
@@ -59,20 +59,25 @@ class ArchivedAt:
     Attributes:
         date: UTC day it finished (``YYYY-MM-DD``).
         tenant: its tenant.
-        path: object path under the archive prefix; empty when it was not archived.
+        batch: the archive batch that wrote it; empty when it was not archived.
         offset / length: its line's bytes in that object.
     """
 
     date: str
     tenant: str
-    path: str = ""
+    batch: str = ""
     offset: int = 0
     length: int = 0
 
     def encode(self) -> str:
         """The index value."""
         tenant = quote(self.tenant, safe="")
-        return f"{self.date}|{tenant}|{self.path}|{self.offset}|{self.length}"
+        return f"{self.date}|{tenant}|{self.batch}|{self.offset}|{self.length}"
+
+    @property
+    def path(self) -> str:
+        """Object path under the archive prefix ("" when it was not archived)."""
+        return part_path(self.date, self.tenant, self.batch) if self.batch else ""
 
     @classmethod
     def decode(cls, value: str) -> ArchivedAt:
@@ -80,10 +85,14 @@ class ArchivedAt:
         parts = value.split("|")
         if len(parts) != 5:
             return cls(date=parts[0] if parts else "?", tenant="")
-        date, tenant, path, offset, length = parts
+        date, tenant, batch, offset, length = parts
         try:
             return cls(
-                date=date, tenant=unquote(tenant), path=path, offset=int(offset), length=int(length)
+                date=date,
+                tenant=unquote(tenant),
+                batch=batch,
+                offset=int(offset),
+                length=int(length),
             )
         except ValueError:
             return cls(date=date, tenant=unquote(tenant))

@@ -64,7 +64,7 @@ class ArchiveWriter:
                 line = json.dumps(row, separators=(",", ":"), ensure_ascii=False).encode()
                 lines.append(line)
                 where[str(row["submission_id"])] = ArchivedAt(
-                    date=date, tenant=tenant, path=path, offset=offset, length=len(line)
+                    date=date, tenant=tenant, batch=batch, offset=offset, length=len(line)
                 )
                 offset += len(line) + 1
             data = b"\n".join(lines) + b"\n"

@@ -77,8 +77,9 @@ def test_object_names_escape_the_tenant_and_index_values_round_trip() -> None:
     assert tenant_segment("team-a.b_c") == "team-a.b_c"
     assert tenant_segment("a/b=c%é") == "a~2Fb~3Dc~25~C3~A9"
     assert part_path("2026-12-04", "a/b", "f00") == "dt=2026-12-04/tenant=a~2Fb/part-f00.jsonl"
-    at = ArchivedAt(date="2026-12-04", tenant="a|b", path="dt=x/part-1.jsonl", offset=5, length=9)
+    at = ArchivedAt(date="2026-12-04", tenant="a|b", batch="f00", offset=5, length=9)
     assert ArchivedAt.decode(at.encode()) == at
+    assert at.path == "dt=2026-12-04/tenant=a~7Cb/part-f00.jsonl"
     assert ArchivedAt.decode("2026-12-04").path == ""
 
 
