@@ -13,6 +13,9 @@ Checks, in order (a failed configuration stops the rest, which would only repeat
 - ``pubsub topic``, ``pubsub subscription``: ``GetTopic`` / ``GetSubscription``.
 - ``create rate``: the effective create rate per (project, location); WARN while Google's
   429s hold it below the configured rate (:mod:`vbq.quota.adaptive`).
+- ``retention``: how long finished submissions stay and where they are archived; WARN with
+  ``VBQ_RETENTION_S=0`` or when expiry is over an hour behind
+  (:mod:`vbq.archive.status`).
 """
 
 from __future__ import annotations
@@ -96,11 +99,30 @@ def run_checks(
 
     results.append(_run("redis", _redis))
     results.append(_rates(settings, timeout_s))
+    results.append(_retention(settings, timeout_s))
     results.append(_run("broker", _broker))
     results.append(_run("vertex", lambda: _vertex(settings, timeout_s)))
     results.append(_run("pubsub topic", lambda: _topic(settings, timeout_s)))
     results.append(_run("pubsub subscription", lambda: _subscription(settings, timeout_s)))
     return results
+
+
+def _retention(settings: Settings, timeout_s: float) -> CheckResult:
+    import redis as redis_lib
+
+    from vbq.archive.status import retention_status
+
+    try:
+        client = redis_lib.Redis.from_url(
+            settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        try:
+            status = retention_status(client, settings)
+        finally:
+            client.close()
+    except Exception as exc:
+        return CheckResult("retention", "FAIL", _error_text(exc))
+    return CheckResult("retention", status.level, status.text)
 
 
 def _rates(settings: Settings, timeout_s: float) -> CheckResult:

@@ -256,3 +256,23 @@ def test_backfill_adds_finished_submissions_stored_before_retention(
     assert backfill_finished(raw, batch=2) == 0
     assert set(raw.zrange(FINISHED_KEY, 0, -1)) == set(done)
     assert raw.zscore(FINISHED_KEY, done[0]) == pytest.approx(store.get(done[0]).finished_at)
+
+
+def test_retention_status_says_whether_expiry_keeps_up(
+    store: JobStore, raw: redis.Redis, settings: Settings
+) -> None:
+    from vbq.archive.status import retention_status
+
+    sid = run_to_success(store, raw, 1)
+    now = time.time()
+    ok = retention_status(raw, settings, now_s=now)
+    assert (ok.level, ok.in_window, ok.due) == ("OK", 1, 0)
+    assert "kept 0.0416667 days" in ok.text and settings.archive_prefix in ok.text
+    late = retention_status(raw, settings, now_s=now + RETENTION_S + 2 * 3600)
+    assert late.level == "WARN" and late.due == 1 and "BEHIND by 2.0 h" in late.text
+    bare = retention_status(raw, settings.replace(archive_prefix=""), now_s=now)
+    assert bare.level == "OK" and "not archived" in bare.text
+    assert retention_status(raw, settings.replace(retention_s=0)).level == "WARN"
+    Archiver(redis=raw, settings=settings, clock=_later()).run_once()
+    assert retention_status(raw, settings, now_s=now + RETENTION_S + 2 * 3600).due == 0
+    assert sid not in raw.zrange(FINISHED_KEY, 0, -1)
