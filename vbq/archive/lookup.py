@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import redis as redis_lib
-from google.api_core.exceptions import NotFound
+from google.api_core.exceptions import Forbidden, NotFound, Unauthorized
+from google.auth.exceptions import DefaultCredentialsError
 
 from vbq.archive.layout import DAY_S, ArchivedAt, IndexLayout
 from vbq.archive.rows import record_from_row
@@ -72,8 +73,10 @@ class ArchiveLookup:
         Raises:
             NotFoundError: the index knows nothing of it (never existed, or expired longer
                 ago than ``VBQ_ARCHIVE_INDEX_TTL_S``), or it is another tenant's.
-            SubmissionExpiredError: it expired without an archive, or its archive object
-                cannot be read any more.
+            SubmissionExpiredError: it expired without an archive, or its archive object is
+                gone, unreadable or not readable with this process's credentials.
+            google.api_core.exceptions.GoogleAPIError: Cloud Storage failed otherwise
+                (transient: retry).
         """
         at = self.where(submission_id)
         if at is None or (tenant is not None and at.tenant != tenant):
@@ -89,6 +92,10 @@ class ArchiveLookup:
             raise self._expired(submission_id, at, reason) from None
         except NotFound:
             raise self._expired(submission_id, at, f"its archive {uri} is gone") from None
+        except (Forbidden, Unauthorized, DefaultCredentialsError) as exc:
+            # A process without read access to the archive still says what happened to it.
+            reason = f"its archive {uri} cannot be read here: {type(exc).__name__}"
+            raise self._expired(submission_id, at, reason) from None
         if record.id != submission_id or (tenant is not None and record.tenant != tenant):
             raise NotFoundError(f"submission {submission_id} not found")
         return record

@@ -276,3 +276,28 @@ def test_retention_status_says_whether_expiry_keeps_up(
     Archiver(redis=raw, settings=settings, clock=_later()).run_once()
     assert retention_status(raw, settings, now_s=now + RETENTION_S + 2 * 3600).due == 0
     assert sid not in raw.zrange(FINISHED_KEY, 0, -1)
+
+
+def test_an_archive_this_process_may_not_read_is_reported_as_such(
+    store: JobStore, raw: redis.Redis, settings: Settings
+) -> None:
+    from google.api_core.exceptions import Forbidden
+
+    from vbq.archive import ArchiveLookup
+
+    class _NoAccess:
+        def bucket(self, name: str) -> Any:
+            return self
+
+        def blob(self, name: str) -> Any:
+            return self
+
+        def download_as_bytes(self, **kwargs: Any) -> bytes:
+            raise Forbidden("no storage.objects.get")
+
+    sid = run_to_success(store, raw, 1)
+    Archiver(redis=raw, settings=settings, clock=_later()).run_once()
+    lookup = ArchiveLookup(redis=raw, settings=settings, storage_client=_NoAccess())
+    with pytest.raises(SubmissionExpiredError, match="cannot be read here: Forbidden"):
+        lookup.find(sid)
+    assert ArchiveLookup(redis=raw, settings=settings).find(sid).id == sid
