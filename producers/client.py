@@ -245,11 +245,11 @@ class Client(RequestsMixin):
     def get(self, submission_id: str, *, tenant: str | None = None) -> Submission:
         """The submission ``submission_id``.
 
-        Args:
-            tenant: when given, another tenant's submission is reported as not found.
-
         A submission that left the store after the retention window is read from the archive
         (``VBQ_ARCHIVE_PREFIX``).
+
+        Args:
+            tenant: when given, another tenant's submission is reported as not found.
 
         Raises:
             NotFoundError: no such submission (or not this tenant's).

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import redis as redis_lib
-from google.api_core.exceptions import Forbidden, NotFound, Unauthorized
-from google.auth.exceptions import DefaultCredentialsError
 
 from vbq.archive.layout import DAY_S, ArchivedAt, IndexLayout
 from vbq.archive.rows import record_from_row
@@ -83,6 +81,10 @@ class ArchiveLookup:
             raise NotFoundError(f"submission {submission_id} not found")
         if not at.path or not self.prefix:
             raise self._expired(submission_id, at, "it was not archived")
+        # Google's libraries load only when an archived id is read (import vbq stays light).
+        from google.api_core.exceptions import Forbidden, NotFound, Unauthorized
+        from google.auth.exceptions import DefaultCredentialsError
+
         uri = f"{self.prefix}/{at.path}"
         try:
             line = read_range(uri, at.offset, at.length, client=self.storage_client)

@@ -1,12 +1,10 @@
 """``vbq beat``: Celery beat with vbq's schedule, and (by default) the outbox relay.
 
 Beat sends ``vbq.poll`` every tick, ``vbq.sweep`` and ``vbq.retention`` every 30 s and
-``vbq.purge`` every 5 s. It
-uses Celery's in-memory scheduler: the default one persists its state with ``shelve``
-(pickle), which vbq never uses, and nothing here needs persisting (a restarted beat simply
-sends the next tick). A second
-beat started by mistake only sends duplicate ticks, which the poll lock and the job store's
-compare-and-set make harmless.
+``vbq.purge`` every 5 s. It uses Celery's in-memory scheduler: the default one persists its
+state with ``shelve`` (pickle), which vbq never uses, and nothing here needs persisting (a
+restarted beat simply sends the next tick). A second beat started by mistake only sends
+duplicate ticks, which the poll lock and the job store's compare-and-set make harmless.
 """
 
 from __future__ import annotations
