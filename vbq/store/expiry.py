@@ -163,9 +163,13 @@ def backfill_finished(redis: redis_lib.Redis, *, batch: int = 1000) -> int:
             start += batch
             pipe = redis.pipeline(transaction=False)
             for sid in ids:
-                pipe.hget(sub_key(sid), "finished_at")
-            finished = pipe.execute()
-            scores = {sid: float(_text(f)) for sid, f in zip(ids, finished, strict=True) if f}
+                pipe.hmget(sub_key(sid), ["finished_at", "updated_at"])
+            # A record without finished_at (very old) counts from its last change.
+            scores = {
+                sid: float(_text(f or u))
+                for sid, (f, u) in zip(ids, pipe.execute(), strict=True)
+                if f or u
+            }
             if scores:
                 added += int(cast(int, redis.zadd(FINISHED_KEY, scores, nx=True)))
     return added
