@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from vbq.errors import IdempotencyConflictError
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.states import SubmissionState
 from vbq.store.paging import Cursor
@@ -86,14 +87,12 @@ class WorkersEnqueuer:
 
     def _enqueuer(self) -> Any:
         if self._impl is None:
-            import redis
-
             from vbq.broker import Enqueuer as CeleryEnqueuer
             from vbq.broker import create_app
 
             self._impl = CeleryEnqueuer(
                 celery_app=create_app(self.settings),
-                redis_client=redis.Redis.from_url(self.settings.redis_url, decode_responses=True),
+                redis_client=client_for(self.settings, decode_responses=True),
                 settings=self.settings,
             )
         return self._impl

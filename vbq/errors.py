@@ -14,7 +14,8 @@ purpose (httpx's ``_exceptions.py`` is the model)::
     │   ├── IdempotencyConflictError same idempotency key, different spec
     │   ├── StateConflictError       compare-and-set lost: the record changed underneath
     │   ├── TenantAccessError        the record belongs to another tenant
-    │   └── TenantCapError           a per-tenant cap refuses the request (nothing was written)
+    │   ├── TenantCapError           a per-tenant cap refuses the request (nothing was written)
+    │   └── ReplicationTimeoutError  too few replicas confirmed a new submission in time
     ├── VertexError                  the Vertex AI REST API answered with an error
     │   ├── VertexRetryableError     429/500/502/503/504, timeouts, connection errors before send
     │   ├── VertexAmbiguousError     the request may have been applied (create sent, no answer)
@@ -44,6 +45,7 @@ __all__ = [
     "OutputsError",
     "PubSubError",
     "PushRequestError",
+    "ReplicationTimeoutError",
     "SpecError",
     "StateConflictError",
     "StoreError",
@@ -174,6 +176,33 @@ class TenantCapError(StoreError):
         self.retry_after_s = retry_after_s
         super().__init__(
             f"tenant {tenant!r} is at its {cap} cap ({limit:g}); retry in {retry_after_s:g} s"
+        )
+
+
+class ReplicationTimeoutError(StoreError):
+    """Too few Redis replicas confirmed a write within the timeout (``WAIT``).
+
+    The write reached the primary, so it is usually kept; but if the primary fails before a
+    replica copies it, it is lost. vbq therefore does not acknowledge it: ``submit()`` raises
+    this instead of returning an id. Retry with the same ``idempotency_key`` (the retry
+    returns the same submission once a replica has it); without a key a retry may create a
+    second submission. Retryable (the HTTP API answers 503).
+
+    Attributes:
+        wanted: replicas that had to confirm (``VBQ_REDIS_WAIT_REPLICAS``).
+        confirmed: replicas that did within the timeout.
+        timeout_s: the timeout, in seconds (``VBQ_REDIS_WAIT_TIMEOUT_S``).
+    """
+
+    retryable = True
+
+    def __init__(self, *, wanted: int, confirmed: int, timeout_s: float) -> None:
+        self.wanted = wanted
+        self.confirmed = confirmed
+        self.timeout_s = timeout_s
+        super().__init__(
+            f"only {confirmed} of {wanted} Redis replicas confirmed the write within "
+            f"{timeout_s:g} s; not acknowledged (retry with the same idempotency_key)"
         )
 
 

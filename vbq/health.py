@@ -33,6 +33,7 @@ from vbq.readiness import (
     readiness_for_role,
     redis_check,
 )
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 
 __all__ = [
@@ -242,13 +243,9 @@ def start_for_role(
         return None
     collectors: list[Any] = []
     if state_gauges:
-        import redis as redis_lib
-
         from vbq.metrics_redis import RedisStateCollector
 
-        client = redis_lib.Redis.from_url(
-            settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
-        )
+        client = client_for(settings, socket_timeout=2.0, socket_connect_timeout=2.0)
         collectors.append(RedisStateCollector(redis=client, settings=settings))
     return HealthServer(
         port=chosen,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vbq.redaction import redact_text
+from vbq.redisconn import connect
 from vbq.settings import Settings
 
 __all__ = [
@@ -42,11 +43,14 @@ ROLE_CHECKS: Mapping[str, tuple[str, ...]] = {
 
 def redis_check(url: str, *, timeout_s: float = 1.0) -> Check:
     """A check that PINGs the Redis at ``url`` (a fresh connection, ``timeout_s`` each way)."""
-    import redis as redis_lib
 
     def check() -> None:
-        client = redis_lib.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        # A probe answers within its timeout: no riding out a failover here.
+        client = connect(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            failover_timeout_s=0.0,
         )
         try:
             client.ping()
@@ -80,7 +84,7 @@ def broker_check(url: str, *, timeout_s: float = 1.0) -> Check:
 
 
 def _is_redis(url: str) -> bool:
-    return url.split("://", 1)[0] in {"redis", "rediss", "sentinel"}
+    return url.split("://", 1)[0] in {"redis", "rediss", "sentinel", "redis+sentinel"}
 
 
 def pubsub_check(settings: Settings, *, timeout_s: float = 2.0) -> Check:

@@ -86,6 +86,17 @@ class Settings:
     """Job store, rate limits, slots, outbox and inbox (``VBQ_REDIS_URL``)."""
     broker_url: str = ""
     """Celery broker (``VBQ_BROKER_URL``); empty means the Redis URL."""
+    redis_failover_timeout_s: float = 30.0
+    """With a ``redis+sentinel://`` URL: how long a Redis command keeps retrying while Sentinel
+    promotes a replica, in seconds (``VBQ_REDIS_FAILOVER_TIMEOUT_S``, :mod:`vbq.redisconn`)."""
+    redis_wait_replicas: int = 0
+    """Replicas that must confirm a new submission before ``submit()`` returns its id
+    (``VBQ_REDIS_WAIT_REPLICAS``; Redis ``WAIT``). Default 1 with a ``redis+sentinel://``
+    URL, else 0 (no wait)."""
+    redis_wait_timeout_s: float = 2.0
+    """How long ``submit()`` waits for those replicas, in seconds
+    (``VBQ_REDIS_WAIT_TIMEOUT_S``); then it raises
+    :class:`~vbq.errors.ReplicationTimeoutError`."""
     project: str = ""
     """Default Google Cloud project (``VBQ_PROJECT``)."""
     location: str = "us-central1"
@@ -257,6 +268,11 @@ class Settings:
         settings = cls(
             redis_url=redis_url,
             broker_url=e.get("VBQ_BROKER_URL", "").strip() or redis_url,
+            redis_failover_timeout_s=_float(e, "VBQ_REDIS_FAILOVER_TIMEOUT_S", 30.0, minimum=0.0),
+            redis_wait_replicas=_int(
+                e, "VBQ_REDIS_WAIT_REPLICAS", 1 if _is_sentinel(redis_url) else 0
+            ),
+            redis_wait_timeout_s=_float(e, "VBQ_REDIS_WAIT_TIMEOUT_S", 2.0, minimum=0.001),
             project=e.get("VBQ_PROJECT", "").strip(),
             location=e.get("VBQ_LOCATION", cls.location).strip() or cls.location,
             vertex_endpoint=e.get("VBQ_VERTEX_ENDPOINT", "").strip().rstrip("/"),
@@ -380,6 +396,11 @@ class Settings:
                 value = redact_url(value)
             out[f.name] = value
         return out
+
+
+def _is_sentinel(url: str) -> bool:
+    # vbq.redisconn.SENTINEL_SCHEME; not imported (redisconn builds clients from Settings).
+    return url.split("://", 1)[0].lower() == "redis+sentinel"
 
 
 _ALSO_KNOWN = {"VBQ_EVENTS_SUBSCRIPTION", "VBQ_DEAD_LETTER_TOPIC"}

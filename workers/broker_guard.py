@@ -21,6 +21,7 @@ from typing import Any
 import kombu.transport.redis as kombu_redis
 
 from vbq.logs import get_logger
+from vbq.redisconn import client_for
 
 __all__ = ["DEAD_LETTER_KEY", "install"]
 
@@ -77,11 +78,10 @@ def _is_unacked_entry(value: Any) -> bool:
 
 
 def _push_to_redis(raw: bytes | str, reason: str) -> None:
-    import redis
 
     from vbq.settings import Settings
 
-    client = redis.Redis.from_url(Settings.from_env().redis_url, socket_timeout=2.0)
+    client = client_for(Settings.from_env(), socket_timeout=2.0)
     try:
         pipe = client.pipeline(transaction=False)
         pipe.lpush(DEAD_LETTER_KEY, raw if isinstance(raw, bytes) else raw.encode())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import redis
 
 from vbq.forksafe import PerProcess
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 
 __all__ = ["PerProcess", "settings_and_redis"]
@@ -18,7 +19,7 @@ __all__ = ["PerProcess", "settings_and_redis"]
 
 def _connect() -> tuple[Settings, redis.Redis]:
     settings = Settings.from_env()
-    return settings, redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    return settings, client_for(settings, decode_responses=True)
 
 
 _connection: PerProcess[tuple[Settings, redis.Redis]] = PerProcess(_connect)

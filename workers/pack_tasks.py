@@ -22,6 +22,7 @@ from celery import Task
 
 from vbq.broker.names import TASK_PACK_FLUSH, TASK_PACK_TICK
 from vbq.logs import get_logger
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.workers.celery_app import app
 from vbq.workers.deps import PerProcess, settings_and_redis
@@ -39,7 +40,7 @@ def build_packer(settings: Settings, client: redis_lib.Redis | None = None) -> P
     from vbq.store import JobStore
     from vbq.workers.tasks import enqueue_submit
 
-    client = client or redis_lib.Redis.from_url(settings.redis_url)
+    client = client or client_for(settings)
     return Packer(
         redis=client,
         settings=settings,
@@ -51,7 +52,7 @@ def build_packer(settings: Settings, client: redis_lib.Redis | None = None) -> P
 def _build() -> tuple[Settings, Packer]:
     settings, _ = settings_and_redis()
     # Its own client with raw replies: pack lines travel as bytes, never decoded.
-    return settings, build_packer(settings, redis_lib.Redis.from_url(settings.redis_url))
+    return settings, build_packer(settings, client_for(settings))
 
 
 _deps: PerProcess[tuple[Settings, Packer]] = PerProcess(_build)

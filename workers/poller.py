@@ -28,6 +28,7 @@ from vbq.errors import VertexError, VertexPermanentError
 from vbq.leases import Leases, fence_of
 from vbq.logs import get_logger
 from vbq.metrics import observe_poll_cycle
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL
 from vbq.store import JobStore, SubmissionRecord
@@ -124,7 +125,7 @@ class Poller:
         from vbq.store.results import ResultsBook
         from vbq.vertex import VertexClient
 
-        client = client or redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
+        client = client or client_for(settings, decode_responses=True)
         return cls(
             store=JobStore(client, settings=settings),
             vertex=VertexClient.from_settings(settings),

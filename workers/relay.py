@@ -50,6 +50,7 @@ import redis as redis_lib
 from vbq.events import JobEvent
 from vbq.leases import HeldLease
 from vbq.logs import get_logger
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.stats import record_published
 from vbq.workers.outbox_reader import (
@@ -143,7 +144,7 @@ class OutboxRelay:
         """A relay with its own Redis client and :class:`PubSubPublisher` built from settings."""
         from vbq.pubsub.event_schema import TopicEncoding
 
-        client = redis_lib.Redis.from_url(settings.redis_url, health_check_interval=30)
+        client = client_for(settings, health_check_interval=30)
         publisher = PubSubPublisher.from_settings(settings)
         encoding = TopicEncoding(settings)
         kwargs.setdefault("encode", encoding.encode)

@@ -10,6 +10,7 @@ import redis as redis_lib
 
 from vbq.broker.names import TASK_RESULTS
 from vbq.logs import get_logger
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.workers.celery_app import app
 from vbq.workers.deps import PerProcess, settings_and_redis
@@ -26,7 +27,7 @@ def build_finisher(settings: Settings, client: redis_lib.Redis | None = None) ->
     from vbq.workers.split_parent import SplitParent
     from vbq.workers.tasks import enqueue_cancel
 
-    client = client or redis_lib.Redis.from_url(settings.redis_url)
+    client = client or client_for(settings)
     store = JobStore(client, settings=settings)
     parents = SplitParent(redis=client, store=store, send_cancel=enqueue_cancel)
     return Finisher(redis=client, settings=settings, store=store, split_check=parents.check)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import redis as redis_lib
 from celery import Task
 
 from vbq.broker.names import TASK_SPLIT
 from vbq.logs import get_logger
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.workers.celery_app import app
 from vbq.workers.deps import PerProcess, settings_and_redis
@@ -29,7 +29,7 @@ def _build() -> tuple[Settings, Splitter]:
     from vbq.workers.tasks import enqueue_submit
 
     settings, _ = settings_and_redis()
-    client = redis_lib.Redis.from_url(settings.redis_url)
+    client = client_for(settings)
     store = JobStore(client, settings=settings)
     return settings, Splitter(
         redis=client, settings=settings, store=store, enqueue_submit=enqueue_submit

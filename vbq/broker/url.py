@@ -1,13 +1,17 @@
 """Celery broker URLs: Redis, ``rediss://`` (TLS), Redis Sentinel and RabbitMQ (``amqp://``).
 
-``VBQ_BROKER_URL`` is handed to Celery/kombu as is, except for two things kombu cannot read
+``VBQ_BROKER_URL`` is handed to Celery/kombu as is, except for three things kombu cannot read
 from a URL:
+
+- **vbq's Sentinel URL** (``redis+sentinel://h1:26379,h2:26379/mymaster/0``, the form
+  ``VBQ_REDIS_URL`` takes, see :mod:`vbq.redisconn`; the broker URL defaults to it): rewritten
+  to kombu's ``sentinel://h1:26379;sentinel://h2:26379/0`` with ``master_name`` (and the
+  sentinels' own credentials as ``sentinel_kwargs``) in the transport options.
 
 - **Sentinel** (``sentinel://h1:26379;sentinel://h2:26379/0?master_name=mymaster``): kombu
   wants the master's name as a transport option, so vbq takes ``master_name`` out of the query
   and passes it as ``broker_transport_options["master_name"]``. A Sentinel URL without it is a
-  :class:`~vbq.errors.ConfigError`. (The job store's ``VBQ_REDIS_URL`` is read by redis-py,
-  which has no Sentinel URL form: point it at the master through a Sentinel-aware proxy.)
+  :class:`~vbq.errors.ConfigError`.
 - **TLS** (``rediss://``): kombu defaults to *not verifying* the server certificate when the
   URL has no ``ssl_cert_reqs``; vbq requires verification unless the URL says otherwise
   (``?ssl_cert_reqs=none`` for a self-signed test server).
@@ -20,9 +24,10 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from vbq.errors import ConfigError
+from vbq.redisconn import is_sentinel_url, parse_redis_url
 
 __all__ = ["BrokerOptions", "broker_options"]
 
@@ -49,6 +54,8 @@ def broker_options(url: str) -> BrokerOptions:
         ConfigError: a Sentinel URL without ``master_name``, or an unknown scheme.
     """
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if is_sentinel_url(url):
+        return _vbq_sentinel(url)
     if scheme == "sentinel":
         return _sentinel(url)
     if scheme == "rediss":
@@ -60,7 +67,7 @@ def broker_options(url: str) -> BrokerOptions:
         return BrokerOptions(url=url)
     raise ConfigError(
         f"VBQ_BROKER_URL scheme {scheme or '(none)'!r} is not supported "
-        "(use redis://, rediss://, sentinel:// or amqp://)"
+        "(use redis://, rediss://, redis+sentinel://, sentinel:// or amqp://)"
     )
 
 
@@ -79,3 +86,22 @@ def _sentinel(url: str) -> BrokerOptions:
             "a sentinel:// VBQ_BROKER_URL needs ?master_name=<name> (the monitored master)"
         )
     return BrokerOptions(url=";".join(parts), transport_options={"master_name": master})
+
+
+def _vbq_sentinel(url: str) -> BrokerOptions:
+    target = parse_redis_url(url)
+    auth = ""
+    if target.password is not None:
+        auth = f"{quote(target.username or '', safe='')}:{quote(target.password, safe='')}@"
+    parts = [f"sentinel://{auth}{_netloc(host, port)}" for host, port in target.sentinels]
+    options: dict[str, Any] = {"master_name": target.master_name}
+    sentinel_kwargs = target.sentinel_kwargs()
+    options["sentinel_kwargs"] = sentinel_kwargs
+    if target.socket_timeout_s is not None:
+        options["socket_timeout"] = target.socket_timeout_s
+    options["socket_connect_timeout"] = target.socket_connect_timeout_s
+    return BrokerOptions(url=";".join(parts) + f"/{target.db}", transport_options=options)
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

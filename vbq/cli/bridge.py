@@ -112,7 +112,6 @@ def bridge(  # noqa: PLR0917 - click passes options positionally
     """
     if ctx.invoked_subcommand is not None:
         return
-    import redis
 
     from vbq.errors import ConfigError, PubSubError
     from vbq.logs import configure_logging, get_logger
@@ -145,7 +144,9 @@ def bridge(  # noqa: PLR0917 - click passes options positionally
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    redis_client = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
+    from vbq.redisconn import client_for
+
+    redis_client = client_for(settings, health_check_interval=30)
     measure = StoreBacklog(redis=redis_client, settings=settings)
     runner = Bridge(
         settings=settings,

@@ -32,7 +32,9 @@ def reindex_command(chunk: int) -> None:
     from vbq.store.reindex import reindex
 
     settings = Settings.from_env()
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    from vbq.redisconn import client_for
+
+    client = client_for(settings, decode_responses=True)
     try:
         report = reindex(client, chunk=chunk)
         finished = backfill_finished(client, batch=chunk)

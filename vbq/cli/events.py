@@ -56,7 +56,9 @@ def replay(since: str, snapshot: str, rerun: bool, subscription: str, group: str
     settings = _settings()
     try:
         when = parse_since(since) if since else None
-        client = redis.Redis.from_url(settings.redis_url)
+        from vbq.redisconn import client_for
+
+        client = client_for(settings)
         result = do_replay(
             settings,
             redis=client,

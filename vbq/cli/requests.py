@@ -155,13 +155,14 @@ def status(request_id: str, as_json: bool, with_response: bool, wait_s: float | 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def usage(as_json: bool) -> None:
     """Token totals (and estimated cost) per tenant and per model, over finished jobs."""
-    import redis
 
     from vbq.settings import Settings
     from vbq.usage import UsageLedger
 
     settings = Settings.from_env()
-    client = redis.Redis.from_url(settings.redis_url)
+    from vbq.redisconn import client_for
+
+    client = client_for(settings)
     try:
         ledger = UsageLedger(client)
         data = {kind: [t.to_dict() for t in ledger.totals(kind)] for kind in ("tenant", "model")}

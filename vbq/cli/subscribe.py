@@ -102,7 +102,6 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
     Streaming pull by default; with --push, an HTTP endpoint Pub/Sub push delivers to.
     Handler modules are imported from the current directory and ``sys.path``.
     """
-    import redis
 
     from vbq.errors import ConfigError, PubSubError
     from vbq.logs import configure_logging, get_logger
@@ -163,7 +162,9 @@ def subscribe(  # noqa: PLR0917 - click passes options positionally
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    client = redis.Redis.from_url(settings.redis_url, health_check_interval=30)
+    from vbq.redisconn import client_for
+
+    client = client_for(settings, health_check_interval=30)
     sub = Subscriber(
         settings=settings,
         redis=client,

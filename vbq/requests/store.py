@@ -18,6 +18,7 @@ from typing import Any
 import redis as redis_lib
 
 from vbq.errors import IdempotencyConflictError, NotFoundError, StoreError
+from vbq.redisconn import client_for
 from vbq.requests.keys import COUNTS_KEY, PREFIX, pack_key, request_key
 from vbq.requests.records import (
     NewRequest,
@@ -84,7 +85,7 @@ class RequestStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestStore:
         """A store on ``settings.redis_url`` with its own connection pool."""
-        return cls(redis_lib.Redis.from_url(settings.redis_url), settings=settings)
+        return cls(client_for(settings), settings=settings)
 
     # -- add ------------------------------------------------------------------------------------
 

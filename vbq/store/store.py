@@ -15,10 +15,12 @@ import redis as redis_lib
 
 from vbq.errors import IdempotencyConflictError, NotFoundError, StateConflictError, StoreError
 from vbq.events import JobEvent
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.states import FINISHED_SUBMISSION_STATES, SubmissionState
 from vbq.store.creating import CreateCall, Creator
+from vbq.store.durability import ReplicaWait
 from vbq.store.keys import (
     OUTBOX_KEY,
     PREFIX,
@@ -84,20 +86,29 @@ class JobStore:
         self._load_spec: SpecLoader = spec_loader or JobSpec.from_json
         self._creator = Creator(settings=settings, spec_loader=self._load_spec)
         self._create = redis.register_script(load_script("create.lua"))
+        self._replica_wait = ReplicaWait.from_settings(settings)
         self._update = redis.register_script(load_script("update.lua"))
         self.remover = Remover(redis, spec_loader=self._load_spec)
         """Deletes finished submissions; also tells whether one was deleted (tombstones)."""
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> JobStore:
-        """A store on ``settings.redis_url`` with its own connection pool."""
-        client = redis_lib.Redis.from_url(settings.redis_url, decode_responses=True)
+        """A store on ``settings.redis_url`` with its own connection pool.
+
+        Raises:
+            ConfigError: a malformed ``redis+sentinel://`` URL.
+        """
+        client = client_for(settings, decode_responses=True)
         return cls(client, settings=settings, **kwargs)
 
     # -- create -------------------------------------------------------------------------------
 
     def create(self, new: NewSubmission) -> tuple[SubmissionRecord, bool]:
         """Store a new submission in state ACCEPTED, in one atomic Lua call.
+
+        With ``VBQ_REDIS_WAIT_REPLICAS`` > 0 the call returns only once that many replicas
+        hold the record (or an idempotent replay's earlier record), see
+        :mod:`vbq.store.durability`.
 
         Returns:
             ``(record, created)``: ``created`` is False when the idempotency key was already
@@ -106,9 +117,13 @@ class JobStore:
         Raises:
             IdempotencyConflictError: the key is bound to a submission with another spec.
             SpecError: the spec cannot be resolved (no project, ...).
+            ReplicationTimeoutError: too few replicas confirmed in time; the record is on the
+                primary but not acknowledged (retry with the same idempotency key).
         """
         call = self._creator.prepare(new)
-        return self._creator.result(call, self._create(keys=call.keys, args=call.args))
+        if not self._replica_wait.enabled:
+            return self._creator.result(call, self._create(keys=call.keys, args=call.args))
+        return self._creator.result(call, self._run_creates([call])[0])
 
     def create_many(
         self, items: Iterable[NewSubmission], *, return_exceptions: bool = False
@@ -129,6 +144,8 @@ class JobStore:
         Raises:
             IdempotencyConflictError: the first conflict, when ``return_exceptions`` is False.
             SpecError: an item's spec cannot be resolved (nothing of the batch was written).
+            ReplicationTimeoutError: too few replicas confirmed a chunk in time (see
+                :meth:`create`); earlier chunks are stored, none is acknowledged.
         """
         batch = list(items)
         # Resolve every target first (cached, cheap): a spec that cannot be resolved fails
@@ -149,10 +166,12 @@ class JobStore:
         return out
 
     def _run_creates(self, calls: Sequence[CreateCall]) -> list[Any]:
+        # One pipeline = one connection, so WAIT covers these writes (vbq.store.durability).
         pipe = self.redis.pipeline(transaction=False)
         for call in calls:
             self._create(keys=call.keys, args=call.args, client=pipe)
-        return list(pipe.execute())
+        self._replica_wait.append(pipe)
+        return self._replica_wait.check(pipe.execute())
 
     # -- read ---------------------------------------------------------------------------------
 
