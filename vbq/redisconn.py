@@ -255,7 +255,7 @@ class FailoverConnection(SentinelManagedConnection):  # type: ignore[misc]
             return
         self._discovering = True
         try:
-            self.connect()  # discovers the primary, then calls back into this method
+            self.connect()  # type: ignore[no-untyped-call]  # discovers the primary, calls back
         finally:
             self._discovering = False
 
