@@ -41,7 +41,9 @@ _URL_WITH_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.
 
 
 def redact_url(url: str) -> str:
-    """Replace the password of a URL (``redis://:pw@host``) with ``***``."""
+    """Replace the password of a URL (``redis://:pw@host``) with ``***``, also in a
+    several-host URL (``redis+sentinel://:pw@h1:26379,h2:26379/m``) and in query options
+    named like a secret (``?sentinel_password=``)."""
     if not url:
         return url
     try:
@@ -49,15 +51,12 @@ def redact_url(url: str) -> str:
     except ValueError:
         return redact_text(url)
     if parts.password is None:
-        return url
+        return redact_text(url) if parts.query else url
     user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{user}:{REDACTED}@{host}"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    # The hosts as written: ``parts.port`` cannot read "h1:1,h2:2".
+    hosts = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{REDACTED}@{hosts}"
+    return redact_text(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
 
 
 def redact_text(text: str) -> str:
