@@ -20,6 +20,7 @@ from typing import Any
 
 from tests.support.emulators import GcsEmulator, VertexEmulator
 from tests.support.pubsub import PubSubEmulator
+from tests.support.sentinel import SentinelRedis
 from tests.support.services import ManagedProcess, RedisServer, vbq_argv
 from vbq.settings import Settings
 
@@ -49,6 +50,7 @@ class ClusterShape:
         skewed_worker: bool = False,
         vertex_time_scale: float = 0.05,
         env_overrides: dict[str, str] | None = None,
+        sentinel: bool = False,
     ) -> None:
         self.submit_workers = submit_workers
         self.subscribers = subscribers
@@ -56,6 +58,8 @@ class ClusterShape:
         self.skewed_worker = skewed_worker
         self.vertex_time_scale = vertex_time_scale
         self.env_overrides = dict(env_overrides or {})
+        self.sentinel = sentinel
+        """Redis as primary + replica + 3 sentinels (``redis+sentinel://``), not one server."""
 
 
 class ChaosCluster:
@@ -71,7 +75,9 @@ class ChaosCluster:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.record_dir.mkdir(parents=True, exist_ok=True)
         self.clock_file.write_text("0")
-        self.redis = RedisServer(root / "redis", appendonly=True)
+        self.redis: RedisServer | SentinelRedis = (
+            SentinelRedis(root / "redis") if shape.sentinel else RedisServer(root / "redis")
+        )
         self.gcs = GcsEmulator(self.logs)
         self.vertex: VertexEmulator | None = None
         self.pubsub = PubSubEmulator(self.logs, data_file=root / "pubsub.journal")
