@@ -33,6 +33,7 @@ from starlette.responses import Response
 from vbq.errors import (
     IdempotencyConflictError,
     NotFoundError,
+    ReplicationTimeoutError,
     SpecError,
     StateConflictError,
     StoreError,
@@ -398,4 +399,12 @@ def _unavailable_errors() -> tuple[type[Exception], ...]:
     import redis
     from kombu.exceptions import OperationalError
 
-    return (redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError)
+    # ReplicationTimeoutError: stored on the primary but not confirmed by a replica in time;
+    # retry with the same idempotency key (docs/contracts.md § Redis connections and failover).
+    return (
+        redis.ConnectionError,
+        redis.TimeoutError,
+        OperationalError,
+        ConnectionError,
+        ReplicationTimeoutError,
+    )

@@ -214,3 +214,34 @@ def test_redact_sentinel_url() -> None:
     assert redact_url("redis://:pw@[::1]:6379/0") == "redis://:***@[::1]:6379/0"
     assert redact_url("redis://h:6379/0") == "redis://h:6379/0"
     assert "topsecret" not in str(Settings.from_env({"VBQ_REDIS_URL": url}).redacted())
+
+
+def test_unacknowledged_submission_is_503_on_both_http_surfaces() -> None:
+    from fastapi.testclient import TestClient
+
+    from vbq.producers.api.vertex.errors import response_for
+
+    exc = ReplicationTimeoutError(wanted=1, confirmed=0, timeout_s=2.0)
+    google = response_for(exc)
+    assert google.status_code == 503
+    assert google.headers["retry-after"] == "1"
+
+    from vbq.producers import Client
+    from vbq.producers.api import create_app
+    from vbq.producers.api.auth import ApiKeyRing
+
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", project="proj-a")
+    app = create_app(
+        client=Client.from_settings(settings),
+        keyring=ApiKeyRing.from_mapping({}),
+        max_body_bytes=1024,
+    )
+
+    @app.get("/_raise")
+    def _raise() -> None:
+        raise exc
+
+    with TestClient(app, raise_server_exceptions=False) as http:
+        resp = http.get("/_raise")
+    assert resp.status_code == 503
+    assert resp.headers["retry-after"] == "1"

@@ -23,6 +23,7 @@ from vbq.errors import (
     FilterError,
     IdempotencyConflictError,
     NotFoundError,
+    ReplicationTimeoutError,
     SpecError,
     StateConflictError,
     StoreError,
@@ -238,6 +239,11 @@ def _mapped_store(exc: Exception) -> GoogleApiError | None:
         return GoogleApiError("ABORTED", f"The job changed concurrently; retry. {exc}")
     if isinstance(exc, TenantAccessError):
         return GoogleApiError("PERMISSION_DENIED", str(exc))
+    if isinstance(exc, ReplicationTimeoutError):
+        # Not acknowledged (no replica confirmed in time): retry with the same request id.
+        return GoogleApiError(
+            "UNAVAILABLE", str(exc), details=[retry_info(1.0)], headers={"Retry-After": "1"}
+        )
     if isinstance(exc, StoreError):
         return GoogleApiError("INVALID_ARGUMENT", str(exc))
     if isinstance(exc, StarletteHTTPException):
