@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from vbq.events import JobEvent
+from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.subscribers import handler
 from vbq.subscribers.actions.chain import Chain, from_outputs
@@ -61,7 +62,7 @@ def _settings() -> Settings:
 
 @cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(_settings().redis_url, health_check_interval=30)
+    return client_for(_settings(), health_check_interval=30)
 
 
 @cache

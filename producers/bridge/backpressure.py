@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import redis as redis_lib
 
 from vbq.logs import get_logger
+from vbq.redisconn import SENTINEL_SCHEME, connect
 from vbq.settings import Settings
 from vbq.store.keys import state_index_key
 
@@ -101,6 +102,7 @@ class StoreBacklog:
         self._slots = Slots(redis, settings=settings)
         self.project = project or settings.project
         self.location = location or settings.location
+        self._settings = settings
         self._broker_url = settings.broker_url or settings.redis_url
         self._broker: Any = None
 
@@ -117,9 +119,11 @@ class StoreBacklog:
 
     def _queue_length(self) -> int:
         scheme = urlsplit(self._broker_url).scheme
-        if scheme in {"redis", "rediss", "unix"}:
+        if scheme in {"redis", "rediss", "unix", SENTINEL_SCHEME}:
             if self._broker is None:
-                self._broker = redis_lib.Redis.from_url(self._broker_url)
+                self._broker = connect(
+                    self._broker_url, failover_timeout_s=self._settings.redis_failover_timeout_s
+                )
             # kombu's Redis transport keeps a queue as a list under the queue's name.
             return int(self._broker.llen(SUBMIT_QUEUE))
         from kombu import Connection
