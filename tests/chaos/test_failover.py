@@ -122,9 +122,13 @@ def test_sentinel_failover(tmp_path: Path) -> None:
         after_failover = {sid for sid, t in producer.accepted.items() if t > t_failover}
 
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        drain_log: list[str] = []  # what the unfinished ones waited in (for a slow drain)
         while True:
             states = {r.id: r.state.value for r in store.get_many(sorted(ids))}
-            pending = [sid for sid in ids if states.get(sid) not in FINISHED]
+            pending = Counter(states.get(sid, "MISSING") for sid in ids) - Counter(
+                {state: len(ids) for state in FINISHED}
+            )
+            drain_log.append(f"{time.monotonic() - t_kill:.0f}s {dict(pending)}")
             if not pending or time.monotonic() > deadline:
                 break
             time.sleep(2.0)
@@ -161,6 +165,7 @@ def test_sentinel_failover(tmp_path: Path) -> None:
                     f"{t_replica - t_kill:.1f}s after it, drained "
                     f"{t_drained - t_kill:.0f}s after it, total {t_drained - t_start:.0f}s"
                 ),
+                "unfinished while draining (s after the kill): " + "; ".join(drain_log[-12:]),
                 f"logs: {cluster.logs}",
             ]
         )
