@@ -126,13 +126,16 @@ def _retention(settings: Settings, timeout_s: float) -> CheckResult:
 
 
 def _rates(settings: Settings, timeout_s: float) -> CheckResult:
-    import redis as redis_lib
-
     from vbq.quota.adaptive import read_rates
+    from vbq.redisconn import connect
 
     try:
-        client = redis_lib.Redis.from_url(
-            settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        # A check answers within its timeout: no riding out a failover here.
+        client = connect(
+            settings.redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            failover_timeout_s=0.0,
         )
         try:
             rows = read_rates(client, settings)
