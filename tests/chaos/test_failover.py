@@ -6,10 +6,11 @@ submit worker, a poll worker, ``vbq beat`` (with the outbox relay) and a ``vbq s
 running the recording handler; every role reads ``VBQ_REDIS_URL=redis+sentinel://...`` (the
 broker URL defaults to it). A producer submits continuously, each request with its own
 idempotency key, retrying a failed call with the same key. Mid-run the primary is SIGKILLed;
-the sentinels promote the replica; the killed server is restarted as a replica of the new
-primary (what a supervisor does), so that new submissions can again be confirmed by a replica
-(``VBQ_REDIS_WAIT_REPLICAS=1``: until then ``submit()`` raises ``ReplicationTimeoutError``
-instead of acknowledging a write that a second failure could lose).
+the sentinels promote the replica; 4 s later the killed server is restarted as a replica of
+the new primary (what a supervisor does), so that new submissions can again be confirmed by a
+replica (``VBQ_REDIS_WAIT_REPLICAS=1``: until then ``submit()`` must raise
+``ReplicationTimeoutError`` instead of acknowledging a write that a second failure could lose;
+the test checks that it did, and that the retries with the same key were then acknowledged).
 
 Afterwards (invariants 1-3, :mod:`tests.chaos.checker`):
 
@@ -45,6 +46,9 @@ pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.slow]
 SUBMIT_WINDOW_S = 24.0
 KILL_AT_S = 8.0
 RATE_PER_S = 6.0
+REJOIN_AFTER_S = 4.0
+"""The killed server comes back (as a replica) this long after the failover: meanwhile no
+replica can confirm a new submission, so ``submit()`` must raise instead of acknowledging."""
 DRAIN_TIMEOUT_S = 150.0
 FINISHED = {"SUCCEEDED", "PARTIALLY_SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "REJECTED"}
 
@@ -113,6 +117,7 @@ def test_sentinel_failover(tmp_path: Path) -> None:
         t_kill = time.monotonic()
         failover_s = redis.wait_failover(old_port)
         t_failover = time.monotonic()
+        time.sleep(REJOIN_AFTER_S)
         redis.restart(old_port)
         redis.wait_replica_online()
         t_replica = time.monotonic()
@@ -151,6 +156,9 @@ def test_sentinel_failover(tmp_path: Path) -> None:
             c[f"submit() raised {name} (retried)"] = n
         if len(ids) != int(SUBMIT_WINDOW_S * RATE_PER_S):
             report.violations["submissions not accepted"] = [str(len(ids))]
+        if not producer.errors["ReplicationTimeoutError"]:
+            # With no replica for REJOIN_AFTER_S, acknowledging anything would be a lie.
+            report.violations["no ReplicationTimeoutError while no replica was in sync"] = ["0"]
         if len(after_failover) < 20:
             report.violations["too few submissions after the failover"] = [str(len(after_failover))]
         restarted = [n for n, p in cluster.roles.items() if not p.alive() or p.pid != pids[n]]
