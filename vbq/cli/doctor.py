@@ -108,13 +108,15 @@ def run_checks(
 
 
 def _retention(settings: Settings, timeout_s: float) -> CheckResult:
-    import redis as redis_lib
-
     from vbq.archive.status import retention_status
+    from vbq.redisconn import connect
 
     try:
-        client = redis_lib.Redis.from_url(
-            settings.redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        client = connect(
+            settings.redis_url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            failover_timeout_s=0.0,
         )
         try:
             status = retention_status(client, settings)
