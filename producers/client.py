@@ -1,20 +1,26 @@
 """``Client``: submit batch prediction jobs to vbq with the SDK's own keyword arguments.
 
 ``submit()`` validates the request (:meth:`vbq.spec.JobSpec.from_sdk_kwargs`; a bad one raises
-:class:`~vbq.errors.SpecError` before anything is written), stores it in state ACCEPTED, then
-sends the ``vbq.submit`` task. The record is written *before* the message: once ``submit()``
-returned, the request is durable, and a crash (or broker outage) between the two is repaired by
-the workers' sweeper, which re-enqueues ACCEPTED records that waited too long.
+:class:`~vbq.errors.SpecError` before anything is written) and stores it in state ACCEPTED,
+in its tenant's scheduler queue (one Lua call, :mod:`vbq.scheduler`): once ``submit()``
+returned, the request is durable and waiting. The workers' dispatcher sends the ``vbq.submit``
+task when the tenant's fair share, the rate and an in-flight slot allow.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from vbq.archive import ArchiveLookup
-from vbq.errors import IdempotencyConflictError, NotFoundError, SpecError, StateConflictError
+from vbq.errors import (
+    IdempotencyConflictError,
+    NotFoundError,
+    SpecError,
+    StateConflictError,
+    TenantCapError,
+)
 from vbq.logs import get_logger
 from vbq.producers.batch import BatchResult, ItemError, ItemResult
 from vbq.producers.ports import Enqueuer, StorePort, WorkersEnqueuer
@@ -32,7 +38,7 @@ DEFAULT_BATCH_SIZE = 500
 """Items per store pipeline and per broker round trip in :meth:`Client.submit_many`."""
 
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_ITEM_OPTIONS = ("idempotency_key", "tenant", "metadata")
+_ITEM_OPTIONS = ("idempotency_key", "tenant", "metadata", "priority")
 
 log = get_logger(__name__)
 
@@ -103,6 +109,7 @@ class Client(RequestsMixin):
         idempotency_key: str | None = None,
         tenant: str = "default",
         metadata: Mapping[str, Any] | None = None,
+        priority: str = "default",
         **sdk_kwargs: Any,
     ) -> Submission:
         """Queue one batch prediction job.
@@ -112,6 +119,8 @@ class Client(RequestsMixin):
                 resubmit with another spec raises :class:`IdempotencyConflictError`.
             tenant: owner of the submission (listing and reads are scoped by it).
             metadata: JSON object carried into every event of the job.
+            priority: ``interactive``, ``default`` or ``bulk``: order within the tenant's
+                queue (docs/contracts.md § Scheduler).
             **sdk_kwargs: the keyword arguments of ``aiplatform.BatchPredictionJob.submit()``.
 
         Returns:
@@ -120,13 +129,11 @@ class Client(RequestsMixin):
         Raises:
             SpecError: a rule was broken (names every field and rule); nothing was written.
             IdempotencyConflictError: the key is bound to a submission with another spec.
+            TenantCapError: the tenant is at its ``max_queued`` cap; nothing was written.
         """
-        new = self._prepare(sdk_kwargs, idempotency_key, tenant, metadata)
+        new = self._prepare(sdk_kwargs, idempotency_key, tenant, metadata, priority)
+        # Stored and queued in one Lua call: the dispatcher sends it when its turn comes.
         record, created = self.store.create(new)
-        # A replay of a record still ACCEPTED may be the retry of a producer that crashed
-        # before sending: send again (the submit task is idempotent).
-        if created or record.state is SubmissionState.ACCEPTED:
-            self._enqueue([record.id])
         return self._handle(record, created=created, tenant=record.tenant)
 
     def submit_many(
@@ -138,11 +145,13 @@ class Client(RequestsMixin):
         tenant: str = "default",
         allow_item_tenant: bool = True,
         on_progress: Callable[[int], None] | None = None,
+        priority: str = "default",
     ) -> BatchResult:
         """Queue many jobs: validate all, then store and enqueue in pipelined batches.
 
         Each item is a dict of SDK keyword arguments and may carry ``idempotency_key``,
-        ``tenant`` and ``metadata``.
+        ``tenant``, ``metadata`` and ``priority``. An item over its tenant's ``max_queued``
+        cap is an item error (field ``tenant``, rule ``max_queued``), like a conflict.
 
         Args:
             items: the requests, in order (consumed once).
@@ -154,6 +163,7 @@ class Client(RequestsMixin):
             allow_item_tenant: False refuses items that carry a ``tenant`` (HTTP API: the
                 API key decides the tenant).
             on_progress: called with the number of items just handled (progress bars).
+            priority: priority of items that do not name one.
 
         Returns:
             A :class:`BatchResult` with one entry per item, by input index.
@@ -166,7 +176,7 @@ class Client(RequestsMixin):
         prepared: list[tuple[int, NewSubmission]] = []
         errors: list[ItemError] = []
         for index, item in enumerate(items):
-            outcome = self._prepare_item(index, item, tenant, allow_item_tenant)
+            outcome = self._prepare_item(index, item, tenant, allow_item_tenant, priority)
             if isinstance(outcome, ItemError):
                 errors.append(outcome)
             else:
@@ -183,22 +193,21 @@ class Client(RequestsMixin):
         for start in range(0, len(prepared), batch_size):
             chunk = prepared[start : start + batch_size]
             results = self.store.create_many([n for _, n in chunk], return_exceptions=True)
-            to_send: list[str] = []
             for (index, _), result in zip(chunk, results, strict=True):
                 if isinstance(result, IdempotencyConflictError):
                     errors.append(
                         ItemError.single(index, "idempotency_key", "conflict", str(result))
                     )
                     continue
+                if isinstance(result, TenantCapError):
+                    errors.append(ItemError.single(index, "tenant", result.cap, str(result)))
+                    continue
                 record, created = result
-                if created or record.state is SubmissionState.ACCEPTED:
-                    to_send.append(record.id)
                 accepted.append(
                     ItemResult(
                         index=index, submission_id=record.id, created=created, state=record.state
                     )
                 )
-            self._enqueue(list(dict.fromkeys(to_send)))
             if on_progress is not None:
                 on_progress(len(chunk))
         return BatchResult(accepted=tuple(accepted), errors=sorted_errors(errors), atomic=atomic)
@@ -213,6 +222,7 @@ class Client(RequestsMixin):
         idempotency_key: str | None = None,
         tenant: str = "default",
         metadata: Mapping[str, Any] | None = None,
+        priority: str = "default",
     ) -> Submission:
         """Queue one job with google-genai's arguments, as ``client.batches.create(model=...,
         src=..., config=...)`` sends them to Vertex AI (:mod:`vbq.spec.genai`: short model names,
@@ -223,7 +233,7 @@ class Client(RequestsMixin):
             src: ``gs://…``, ``bq://…`` or a ``BatchJobSource`` (object or dict).
             config: a ``CreateBatchJobConfig`` (object or dict): ``display_name``, ``dest``.
             labels: job labels (genai has none on this call; vbq passes them to Vertex).
-            idempotency_key, tenant, metadata: as :meth:`submit`; with a key, generated names
+            idempotency_key, tenant, metadata, priority: as :meth:`submit`; with a key, names
                 derive from it, so a retry builds the same job.
 
         Raises:
@@ -237,7 +247,11 @@ class Client(RequestsMixin):
         if labels is not None:
             kwargs["labels"] = labels
         return self.submit(
-            idempotency_key=idempotency_key, tenant=tenant, metadata=metadata, **kwargs
+            idempotency_key=idempotency_key,
+            tenant=tenant,
+            metadata=metadata,
+            priority=priority,
+            **kwargs,
         )
 
     # -- read -----------------------------------------------------------------------------------
@@ -342,6 +356,7 @@ class Client(RequestsMixin):
         idempotency_key: object,
         tenant: object,
         metadata: object,
+        priority: object = "default",
     ) -> NewSubmission:
         return prepare_submission(
             self.settings,
@@ -349,10 +364,11 @@ class Client(RequestsMixin):
             idempotency_key=idempotency_key,
             tenant=tenant,
             metadata=metadata,
+            priority=priority,
         )
 
     def _prepare_item(
-        self, index: int, item: object, tenant: str, allow_item_tenant: bool
+        self, index: int, item: object, tenant: str, allow_item_tenant: bool, priority: str
     ) -> NewSubmission | ItemError:
         if not isinstance(item, Mapping):
             return ItemError.single(index, "<item>", "type", "each item must be an object")
@@ -368,24 +384,10 @@ class Client(RequestsMixin):
                 options["idempotency_key"],
                 options["tenant"] if options["tenant"] is not None else tenant,
                 options["metadata"],
+                options["priority"] if options["priority"] is not None else priority,
             )
         except SpecError as exc:
             return ItemError(index=index, errors=tuple(exc.errors))
-
-    def _enqueue(self, submission_ids: Sequence[str]) -> None:
-        if not submission_ids:
-            return
-        try:
-            self.enqueuer.enqueue_submit_many(submission_ids)
-        except Exception as exc:
-            # The records are durable in ACCEPTED; the workers' sweeper re-enqueues them, so a
-            # broker hiccup must not turn an accepted submission into an error for the caller.
-            log.warning(
-                "enqueue failed; the sweeper will re-enqueue",
-                count=len(submission_ids),
-                first_id=submission_ids[0],
-                error=repr(exc),
-            )
 
     def _fetch(self, submission_id: str, tenant: str | None) -> SubmissionRecord:
         if not _ID_RE.fullmatch(submission_id):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from vbq.errors import IdempotencyConflictError
+from vbq.errors import IdempotencyConflictError, TenantCapError
 from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.states import SubmissionState
@@ -31,7 +31,7 @@ class StorePort(Protocol):
 
     def create_many(
         self, items: Iterable[NewSubmission], *, return_exceptions: bool = False
-    ) -> Sequence[tuple[SubmissionRecord, bool] | IdempotencyConflictError]: ...
+    ) -> Sequence[tuple[SubmissionRecord, bool] | IdempotencyConflictError | TenantCapError]: ...
 
     def get(self, submission_id: str, tenant: str | None = None) -> SubmissionRecord: ...
 

@@ -2,7 +2,8 @@
 
 :func:`prepare_submission` is what :meth:`vbq.producers.Client.submit` runs before writing:
 the job spec's rules (:meth:`vbq.spec.JobSpec.from_sdk_kwargs`), the project and location it
-resolves to, and the vbq options (``idempotency_key``, ``tenant``, ``metadata``), all reported
+resolves to, and the vbq options (``idempotency_key``, ``tenant``, ``metadata``, ``priority``),
+all reported
 in one :class:`~vbq.errors.SpecError`.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from vbq.errors import SpecError
 from vbq.producers.batch import ItemError
 from vbq.producers.tenancy import TENANT_PATTERN
+from vbq.scheduler import DEFAULT_PRIORITY, PRIORITIES
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.store import NewSubmission
@@ -28,6 +30,7 @@ def prepare_submission(
     idempotency_key: object,
     tenant: object,
     metadata: object,
+    priority: object = DEFAULT_PRIORITY,
 ) -> NewSubmission:
     """The submission to store for one request.
 
@@ -41,6 +44,10 @@ def prepare_submission(
         problems.append(_rule("tenant", "pattern", f"must match {TENANT_PATTERN.pattern}"))
     if metadata is not None and not isinstance(metadata, Mapping):
         problems.append(_rule("metadata", "type", "must be a JSON object"))
+    if priority is None:
+        priority = DEFAULT_PRIORITY
+    if not isinstance(priority, str) or priority not in PRIORITIES:
+        problems.append(_rule("priority", "enum", f"must be one of {', '.join(PRIORITIES)}"))
     if "cls" in sdk_kwargs:
         # Would collide with the classmethod's own parameter (a TypeError, not a SpecError).
         problems.append(_rule("cls", "unknown", "cls is not a parameter of submit()"))
@@ -58,6 +65,7 @@ def prepare_submission(
         tenant=str(tenant),
         idempotency_key=idempotency_key if isinstance(idempotency_key, str) else None,
         metadata=metadata if isinstance(metadata, Mapping) else None,
+        priority=str(priority),
     )
 
 

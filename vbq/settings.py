@@ -17,6 +17,7 @@ from typing import Any
 
 from vbq.errors import ConfigError
 from vbq.redaction import redact_url
+from vbq.scheduler.policy import TenantPolicy
 
 __all__ = ["Settings"]
 
@@ -153,6 +154,15 @@ class Settings:
     """Unfinished Vertex jobs per (project, location) (``VBQ_MAX_IN_FLIGHT``)."""
     max_in_flight_per_model: int = 0
     """Unfinished jobs per model; 0 = no per-model cap (``VBQ_MAX_IN_FLIGHT_PER_MODEL``)."""
+    tenant_weight: float = 1.0
+    """Default share weight of a tenant (``VBQ_TENANT_WEIGHT``; docs/contracts.md § Scheduler)."""
+    tenant_max_queued: int = 0
+    """Default cap on a tenant's ACCEPTED submissions; 0 = none (``VBQ_TENANT_MAX_QUEUED``)."""
+    tenant_max_in_flight: int = 0
+    """Default cap on a tenant's jobs being created or at Vertex; 0 = none
+    (``VBQ_TENANT_MAX_IN_FLIGHT``)."""
+    tenant_overrides: str = ""
+    """JSON ``{"tenant": {"weight", "max_queued", "max_in_flight"}}`` (``VBQ_TENANT_OVERRIDES``)."""
     max_attempts: int = 8
     """Create attempts per submission before it is REJECTED (``VBQ_MAX_ATTEMPTS``)."""
     retry_base_s: float = 1.0
@@ -300,6 +310,10 @@ class Settings:
             adaptive_min_share=_share(e, "VBQ_ADAPTIVE_MIN_SHARE", 0.05),
             max_in_flight=_int(e, "VBQ_MAX_IN_FLIGHT", 100, minimum=1),
             max_in_flight_per_model=_int(e, "VBQ_MAX_IN_FLIGHT_PER_MODEL", 0),
+            tenant_weight=_float(e, "VBQ_TENANT_WEIGHT", 1.0, minimum=0.001),
+            tenant_max_queued=_int(e, "VBQ_TENANT_MAX_QUEUED", 0),
+            tenant_max_in_flight=_int(e, "VBQ_TENANT_MAX_IN_FLIGHT", 0),
+            tenant_overrides=e.get("VBQ_TENANT_OVERRIDES", "").strip(),
             max_attempts=_int(e, "VBQ_MAX_ATTEMPTS", 8, minimum=1),
             retry_base_s=_float(e, "VBQ_RETRY_BASE_S", 1.0),
             retry_max_s=_float(e, "VBQ_RETRY_MAX_S", 300.0),
@@ -350,6 +364,7 @@ class Settings:
             raise ConfigError(
                 f"VBQ_ARCHIVE_PREFIX must start with gs://, got {settings.archive_prefix!r}"
             )
+        settings.tenant_policy()  # ConfigError now, not in a worker
         if settings.log_format not in {"auto", "json", "console"}:
             raise ConfigError(
                 f"VBQ_LOG_FORMAT must be json, console or auto, got {settings.log_format!r}"
@@ -359,6 +374,19 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed (tests, CLI options)."""
         return replace(self, **changes)
+
+    def tenant_policy(self) -> TenantPolicy:
+        """Per-tenant weights and caps (``VBQ_TENANT_*``).
+
+        Raises:
+            ConfigError: ``VBQ_TENANT_OVERRIDES`` is malformed.
+        """
+        return TenantPolicy.parse(
+            weight=self.tenant_weight,
+            max_queued=self.tenant_max_queued,
+            max_in_flight=self.tenant_max_in_flight,
+            overrides=self.tenant_overrides,
+        )
 
     @property
     def uses_vertex_emulator(self) -> bool:
@@ -403,7 +431,7 @@ def _is_sentinel(url: str) -> bool:
     return url.split("://", 1)[0].lower() == "redis+sentinel"
 
 
-_ALSO_KNOWN = {"VBQ_EVENTS_SUBSCRIPTION", "VBQ_DEAD_LETTER_TOPIC"}
+_ALSO_KNOWN = {"VBQ_EVENTS_SUBSCRIPTION", "VBQ_DEAD_LETTER_TOPIC", "VBQ_DISPATCHER"}
 
 # Google's per-job limits for Gemini batch input in Cloud Storage.
 GEMINI_MAX_REQUESTS = 200_000

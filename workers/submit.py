@@ -16,7 +16,9 @@ One attempt, in order:
    deleted before every create).
 4. Honour a cancel request (``vbq:cancel:{id}``) before anything is sent.
 5. In-flight slot (short lease), then a global create token; if either is unavailable, come
-   back later (not a failed attempt).
+   back later (not a failed attempt). A submission the scheduler dispatched already holds
+   both: its slot (refreshed here) and a grant ``vbq:sched:grant:{id}`` for the token
+   (:mod:`vbq.scheduler.dispatcher`), so it is created at once.
 6. Budget: ``attempts >= max_attempts`` → REJECTED with the last error and ``job.rejected``.
 7. CAS to SUBMITTING (counting the attempt), check the cancel flag again, create the job with
    the submission label, then CAS SUBMITTING → SUBMITTED with ``job.submitted`` in the outbox.
@@ -30,8 +32,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis
@@ -50,6 +50,7 @@ from vbq.leases import Leases
 from vbq.logs import bind_job, get_logger
 from vbq.metrics import observe_submitted
 from vbq.quota.adaptive import record_throttled
+from vbq.scheduler.keys import grant_key
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL, with_submission_label
 from vbq.states import SubmissionState, event_type_for
@@ -57,6 +58,16 @@ from vbq.stats import record_create_refusal
 from vbq.workers.cancel import cancel_flag_key, cancel_requested
 from vbq.workers.ports import Limiter, SlotPool, Store, Vertex
 from vbq.workers.retry import backoff_s, capped, granted
+from vbq.workers.submit_outcome import (
+    UNSENT_TTL_S,
+    Outcome,
+    error_text,
+    jobs_of,
+    label_filter,
+    surely_unsent,
+    unsent_key,
+)
+from vbq.workers.submit_waits import settle_s, token_wait_s
 
 __all__ = ["SUBMISSION_LABEL", "Outcome", "Submitter", "label_filter"]
 
@@ -64,43 +75,6 @@ _log = get_logger("vbq.workers.submit")
 
 _S = SubmissionState
 _OPEN = (_S.ACCEPTED, _S.SUBMITTING)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
-    """What one attempt did.
-
-    Attributes:
-        action: ``submitted`` (created now), ``adopted`` (found by label), ``noop`` (nothing to
-            do), ``retry`` (run again in ``countdown_s`` seconds), ``rejected``, ``cancelled``.
-        countdown_s: for ``retry``: seconds until the next attempt (already capped at half the
-            visibility timeout).
-        reason: why (``rate_limited``, ``no_slot``, ``locked``, the error text, ...).
-        job_name: the Vertex job, when one exists.
-        cancel_follows: a cancel was requested while the job was being created: the caller
-            must enqueue ``vbq.cancel`` (the job exists now and must be cancelled on Vertex).
-    """
-
-    action: Literal["submitted", "adopted", "noop", "retry", "rejected", "cancelled"]
-    countdown_s: float = 0.0
-    reason: str = ""
-    job_name: str | None = None
-    cancel_follows: bool = False
-
-    @property
-    def final(self) -> bool:
-        """True when no further attempt is needed."""
-        return self.action != "retry"
-
-
-def _surely_unsent(exc: VertexRetryableError) -> bool:
-    """True when the create cannot have been applied: 429/503 answers, or no connection."""
-    return exc.status_code in (0, 429, 503)
-
-
-def label_filter(submission_id: str) -> str:
-    """The Vertex list filter that finds the job of ``submission_id``."""
-    return f'labels.{SUBMISSION_LABEL}="{submission_id}"'
 
 
 class Submitter:
@@ -187,10 +161,13 @@ class Submitter:
             # A longer create timeout than the default: the lock must outlive the call.
             self.redis.pexpire(lock_key, int(lease_s * 1000))
 
-        if rec.state == _S.SUBMITTING and not self.redis.exists(_unsent_key(submission_id)):
+        if rec.state == _S.SUBMITTING and not self.redis.exists(unsent_key(submission_id)):
             decision = self.limiter.try_acquire("read", project, location)
             if not decision.allowed:
-                return self._retry(self._token_wait_s(decision.retry_after_s), "read_rate_limited")
+                return self._retry(
+                    token_wait_s(self.settings, self.redis, decision.retry_after_s, rng=self.rng),
+                    "read_rate_limited",
+                )
             try:
                 found = self._find_job(req.parent, submission_id)
             except VertexError as exc:
@@ -212,10 +189,16 @@ class Submitter:
             # A slot frees when the poller sees a job finish: about one poll interval.
             hint = float(getattr(answer, "retry_after_s", 0.0) or self.settings.poll_interval_s)
             return self._retry(hint * self.rng.uniform(0.75, 1.5), "no_slot")
-        decision = self.limiter.try_acquire("create", project, location)
-        if not decision.allowed:
-            self.slots.release(submission_id, project, location, model)
-            return self._retry(self._token_wait_s(decision.retry_after_s), "rate_limited")
+        # The dispatcher took a create token for this very message moments ago (a grant that
+        # outlives rate_limit_margin_s is gone, and then a token is taken here).
+        if not self.redis.delete(grant_key(submission_id)):
+            decision = self.limiter.try_acquire("create", project, location)
+            if not decision.allowed:
+                self.slots.release(submission_id, project, location, model)
+                wait_s = token_wait_s(
+                    self.settings, self.redis, decision.retry_after_s, rng=self.rng
+                )
+                return self._retry(wait_s, "rate_limited")
 
         try:
             rec = self._mark_submitting(rec)
@@ -226,7 +209,7 @@ class Submitter:
         # a create may be in flight (a crash now must lead to a reconcile, not a blind create).
         pipe = self.redis.pipeline(transaction=False)
         pipe.exists(cancel_flag_key(submission_id))
-        pipe.delete(_unsent_key(submission_id))
+        pipe.delete(unsent_key(submission_id))
         if pipe.execute()[0]:
             return self._cancel_before_create(rec, project, location, model)
 
@@ -239,13 +222,15 @@ class Submitter:
             # The job may exist: keep the slot and reconcile (list by label) on the next run.
             _log.warning("submit.ambiguous", error=str(exc), attempt=rec.attempts)
             self._note_error(rec, exc)
-            return self._retry(self._settle_s(exc, req.timeout_s), f"ambiguous: {exc}")
+            return self._retry(
+                settle_s(self.settings, exc, req.timeout_s, rng=self.rng), f"ambiguous: {exc}"
+            )
         except VertexRetryableError as exc:
             record_create_refusal(self.redis, exc.status_code, tenant=rec.tenant)  # console
             if exc.status_code == 429:  # lowers the pool's shared create rate (AIMD)
                 record_throttled(self.redis, project, location, settings=self.settings)
             self._note_error(rec, exc)
-            if not _surely_unsent(exc):
+            if not surely_unsent(exc):
                 # 500/502/504/408: Google may have created the job anyway ("may have
                 # completed"): like an ambiguous create, keep the slot and reconcile next time.
                 _log.warning("submit.maybe_applied", error=str(exc), attempt=rec.attempts)
@@ -253,15 +238,15 @@ class Submitter:
                     backoff_s(self.settings, rec.attempts, exc, rng=self.rng), str(exc)
                 )
             # Not applied (429, 503, no connection): the next attempt may skip the reconcile.
-            self.redis.set(_unsent_key(submission_id), "1", ex=_UNSENT_TTL_S)
+            self.redis.set(unsent_key(submission_id), "1", ex=UNSENT_TTL_S)
             self.slots.release(submission_id, project, location, model)
             if rec.attempts >= self.settings.max_attempts:
-                return self._reject(rec, _error_text(exc), error=exc)
+                return self._reject(rec, error_text(exc), error=exc)
             _log.info("submit.retryable", error=str(exc), attempt=rec.attempts)
             return self._retry(backoff_s(self.settings, rec.attempts, exc, rng=self.rng), str(exc))
         except VertexPermanentError as exc:
             self.slots.release(submission_id, project, location, model)
-            return self._reject(rec, _error_text(exc), error=exc)
+            return self._reject(rec, error_text(exc), error=exc)
         return self._record_submitted(rec, job, project, location, model, action="submitted")
 
     # -- steps -----------------------------------------------------------------------------------
@@ -270,7 +255,7 @@ class Submitter:
         page = self.vertex.list_batch_prediction_jobs(parent, filter=label_filter(submission_id))
         jobs = [
             j
-            for j in _jobs_of(page)
+            for j in jobs_of(page)
             if (j.get("labels") or {}).get(SUBMISSION_LABEL) == submission_id
         ]
         if not jobs:
@@ -329,7 +314,7 @@ class Submitter:
     def _note_error(self, rec: Any, exc: VertexError) -> None:
         try:
             self.store.touch(
-                rec.id, expected={_S.SUBMITTING}, updates={"last_error": _error_text(exc)}
+                rec.id, expected={_S.SUBMITTING}, updates={"last_error": error_text(exc)}
             )
         except StateConflictError:
             pass
@@ -384,19 +369,6 @@ class Submitter:
         else:
             _log.warning("submit.slot_lost_job_exists", note="in-flight cap exceeded by one")
 
-    def _settle_s(self, exc: VertexAmbiguousError, create_timeout_s: float | None) -> float:
-        """Seconds to wait before reconciling an ambiguous create.
-
-        After a timeout Google may still be working on the request, so a list sent at once
-        could miss a job that appears a moment later and a second create would follow: wait
-        at least the create timeout. A connection closed without an answer means the server
-        is done with the request, so the usual short backoff is enough.
-        """
-        base = backoff_s(self.settings, 0, exc, rng=self.rng)
-        if exc.status == "DEADLINE_EXCEEDED":
-            return max(base, create_timeout_s or self.settings.http_timeout_s)
-        return base
-
     # -- helpers ---------------------------------------------------------------------------------
 
     def _event(self, rec: Any, state: SubmissionState, *, job: dict[str, Any] | None) -> JobEvent:
@@ -418,50 +390,8 @@ class Submitter:
             action="retry", countdown_s=capped(self.settings, countdown_s), reason=reason
         )
 
-    def _token_wait_s(self, retry_after_s: float) -> float:
-        """Wait for a rate-limit token: the limiter's hint plus a spread sized to the backlog.
-
-        Every waiting submission that came back exactly at ``retry_after_s`` would stampede;
-        spreading the waiters uniformly over ``backlog / (2 * rate)`` seconds makes them ask
-        at about four times the allowed rate in total. A token nobody asks for while the
-        bucket is full is lost; at four asks per token that happens about ``4 ** -(burst+1)``
-        of the time (at twice the rate, with the burst held back for delay variation, the
-        achieved rate fell to 91 % of the limit), and a refused ask costs one Redis call.
-        """
-        rate_per_s = self.settings.create_rate_per_min / 60.0
-        try:
-            backlog = int(self.redis.zcard(f"vbq:idx:state:{_S.ACCEPTED.value}"))
-        except redis.RedisError:
-            backlog = 1
-        spread_s = max(0.05, backlog / (_ASKS_PER_TOKEN / 2 * max(rate_per_s, 1e-6)))
-        return max(0.0, retry_after_s) + self.rng.uniform(0.0, spread_s)
-
     def _lock_lease_s(self, create_timeout_s: float | None = None) -> float:
         # Covers one list and one create (each bounded by its timeout) plus a few store calls;
         # a killed holder blocks the next attempt for at most this long.
         call_s = max(self.settings.http_timeout_s, create_timeout_s or 0.0)
         return 2 * call_s + 10.0
-
-
-_UNSENT_TTL_S = 24 * 3600
-_ASKS_PER_TOKEN = 4  # waiting submissions ask for a create token at about 4x the limit
-
-
-def _unsent_key(submission_id: str) -> str:
-    # Set only after a create that certainly created nothing; deleted before every create.
-    return f"vbq:submit:unsent:{submission_id}"
-
-
-def _error_text(exc: VertexError) -> str:
-    return exc.message or str(exc)
-
-
-def _jobs_of(page: Any) -> Iterable[dict[str, Any]]:
-    if isinstance(page, dict):
-        return list(page.get("batchPredictionJobs") or [])
-    jobs = getattr(page, "jobs", None)
-    if jobs is None:
-        jobs = getattr(page, "items", None)
-    if jobs is None and isinstance(page, tuple):
-        jobs = page[0]
-    return list(jobs or [])

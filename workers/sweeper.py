@@ -2,10 +2,13 @@
 
 How a submit message can vanish, and how long it takes to notice:
 
-* The producer died (or the broker refused) between storing the record and publishing. Every
-  publish is followed by a due mark in the zset ``vbq:submit:due`` (member = submission id,
-  score = epoch seconds when the message should run), so an ACCEPTED record older than
-  ``accepted_age_s`` (60 s) **without** a mark was never published.
+* The dispatcher died (or the broker refused) between taking a submission out of its
+  scheduler queue and publishing. Every dispatch and every publish leaves a due mark in the
+  zset ``vbq:submit:due`` (member = submission id, score = epoch seconds when the message
+  should run), so that case is an overdue mark (below). A queued submission has no mark and
+  is not lost (it waits in its queue, see :mod:`vbq.scheduler`); an ACCEPTED record older
+  than ``accepted_age_s`` (60 s) with no mark and no ``qseq`` field was never queued (stored
+  before the scheduler existed) and is published.
 * A worker holding the message (running, prefetched or delayed by a countdown) was killed. The
   broker gives it back by itself (AMQP at once, Redis after the visibility timeout), so a mark
   is only suspicious once it is more than ``visibility_timeout_s + grace_s`` in the past.
@@ -123,19 +126,37 @@ class Sweeper:
         ]
 
     def _stale_accepted(self, now: float) -> list[str]:
-        # Page through the oldest ACCEPTED records: under a rate-limited backlog most have a
-        # valid due mark, and an unpublished record must not wait behind them all.
+        # Page through the oldest ACCEPTED records: most are waiting in their scheduler queue
+        # (no mark) or were dispatched (a recent mark); a lost message must not wait behind
+        # them all.
         key = f"vbq:idx:state:{SubmissionState.ACCEPTED.value}"
+        limit = now - self.settings.visibility_timeout_s - self.grace_s
         found: list[str] = []
+        probes = self.batch  # record reads per sweep for unmarked ids: bounded, whatever the queue
         for page in range(_MAX_SCAN_PAGES):
             raw = self.redis.zrangebyscore(
                 key, "-inf", now - self.accepted_age_s, start=page * self.batch, num=self.batch
             )
             ids = [r.decode() if isinstance(r, bytes) else str(r) for r in raw]
-            found += self._overdue(ids, now)
+            dues = self.due.due_at(ids)
+            found += [s for s, d in zip(ids, dues, strict=True) if d is not None and d < limit]
+            # Unmarked and never queued (stored before the scheduler, or by a writer that
+            # bypassed create.lua): publish. Unmarked ids are mostly queued ones, so only
+            # `batch` of them are read per sweep (the oldest, where such records sort).
+            unmarked = [s for s, d in zip(ids, dues, strict=True) if d is None][:probes]
+            probes -= len(unmarked)
+            found += self._never_queued(unmarked)
             if len(found) >= self.batch or len(ids) < self.batch:
                 break
         return found[: self.batch]
+
+    def _never_queued(self, ids: list[str]) -> list[str]:
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for sid in ids:
+            pipe.hexists(f"vbq:sub:{sid}", "qseq")
+        return [sid for sid, queued in zip(ids, pipe.execute(), strict=True) if not queued]
 
     def _stale_submitting(self, now: float) -> list[str]:
         quiet_s = float(self.settings.visibility_timeout_s)

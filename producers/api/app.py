@@ -19,6 +19,7 @@ an unreachable Redis or broker answers 503.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -38,6 +39,7 @@ from vbq.errors import (
     StateConflictError,
     StoreError,
     SubmissionExpiredError,
+    TenantCapError,
 )
 from vbq.logs import get_logger
 from vbq.producers.api import vertex
@@ -200,8 +202,11 @@ def create_app(
             raise SpecError.single("tenant", "forbidden", "the tenant comes from the API key")
         key = kwargs.pop("idempotency_key", None)
         metadata = kwargs.pop("metadata", None)
+        priority = kwargs.pop("priority", None) or "default"
         submission = await call(
-            lambda: client.submit(idempotency_key=key, tenant=tenant, metadata=metadata, **kwargs)
+            lambda: client.submit(
+                idempotency_key=key, tenant=tenant, metadata=metadata, priority=priority, **kwargs
+            )
         )
         return JSONResponse(
             submission.to_dict(),
@@ -346,6 +351,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         slug = "idempotency-conflict" if isinstance(exc, IdempotencyConflictError) else "conflict"
         return problem_response(409, slug, str(exc))
 
+    async def on_tenant_cap(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, TenantCapError)
+        retry_after = max(1, math.ceil(exc.retry_after_s))
+        return problem_response(
+            429,
+            "tenant-cap",
+            str(exc),
+            errors=[{"field": "tenant", "rule": exc.cap, "message": str(exc)}],
+            headers={"Retry-After": str(retry_after)},
+        )
+
     async def on_store(_: Request, exc: Exception) -> Response:
         # Remaining store refusals are about the request (page token, page size).
         return problem_response(400, "invalid-request", str(exc))
@@ -387,6 +403,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, on_not_found)
     app.add_exception_handler(IdempotencyConflictError, on_conflict)
     app.add_exception_handler(StateConflictError, on_conflict)
+    app.add_exception_handler(TenantCapError, on_tenant_cap)
     app.add_exception_handler(StoreError, on_store)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

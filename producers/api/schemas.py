@@ -45,7 +45,7 @@ SubmissionRequest: type[BaseModel] = create_model(
     __config__=ConfigDict(extra="allow"),
     __doc__=(
         "One job request: the keyword arguments of ``BatchPredictionJob.submit()`` plus\n"
-        "``idempotency_key`` and ``metadata``. The tenant comes from the API key."
+        "``idempotency_key``, ``metadata`` and ``priority``. The tenant comes from the API key."
     ),
     **_sdk_fields(),
     idempotency_key=(
@@ -59,6 +59,13 @@ SubmissionRequest: type[BaseModel] = create_model(
     metadata=(
         dict[str, Any] | None,
         Field(default=None, description="Free JSON carried into every event of the job."),
+    ),
+    priority=(
+        str | None,
+        Field(
+            default=None,
+            description="interactive, default or bulk: order within the tenant's queue.",
+        ),
     ),
 )
 

@@ -44,6 +44,12 @@ def _print_errors(errors: list[dict[str, str]], prefix: str = "") -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--tenant", default="default", show_default=True, help="Owner of the jobs.")
 @click.option("--idempotency-key", default=None, help="For a single request (not bulk).")
+@click.option(
+    "--priority",
+    type=click.Choice(["interactive", "default", "bulk"]),
+    default=None,
+    help="Order within the tenant's queue (default: default; items may name their own).",
+)
 @click.option("--atomic", is_flag=True, help="Bulk: if any item is invalid, submit none.")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
@@ -53,14 +59,16 @@ def submit(
     files: tuple[str, ...],
     tenant: str,
     idempotency_key: str | None,
+    priority: str | None,
     atomic: bool,
     batch_size: int,
     as_json: bool,
     no_progress: bool,
 ) -> None:
     """Submit job requests from FILES (JSON or YAML SDK kwargs; JSON lines or lists for bulk;
-    ``-`` reads stdin). Prints one submission id per line; exits 1 if any item was refused."""
-    from vbq.errors import ConfigError, IdempotencyConflictError, SpecError
+    ``-`` reads stdin). Prints one submission id per line; exits 1 if any item was refused
+    (exits 2 when the tenant is at a cap: retry later)."""
+    from vbq.errors import ConfigError, IdempotencyConflictError, SpecError, TenantCapError
     from vbq.producers.batch import ItemError
     from vbq.producers.files import read_requests
 
@@ -79,6 +87,8 @@ def submit(
             item.setdefault("tenant", tenant)
             if idempotency_key is not None:
                 item.setdefault("idempotency_key", idempotency_key)
+            if priority is not None:
+                item.setdefault("priority", priority)
             try:
                 sub = client.submit(**item)
             except SpecError as exc:
@@ -90,6 +100,9 @@ def submit(
                 click.echo(f"{parsed.source}: {exc}", err=True)
                 failed = True
                 continue
+            except TenantCapError as exc:
+                click.echo(f"{parsed.source}: refused: {exc}", err=True)
+                sys.exit(2)
             if as_json:
                 click.echo(json.dumps(sub.to_dict(), default=str))
             else:
@@ -108,6 +121,7 @@ def submit(
             client=client,
             parsed=parsed,
             tenant=tenant,
+            priority=priority or "default",
             atomic=atomic,
             batch_size=batch_size,
             as_json=as_json,
@@ -122,6 +136,7 @@ def _submit_bulk(
     client: Client,
     parsed: Any,
     tenant: str,
+    priority: str,
     atomic: bool,
     batch_size: int,
     as_json: bool,
@@ -151,6 +166,7 @@ def _submit_bulk(
             atomic=atomic,
             batch_size=batch_size,
             tenant=tenant,
+            priority=priority,
             on_progress=lambda n: progress.advance(task, n),
         )
     errors = tuple(parse_errors.get(e.index, e) for e in inner.errors)

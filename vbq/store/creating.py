@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from vbq.errors import IdempotencyConflictError, StoreError
+from vbq.errors import IdempotencyConflictError, StoreError, TenantCapError
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.spec.model import DEFAULT_DISPLAY_NAME_PREFIX
@@ -54,6 +55,7 @@ class Creator:
     def __init__(self, *, settings: Settings, spec_loader: SpecLoader) -> None:
         self.settings = settings
         self.spec_loader = spec_loader
+        self.policy = settings.tenant_policy()
         self._targets: dict[tuple[str | None, ...], tuple[str, str, str]] = {}
 
     def target(self, spec: JobSpec) -> tuple[str, str, str]:
@@ -112,12 +114,15 @@ class Creator:
             # none): the console lists and searches it without parsing the spec.
             "display_name",
             spec.job_display_name or f"{DEFAULT_DISPLAY_NAME_PREFIX} {fingerprint[:16]}",
+            "priority",
+            item.priority,
         ]
         args = [
             sid,
             fingerprint,
             item.tenant,
             PREFIX,
+            str(self.policy.limits(item.tenant).max_queued),
             str(len(label_suffixes)),
             *label_suffixes,
             *fields,
@@ -185,6 +190,7 @@ class Creator:
                 project=call.project,
                 location=call.location,
                 model=call.model or None,
+                priority=item.priority,
                 created_at=now,
                 updated_at=now,
             )
@@ -193,7 +199,21 @@ class Creator:
             return decode_record(flat_pairs(reply[1]), spec_loader=self.spec_loader), False
         if status == "conflict":
             raise IdempotencyConflictError(call.item.idempotency_key or "", _text(reply[1]))
+        if status == "cap":
+            raise self._cap_error(call, _text(reply[1]), int(_text(reply[2])))
         raise StoreError(f"unexpected create reply {reply!r}")
+
+    def _cap_error(self, call: CreateCall, cap: str, current: int) -> TenantCapError:
+        """The refusal of a cap: ``retry_after_s`` guesses when one queued place frees."""
+        limit = self.policy.limits(call.item.tenant).max_queued
+        rate_per_s = self.settings.create_rate_per_min / 60.0
+        over = max(1, current - limit + 1)
+        return TenantCapError(
+            tenant=call.item.tenant,
+            cap=cap,
+            limit=limit,
+            retry_after_s=float(max(1, math.ceil(over / max(rate_per_s, 1e-6)))),
+        )
 
 
 def _text(value: Any) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vbq.errors import SpecError, StoreError
+from vbq.scheduler.keys import PRIORITIES
 from vbq.spec import JobSpec
 from vbq.states import SubmissionState
 
@@ -54,6 +55,7 @@ class NewSubmission:
         tenant: who owns it; listing and ``get`` are scoped by it.
         idempotency_key: the same key (per tenant) always maps to the same submission id.
         metadata: free JSON-serialisable data carried into every event.
+        priority: ``interactive``, ``default`` or ``bulk`` (docs/contracts.md § Scheduler).
 
     Raises:
         SpecError: tenant empty or too long, idempotency key empty or longer than 256
@@ -64,8 +66,13 @@ class NewSubmission:
     tenant: str = "default"
     idempotency_key: str | None = None
     metadata: Mapping[str, Any] | None = None
+    priority: str = "default"
 
     def __post_init__(self) -> None:
+        if self.priority not in PRIORITIES:
+            raise SpecError.single(
+                "priority", "enum", f"priority must be one of {', '.join(PRIORITIES)}"
+            )
         if not self.tenant or len(self.tenant) > MAX_TENANT_CHARS:
             raise SpecError.single(
                 "tenant", "length", f"tenant must be 1..{MAX_TENANT_CHARS} characters"
@@ -120,6 +127,8 @@ class SubmissionRecord:
     results: dict[str, Any] | None = None
     """What the job's outputs held, once read: request counts, token sums, estimated cost,
     parts of a split submission (docs/contracts.md § Requests and packing)."""
+    priority: str = "default"
+    """Scheduling priority within the tenant: ``interactive``, ``default`` or ``bulk``."""
 
     @property
     def finished(self) -> bool:
@@ -201,6 +210,7 @@ def decode_record(
             finished_at=_opt_float(h.get("finished_at", "")),
             version=int(h.get("version") or 1),
             results=_json_obj(h.get("results", ""), None),
+            priority=h.get("priority") or "default",
         )
     except (KeyError, ValueError) as exc:
         raise StoreError(f"corrupt submission record {h.get('id', '?')}: {exc!r}") from None

@@ -13,7 +13,13 @@ from typing import Any
 
 import redis as redis_lib
 
-from vbq.errors import IdempotencyConflictError, NotFoundError, StateConflictError, StoreError
+from vbq.errors import (
+    IdempotencyConflictError,
+    NotFoundError,
+    StateConflictError,
+    StoreError,
+    TenantCapError,
+)
 from vbq.events import JobEvent
 from vbq.redisconn import client_for
 from vbq.settings import Settings
@@ -116,6 +122,7 @@ class JobStore:
 
         Raises:
             IdempotencyConflictError: the key is bound to a submission with another spec.
+            TenantCapError: the tenant is at its ``max_queued`` cap (nothing was written).
             SpecError: the spec cannot be resolved (no project, ...).
             ReplicationTimeoutError: too few replicas confirmed in time; the record is on the
                 primary but not acknowledged (retry with the same idempotency key).
@@ -127,7 +134,7 @@ class JobStore:
 
     def create_many(
         self, items: Iterable[NewSubmission], *, return_exceptions: bool = False
-    ) -> list[tuple[SubmissionRecord, bool] | IdempotencyConflictError]:
+    ) -> list[tuple[SubmissionRecord, bool] | IdempotencyConflictError | TenantCapError]:
         """Create many submissions, pipelined 500 scripts per round trip.
 
         Each item has exactly the semantics of :meth:`create`; items are independent (one
@@ -135,14 +142,16 @@ class JobStore:
 
         Args:
             items: the submissions, in order.
-            return_exceptions: put an item's :class:`IdempotencyConflictError` in its place in
-                the result instead of raising it after the whole batch was written.
+            return_exceptions: put an item's :class:`IdempotencyConflictError` or
+                :class:`TenantCapError` in its place in the result instead of raising it after
+                the whole batch was written.
 
         Returns:
             One ``(record, created)`` (or error, see ``return_exceptions``) per item, in order.
 
         Raises:
             IdempotencyConflictError: the first conflict, when ``return_exceptions`` is False.
+            TenantCapError: the first item over its tenant's cap, likewise.
             SpecError: an item's spec cannot be resolved (nothing of the batch was written).
             ReplicationTimeoutError: too few replicas confirmed a chunk in time (see
                 :meth:`create`); earlier chunks are stored, none is acknowledged.
@@ -153,15 +162,15 @@ class JobStore:
         for item in batch:
             self._creator.target(item.spec)
         calls, replies = self._creator.run_chunked(batch, self._run_creates, chunk=_CREATE_CHUNK)
-        out: list[tuple[SubmissionRecord, bool] | IdempotencyConflictError] = []
+        out: list[tuple[SubmissionRecord, bool] | IdempotencyConflictError | TenantCapError] = []
         for call, reply in zip(calls, replies, strict=True):
             try:
                 out.append(self._creator.result(call, reply))
-            except IdempotencyConflictError as exc:
+            except (IdempotencyConflictError, TenantCapError) as exc:
                 out.append(exc)
         if not return_exceptions:
             for result in out:
-                if isinstance(result, IdempotencyConflictError):
+                if isinstance(result, IdempotencyConflictError | TenantCapError):
                     raise result
         return out
 

@@ -44,11 +44,25 @@ def broker_messages(url: str, queue: str) -> list[dict[str, Any]]:
     return out
 
 
+def queued_ids(url: str) -> list[str]:
+    """Submission ids waiting in the scheduler's queues (docs/contracts.md § Scheduler), in
+    arrival order."""
+    client = redis.Redis.from_url(url, decode_responses=True)
+    try:
+        found: list[tuple[float, str]] = []
+        for key in client.scan_iter("vbq:sched:queue:*"):
+            found += [(score, sid) for sid, score in client.zrange(key, 0, -1, withscores=True)]
+    finally:
+        client.close()
+    return [sid for _, sid in sorted(found)]
+
+
 def submitted_ids(url: str) -> list[str]:
-    """Submission ids of every ``vbq.submit`` message waiting, in publish order."""
+    """Submission ids handed to the workers: queued for the dispatcher (in arrival order),
+    then any ``vbq.submit`` message waiting on the broker (in publish order)."""
     msgs = broker_messages(url, "vbq.submit")
     assert all(m["task"] == "vbq.submit" for m in msgs)
-    return [m["args"][0] for m in msgs]
+    return [*queued_ids(url), *(m["args"][0] for m in msgs)]
 
 
 def stored_ids(url: str) -> set[str]:

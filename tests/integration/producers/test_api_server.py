@@ -104,7 +104,8 @@ def test_real_server_round_trip(server: str, redis_url: str, tmp_path: Path) -> 
         listed = http.get("/v1/submissions", headers={"X-API-Key": added}).json()
         assert listed["submissions"] == []  # team-b sees nothing of team-a
     # Same process: starting a server costs seconds on a loaded machine.
-    redis.Redis.from_url(redis_url).delete("vbq.submit")
+    r = redis.Redis.from_url(redis_url)
+    r.delete("vbq.submit", *r.keys("vbq:sched:queue:*"))
     _concurrent_replays_create_each_submission_once(server, redis_url, before={sid})
 
 

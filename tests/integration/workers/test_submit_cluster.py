@@ -31,6 +31,7 @@ from tests.integration.workers.harness import (
     worker_env,
 )
 from tests.support.services import ManagedProcess
+from vbq.scheduler.dispatcher import Dispatcher
 from vbq.states import SubmissionState as S
 from vbq.store import JobStore, NewSubmission
 from vbq.workers.sweeper import Sweeper
@@ -242,22 +243,28 @@ def test_cancel_before_submission_never_calls_vertex(
     store.close()
 
 
-def test_sweeper_recovers_submissions_whose_message_was_lost(
+def test_sweeper_recovers_a_dispatch_whose_message_was_lost(
     redis_url: str, emulator: EmulatorProc, log_dir: Path, procs: list[ManagedProcess]
 ) -> None:
     env = worker_env(redis_url, emulator.url)
     settings = settings_from(env)
     store = JobStore.from_settings(settings)
-    procs += start_workers(1, env, log_dir, pool="prefork", concurrency=2)  # forked children
-    ids = create_submissions(store, 5)  # stored, but the producer "died" before publishing
+    ids = create_submissions(store, 5)  # stored and queued
     client = redis.Redis.from_url(redis_url, decode_responses=True)
+    # A dispatcher that takes them out of their queues and then "dies" before publishing.
+    lost = Dispatcher(redis_client=client, settings=settings, publish=lambda _ids: None)
+    wait_until(lambda: lost.step() >= 0 and lost.dispatched == 5, timeout_s=10, what="dispatch")
+    lost.lease.release()
+    assert not client.keys("vbq:sched:queue:*")
+    assert set(states(store, ids).values()) == {S.ACCEPTED}
+    procs += start_workers(1, env, log_dir, pool="prefork", concurrency=2)  # forked children
     enq = enqueuer(settings)
     young = Sweeper(redis_client=client, settings=settings, enqueue=enq.submit_many)
-    assert young.sweep().total == 0  # younger than 60 s: maybe still being published
+    assert young.sweep().total == 0  # marked due just now: the message may be on its way
     time.sleep(1.5)
     sweeper = Sweeper(
         redis_client=client,
-        settings=settings,
+        settings=settings.replace(visibility_timeout_s=0),
         enqueue=enq.submit_many,
         accepted_age_s=1.0,
         grace_s=1.0,

@@ -49,6 +49,12 @@ redis.call('HSET', sub, 'updated_at', now)
 
 if new ~= '' and new ~= cur then
   local created = redis.call('HGET', sub, 'created_at')
+  if cur == 'ACCEPTED' then
+    -- Leaves its scheduler queue (cancelled, or a submit attempt began): docs § Scheduler.
+    local q = redis.call('HMGET', sub, 'project', 'location', 'tenant', 'priority')
+    redis.call('ZREM', prefix .. 'sched:queue:' .. (q[1] or '') .. ':' .. (q[2] or '') .. ':'
+      .. (q[3] or 'default') .. ':' .. (q[4] or 'default'), id)
+  end
   redis.call('ZREM', prefix .. 'idx:state:' .. cur, id)
   redis.call('ZADD', prefix .. 'idx:state:' .. new, created, id)
   redis.call('HSET', sub, 'state', new)

@@ -1,0 +1,183 @@
+"""The scheduler's queues in Redis: what the dispatcher reads and its fenced writes.
+
+Writers: ``create.lua`` queues a new submission and activates its tenant; ``update.lua``
+removes a submission from its queue when it leaves ACCEPTED (cancel, a submit attempt); the
+dispatcher removes the one it dispatches (:data:`_COMMIT`) and deactivates tenants whose
+queues emptied (:data:`_DEACTIVATE`), both only while it holds ``vbq:sched:lock``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from vbq.broker.due import DUE_KEY
+from vbq.scheduler.keys import (
+    LOCK_KEY,
+    PLACES_KEY,
+    PRIORITIES,
+    active_key,
+    clock_key,
+    grant_key,
+    place_name,
+    queue_key,
+    tags_key,
+)
+
+__all__ = ["Candidate", "SchedulerQueues"]
+
+# KEYS: lock, queue, active, clock, tags, due, grant, places, the tenant's queues...
+# ARGV: lock value, id, tenant, start tag, new tag, grant ttl ms, place name.
+# Returns -1 (lease lost: nothing written), 0 (no longer queued), 1 (dispatched).
+_COMMIT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 0 end
+local clock = tonumber(redis.call('GET', KEYS[4]) or '0')
+if tonumber(ARGV[4]) > clock then redis.call('SET', KEYS[4], ARGV[4]) end
+local left = 0
+for i = 9, #KEYS do left = left + redis.call('ZCARD', KEYS[i]) end
+if left == 0 then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+  redis.call('HSET', KEYS[5], ARGV[3], ARGV[5])
+  if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[8], ARGV[7]) end
+else
+  redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[3])
+end
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[6], t[1] .. '.' .. string.format('%06d', tonumber(t[2])), ARGV[2])
+redis.call('SET', KEYS[7], '1', 'PX', ARGV[6])
+return 1
+"""
+
+# KEYS: lock, active, tags, places, the tenant's queues... ARGV: lock value, tenant, place.
+# Deactivates the tenant when all its queues are empty (its tag kept for later). Returns 1 if so.
+_DEACTIVATE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+for i = 5, #KEYS do
+  if redis.call('ZCARD', KEYS[i]) > 0 then return 0 end
+end
+local tag = redis.call('ZSCORE', KEYS[2], ARGV[2])
+if tag then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('HSET', KEYS[3], ARGV[2], tag)
+end
+if redis.call('ZCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[4], ARGV[3]) end
+return 1
+"""
+
+_TENANTS_LOOKED_AT = 32  # backlogged tenants examined per pick (caps may block the first ones)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """The head of the queue the scheduler would serve next at a place."""
+
+    submission_id: str
+    tenant: str
+    priority: str
+    start_tag: float
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class SchedulerQueues:
+    """Reads and fenced writes of the queues of every place.
+
+    Args:
+        redis_client: the vbq Redis.
+    """
+
+    def __init__(self, redis_client: redis.Redis) -> None:
+        self.redis = redis_client
+        self._commit = redis_client.register_script(_COMMIT)
+        self._deactivate = redis_client.register_script(_DEACTIVATE)
+
+    def places(self) -> list[tuple[str, str]]:
+        """(project, location) of every place with queued submissions."""
+        from vbq.scheduler.keys import place_of
+
+        return sorted(place_of(_text(m)) for m in self.redis.smembers(PLACES_KEY))
+
+    def tenant_tags(self, project: str, location: str) -> list[tuple[str, float]]:
+        """(tenant, start tag) of the backlogged tenants, smallest tags first (at most 32)."""
+        raw: list[Any] = self.redis.zrange(  # type: ignore[assignment]
+            active_key(project, location), 0, _TENANTS_LOOKED_AT - 1, withscores=True
+        )
+        return [(_text(pair[0]), float(pair[1])) for pair in raw]
+
+    def head(self, project: str, location: str, tenant: str) -> tuple[str, str] | None:
+        """(submission id, priority) at the front of the tenant's highest non-empty queue."""
+        pipe = self.redis.pipeline(transaction=False)
+        for priority in PRIORITIES:
+            pipe.zrange(queue_key(project, location, tenant, priority), 0, 0)
+        for priority, found in zip(PRIORITIES, pipe.execute(), strict=True):
+            if found:
+                return _text(found[0]), priority
+        return None
+
+    def commit(
+        self,
+        lease_value: str,
+        candidate: Candidate,
+        *,
+        project: str,
+        location: str,
+        new_tag: float,
+        grant_ttl_ms: int,
+    ) -> int:
+        """Take ``candidate`` out of its queue, advance its tenant, mark it due, leave a grant.
+
+        Returns:
+            1 dispatched; 0 it left its queue meanwhile (cancelled); -1 the lease was lost.
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        tenant = candidate.tenant
+        keys = [
+            LOCK_KEY,
+            queue_key(project, location, tenant, candidate.priority),
+            active_key(project, location),
+            clock_key(project, location),
+            tags_key(project, location),
+            DUE_KEY,
+            grant_key(candidate.submission_id),
+            PLACES_KEY,
+            *(queue_key(project, location, tenant, p) for p in PRIORITIES),
+        ]
+        args = [
+            lease_value,
+            candidate.submission_id,
+            tenant,
+            repr(candidate.start_tag),
+            repr(new_tag),
+            str(grant_ttl_ms),
+            place_name(project, location),
+        ]
+        return int(self._commit(keys=keys, args=args))
+
+    def deactivate_if_empty(
+        self, lease_value: str, project: str, location: str, tenant: str
+    ) -> int:
+        """Drop ``tenant`` from the place's backlogged tenants when its queues are empty.
+
+        Returns:
+            1 dropped, 0 it still has work, -1 the lease was lost.
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        keys = [
+            LOCK_KEY,
+            active_key(project, location),
+            tags_key(project, location),
+            PLACES_KEY,
+            *(queue_key(project, location, tenant, p) for p in PRIORITIES),
+        ]
+        return int(
+            self._deactivate(keys=keys, args=[lease_value, tenant, place_name(project, location)])
+        )
