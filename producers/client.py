@@ -246,13 +246,8 @@ class Client(RequestsMixin):
         )
         if labels is not None:
             kwargs["labels"] = labels
-        return self.submit(
-            idempotency_key=idempotency_key,
-            tenant=tenant,
-            metadata=metadata,
-            priority=priority,
-            **kwargs,
-        )
+        kwargs.update(tenant=tenant, metadata=metadata, priority=priority)
+        return self.submit(idempotency_key=idempotency_key, **kwargs)
 
     # -- read -----------------------------------------------------------------------------------
 

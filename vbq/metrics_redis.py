@@ -8,8 +8,9 @@ stale, and identical whichever process serves them. Roles that are singletons (`
 do.
 
 Cost per scrape: one pipeline of ``ZCARD`` per state, a ``SCAN`` of the tenant and slot index
-keys (bounded by ``max_keys``), ``XLEN`` + one ``XRANGE`` entry of the outbox, and (with
-``settings``) two pipelines for the effective create rates (:func:`vbq.quota.adaptive.read_rates`).
+keys (bounded by ``max_keys``), ``XLEN`` + one ``XRANGE`` entry of the outbox, (with
+``settings``) two pipelines for the effective create rates (:func:`vbq.quota.adaptive.read_rates`),
+and the scheduler's queues (:func:`vbq.scheduler.stats.scheduler_stats`).
 """
 
 from __future__ import annotations
@@ -135,7 +136,16 @@ class RedisStateCollector(Collector):
         from vbq.usage.metrics import usage_families
 
         usage = usage_families(self._redis, max_keys=self._max_keys)
-        return [by_state, by_tenant, outbox_depth, outbox_age, slots, *usage, *self._rates()]
+        return [
+            by_state,
+            by_tenant,
+            outbox_depth,
+            outbox_age,
+            slots,
+            *usage,
+            *self._rates(),
+            *self._scheduler(),
+        ]
 
     def _rates(self) -> list[Any]:
         if self._settings is None:
@@ -154,6 +164,33 @@ class RedisStateCollector(Collector):
             effective.add_metric([row.project, row.location], row.effective_per_s)
             ceiling.add_metric([row.project, row.location], row.ceiling_per_s)
         return [effective, ceiling]
+
+    def _scheduler(self) -> list[Any]:
+        from vbq.scheduler.stats import scheduler_stats
+
+        policy = self._settings.tenant_policy() if self._settings is not None else None
+
+        queued = GaugeMetricFamily(
+            "vbq_scheduler_queued",
+            "Submissions waiting in the scheduler's queues, by tenant and priority.",
+            labels=["tenant", "priority"],
+        )
+        oldest = GaugeMetricFamily(
+            "vbq_scheduler_oldest_wait_seconds",
+            "How long the tenant's oldest queued submission has waited, in seconds.",
+            labels=["tenant"],
+        )
+        share = GaugeMetricFamily(
+            "vbq_scheduler_create_share",
+            "The tenant's share of the jobs created in the last 60 s (0..1).",
+            labels=["tenant"],
+        )
+        for row in scheduler_stats(self._redis, policy=policy)[: self._max_keys]:
+            for priority, n in row.queued.items():
+                queued.add_metric([row.tenant, priority], n)
+            oldest.add_metric([row.tenant], row.oldest_wait_s)
+            share.add_metric([row.tenant], row.share)
+        return [queued, oldest, share]
 
     def _scan(self, pattern: str) -> list[str]:
         keys: list[str] = []

@@ -233,11 +233,26 @@ def status(submission_id: str, as_json: bool) -> None:
 @click.option("--label", default=None, help="Only jobs with label key=value.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option(
+    "--queues", is_flag=True, help="Instead: the scheduler's queues and share per tenant."
+)
 def list_submissions(
-    state: str | None, tenant: str | None, label: str | None, limit: int, as_json: bool
+    *,
+    state: str | None,
+    tenant: str | None,
+    label: str | None,
+    limit: int,
+    as_json: bool,
+    queues: bool,
 ) -> None:
-    """List submissions, newest first."""
+    """List submissions, newest first (or, with --queues, the per-tenant queue summary)."""
     from vbq.states import SubmissionState
+
+    if queues:
+        from vbq.cli.queues import echo_queue_summary
+
+        echo_queue_summary(_client(), as_json=as_json)
+        return
 
     state_filter = None
     if state:
@@ -287,7 +302,8 @@ def cancel(submission_id: str) -> None:
 @click.option("--recent", default=10, show_default=True, type=click.IntRange(0, 100))
 def watch(once: bool, interval_s: float, recent: int) -> None:
     """Live counts of submissions by state, the create rate per (project, location) (effective
-    / configured: lowered by Google's 429s), and the most recent submissions."""
+    / configured: lowered by Google's 429s), the scheduler's queues per tenant, and the most
+    recent submissions."""
     from rich.console import Console
     from rich.live import Live
 
@@ -327,7 +343,9 @@ def _watch_view(client: Client, recent: int) -> Any:
         for sub in page:
             rec = sub.record
             latest.add_row(rec.id, rec.state.value, rec.tenant, sub.display_name or "")
-    return Group(by_state, _rates_table(client), latest)
+    from vbq.cli.queues import queue_rows, queue_table
+
+    return Group(by_state, _rates_table(client), queue_table(queue_rows(client)), latest)
 
 
 def _rates_table(client: Client) -> Any:
