@@ -70,6 +70,11 @@ class Submission:
         return self._record.tenant
 
     @property
+    def priority(self) -> str:
+        """Its priority within the tenant's queue (``interactive``, ``default``, ``bulk``)."""
+        return self._record.priority
+
+    @property
     def metadata(self) -> dict[str, Any]:
         """The caller's metadata, carried into every event."""
         return dict(self._record.metadata)
@@ -300,6 +305,7 @@ class Submission:
             "submission_id": rec.id,
             "state": rec.state.value,
             "tenant": rec.tenant,
+            "priority": rec.priority,
             "resource_name": self.resource_name,
             "display_name": self.display_name,
             "labels": self.labels,

@@ -85,6 +85,7 @@ class SubmissionView(BaseModel):
     submission_id: str
     state: str
     tenant: str
+    priority: str = "default"
     resource_name: str | None = None
     display_name: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)

@@ -42,20 +42,24 @@ class JobRequest:
         idempotency_key: the key (explicit, or derived from the message / object).
         tenant: owner of the submission.
         metadata: JSON object carried into every event of the job, or None.
+        priority: ``interactive``, ``default`` or ``bulk``; None = the item's or the default.
     """
 
     sdk_kwargs: Mapping[str, Any]
     idempotency_key: str
     tenant: str
     metadata: Mapping[str, Any] | None = None
+    priority: str | None = None
 
     def as_item(self) -> dict[str, Any]:
-        """The item form ``Client.submit_many`` takes (kwargs plus the three options)."""
+        """The item form ``Client.submit_many`` takes (kwargs plus the options)."""
         item = dict(self.sdk_kwargs)
         item["idempotency_key"] = self.idempotency_key
         item["tenant"] = self.tenant
         if self.metadata is not None:
             item["metadata"] = dict(self.metadata)
+        if self.priority is not None:
+            item["priority"] = self.priority
         return item
 
 

@@ -10,6 +10,7 @@ A rule file (YAML or JSON)::
         bucket: my-bucket               # bucket name; a glob ("*", "team-*") is allowed
         object: "incoming/**/*.jsonl"   # object-name glob
         tenant: analytics               # owner of the submissions (default "default")
+        priority: bulk                  # interactive | default | bulk (default "default")
         job:                            # BatchPredictionJob.submit() kwargs; strings are templates
           model_name: publishers/google/models/gemini-2.0-flash-001
           job_display_name: "incoming {basename}"
@@ -45,6 +46,7 @@ from vbq.producers.bridge.notifications import ObjectEvent
 from vbq.producers.bridge.requests import JobRequest, bounded_key
 from vbq.producers.bridge.template import Template, sanitize_label_value
 from vbq.producers.tenancy import TENANT_PATTERN
+from vbq.scheduler import PRIORITIES
 from vbq.spec import JobSpec
 from vbq.spec.labels import RESERVED_PREFIX, is_label_key
 
@@ -60,7 +62,7 @@ __all__ = [
 DEFAULT_NOTIFICATIONS_TOPIC = "vbq-gcs-notifications"
 DEFAULT_NOTIFICATIONS_SUBSCRIPTION = "vbq-gcs-notifications-sub"
 
-_RULE_KEYS = frozenset({"name", "bucket", "object", "tenant", "job", "metadata"})
+_RULE_KEYS = frozenset({"name", "bucket", "object", "tenant", "priority", "job", "metadata"})
 _TOP_KEYS = frozenset({"notifications", "rules"})
 
 
@@ -103,6 +105,7 @@ class Rule:
     tenant: str
     job: Any
     metadata: Any = None
+    priority: str = "default"
 
     def matches(self, event: ObjectEvent) -> bool:
         """Whether the rule's bucket and object globs match ``event``."""
@@ -136,6 +139,7 @@ class Rule:
             ),
             tenant=self.tenant,
             metadata={**extra, "gcs": source},
+            priority=self.priority,
         )
 
 
@@ -214,6 +218,9 @@ def _compile_rule(raw: object, index: int, source: str) -> Rule:
     tenant = raw.get("tenant", "default")
     if not isinstance(tenant, str) or not TENANT_PATTERN.fullmatch(tenant):
         raise ConfigError(f"{where}: tenant must match {TENANT_PATTERN.pattern}")
+    priority = raw.get("priority", "default")
+    if priority not in PRIORITIES:
+        raise ConfigError(f"{where}: priority must be one of {', '.join(PRIORITIES)}")
     job = raw.get("job")
     if not isinstance(job, Mapping) or not job:
         raise ConfigError(f"{where}: 'job' (BatchPredictionJob.submit() arguments) is required")
@@ -234,6 +241,7 @@ def _compile_rule(raw: object, index: int, source: str) -> Rule:
         bucket=bucket,
         object=obj,
         tenant=tenant,
+        priority=str(priority),
         job=_compile(job, f"{where}: job"),
         metadata=_compile(metadata, f"{where}: metadata") if metadata else None,
     )

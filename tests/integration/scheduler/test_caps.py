@@ -142,3 +142,27 @@ def test_cli_exits_2_with_a_clear_message(redis_url: str, tmp_path: Path) -> Non
     r = redis.Redis.from_url(redis_url, decode_responses=True)
     assert {r.hget(f"vbq:sub:{sid}", "priority") for sid in before} == {"bulk"}
     r.close()
+
+
+def test_priority_is_validated_and_shown(client: Client, api: TestClient, redis_url: str) -> None:
+    from vbq.errors import SpecError
+
+    with pytest.raises(SpecError) as info:
+        client.submit(**valid_kwargs(1), tenant="t1", priority="urgent")
+    assert info.value.fields == ["priority"]
+    resp = api.post(
+        "/v1/submissions", json={**valid_kwargs(1), "priority": "asap"}, headers={"X-API-Key": KEY}
+    )
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "priority"
+    assert stored_ids(redis_url) == set()
+    ok = api.post(
+        "/v1/submissions",
+        json={**valid_kwargs(1), "priority": "interactive"},
+        headers={"X-API-Key": KEY},
+    )
+    assert ok.status_code == 201 and ok.json()["priority"] == "interactive"
+    sid = ok.json()["submission_id"]
+    assert (
+        api.get(f"/v1/submissions/{sid}", headers={"X-API-Key": KEY}).json()["priority"]
+        == "interactive"
+    )

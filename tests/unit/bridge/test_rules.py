@@ -65,7 +65,15 @@ def test_globs(pattern: str, name: str, matches: bool) -> None:
 def test_render_and_first_match_wins() -> None:
     data = _rules(labels=None)
     data["rules"][0]["job"]["labels"] = {"team": "{metadata.team|default:none}", "dir": "{path[1]}"}
-    data["rules"].append({**data["rules"][0], "name": "catch-all", "object": "**", "tenant": "t2"})
+    data["rules"].append(
+        {
+            **data["rules"][0],
+            "name": "catch-all",
+            "object": "**",
+            "tenant": "t2",
+            "priority": "bulk",
+        }
+    )
     rules = RuleSet.from_dict(
         {"rules": [{k: v for k, v in r.items() if k != "labels"} for r in data["rules"]]}
     )
@@ -74,7 +82,7 @@ def test_render_and_first_match_wins() -> None:
     req = first.render(_event("incoming/Q3 Team/a.jsonl", team="ML Ops"))
     assert req.sdk_kwargs["labels"] == {"team": "ml-ops", "dir": "q3-team"}
     assert req.idempotency_key == "gcs:bkt/incoming/Q3 Team/a.jsonl#7"
-    assert req.tenant == "default"
+    assert req.tenant == "default" and req.priority == "default"
     assert req.metadata == {
         "gcs": {
             "rule": "r",
@@ -85,6 +93,7 @@ def test_render_and_first_match_wins() -> None:
     }
     other = rules.match(_event("elsewhere/a.csv"))
     assert other is not None and other.name == "catch-all" and other.tenant == "t2"
+    assert other.render(_event("elsewhere/a.csv")).as_item()["priority"] == "bulk"
     assert rules.match(_event("incoming/a.jsonl", bucket="nope")) is None
 
 
@@ -113,6 +122,10 @@ def test_missing_template_value_is_a_spec_error() -> None:
         ({"rules": [{"bucket": "b"}]}, "job"),
         ({"rules": [{"job": {"model_name": MODEL}}]}, "bucket"),
         ({"rules": [{"bucket": "b", "job": {"model_name": MODEL}, "extra": 1}]}, "unknown keys"),
+        (
+            {"rules": [{"bucket": "b", "priority": "asap", "job": {"model_name": MODEL}}]},
+            "priority",
+        ),
         (
             {"rules": [{"bucket": "b", "tenant": "Bad Tenant", "job": {"model_name": MODEL}}]},
             "tenant",
