@@ -18,7 +18,8 @@ One attempt, in order:
 5. In-flight slot (short lease), then a global create token; if either is unavailable, come
    back later (not a failed attempt). A submission the scheduler dispatched already holds
    both: its slot (refreshed here) and a grant ``vbq:sched:grant:{id}`` for the token
-   (:mod:`vbq.scheduler.dispatcher`), so it is created at once.
+   (:mod:`vbq.scheduler.dispatcher`), so it is created at once. An ACCEPTED submission that
+   must wait goes back to its place in its scheduler queue (no countdown message).
 6. Budget: ``attempts >= max_attempts`` → REJECTED with the last error and ``job.rejected``.
 7. CAS to SUBMITTING (counting the attempt), check the cancel flag again, create the job with
    the submission label, then CAS SUBMITTING → SUBMITTED with ``job.submitted`` in the outbox.
@@ -51,6 +52,7 @@ from vbq.logs import bind_job, get_logger
 from vbq.metrics import observe_submitted
 from vbq.quota.adaptive import record_throttled
 from vbq.scheduler.keys import grant_key
+from vbq.scheduler.queues import SchedulerQueues
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL, with_submission_label
 from vbq.states import SubmissionState, event_type_for
@@ -62,7 +64,7 @@ from vbq.workers.submit_outcome import (
     UNSENT_TTL_S,
     Outcome,
     error_text,
-    jobs_of,
+    find_job,
     label_filter,
     surely_unsent,
     unsent_key,
@@ -111,6 +113,7 @@ class Submitter:
         self.settings = settings
         self.rng = rng or random.Random()
         self.split_hook = split_hook  # vbq.workers.split_hook.SplitHook (oversized inputs)
+        self.queues = SchedulerQueues(redis_client)
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -169,7 +172,7 @@ class Submitter:
                     "read_rate_limited",
                 )
             try:
-                found = self._find_job(req.parent, submission_id)
+                found = find_job(self.vertex, req.parent, submission_id)
             except VertexError as exc:
                 return self._retry(
                     backoff_s(self.settings, rec.attempts, exc, rng=self.rng), f"list: {exc}"
@@ -186,6 +189,8 @@ class Submitter:
 
         answer = self.slots.try_take(submission_id, project, location, model, lease_s)
         if not granted(answer):
+            if self._requeue(rec):
+                return Outcome(action="noop", reason="requeued: no_slot")
             # A slot frees when the poller sees a job finish: about one poll interval.
             hint = float(getattr(answer, "retry_after_s", 0.0) or self.settings.poll_interval_s)
             return self._retry(hint * self.rng.uniform(0.75, 1.5), "no_slot")
@@ -195,6 +200,8 @@ class Submitter:
             decision = self.limiter.try_acquire("create", project, location)
             if not decision.allowed:
                 self.slots.release(submission_id, project, location, model)
+                if self._requeue(rec):  # its grant ran out (a slow pickup): back in line
+                    return Outcome(action="noop", reason="requeued: rate_limited")
                 wait_s = token_wait_s(
                     self.settings, self.redis, decision.retry_after_s, rng=self.rng
                 )
@@ -251,20 +258,6 @@ class Submitter:
 
     # -- steps -----------------------------------------------------------------------------------
 
-    def _find_job(self, parent: str, submission_id: str) -> dict[str, Any] | None:
-        page = self.vertex.list_batch_prediction_jobs(parent, filter=label_filter(submission_id))
-        jobs = [
-            j
-            for j in jobs_of(page)
-            if (j.get("labels") or {}).get(SUBMISSION_LABEL) == submission_id
-        ]
-        if not jobs:
-            return None
-        jobs.sort(key=lambda j: (str(j.get("createTime", "")), str(j.get("name", ""))))
-        if len(jobs) > 1:
-            _log.error("submit.duplicate_jobs_found", jobs=[j.get("name") for j in jobs])
-        return jobs[0]
-
     def _adopt(
         self, rec: Any, job: dict[str, Any], project: str, location: str, model: str | None
     ) -> Outcome:
@@ -305,6 +298,11 @@ class Submitter:
         if follow_up:
             _log.info("submit.cancel_follows", job_name=name)
         return Outcome(action=action, job_name=name, cancel_follows=follow_up)
+
+    def _requeue(self, rec: Any) -> bool:
+        # Only a submission still ACCEPTED waits in a scheduler queue; SUBMITTING ones need
+        # their reconcile and come back with a countdown.
+        return rec.state == _S.ACCEPTED and self.queues.requeue(rec.id)
 
     def _mark_submitting(self, rec: Any) -> Any:
         # One Lua call: ACCEPTED → SUBMITTING (or stay) and attempts + 1, counted before the

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from vbq.errors import VertexError, VertexRetryableError
+from vbq.logs import get_logger
 from vbq.spec import SUBMISSION_LABEL
 
 __all__ = [
     "UNSENT_TTL_S",
     "Outcome",
     "error_text",
+    "find_job",
     "jobs_of",
     "label_filter",
     "surely_unsent",
@@ -20,6 +22,8 @@ __all__ = [
 ]
 
 UNSENT_TTL_S = 24 * 3600
+
+_log = get_logger("vbq.workers.submit")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +56,25 @@ class Outcome:
 def surely_unsent(exc: VertexRetryableError) -> bool:
     """True when the create cannot have been applied: 429/503 answers, or no connection."""
     return exc.status_code in (0, 429, 503)
+
+
+def find_job(vertex: Any, parent: str, submission_id: str) -> dict[str, Any] | None:
+    """The Vertex job labelled with ``submission_id`` (the oldest if several), or None: the
+    reconcile before any re-create (one list call).
+
+    Raises:
+        VertexError: the list call failed.
+    """
+    page = vertex.list_batch_prediction_jobs(parent, filter=label_filter(submission_id))
+    jobs = [
+        j for j in jobs_of(page) if (j.get("labels") or {}).get(SUBMISSION_LABEL) == submission_id
+    ]
+    if not jobs:
+        return None
+    jobs.sort(key=lambda j: (str(j.get("createTime", "")), str(j.get("name", ""))))
+    if len(jobs) > 1:
+        _log.error("submit.duplicate_jobs_found", jobs=[j.get("name") for j in jobs])
+    return jobs[0]
 
 
 def label_filter(submission_id: str) -> str:

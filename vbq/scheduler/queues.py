@@ -67,6 +67,27 @@ if redis.call('ZCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[4], ARGV[3]) e
 return 1
 """
 
+# KEYS: record hash. ARGV: id, key prefix ("vbq:"). Puts an ACCEPTED, once-queued submission
+# back at its place in its queue (its arrival number) and activates its tenant as create.lua
+# does. Returns 1 when requeued, 0 when it is not ACCEPTED or was never queued.
+_REQUEUE = """
+local f = redis.call('HMGET', KEYS[1], 'state', 'project', 'location', 'tenant', 'priority',
+  'qseq')
+if f[1] ~= 'ACCEPTED' or not f[6] then return 0 end
+local prefix, tenant = ARGV[2], f[4] or 'default'
+local place = (f[2] or '') .. ':' .. (f[3] or '')
+redis.call('ZADD', prefix .. 'sched:queue:' .. place .. ':' .. tenant .. ':'
+  .. (f[5] or 'default'), f[6], ARGV[1])
+local active = prefix .. 'sched:active:' .. place
+if not redis.call('ZSCORE', active, tenant) then
+  local clock = tonumber(redis.call('GET', prefix .. 'sched:clock:' .. place) or '0')
+  local last = tonumber(redis.call('HGET', prefix .. 'sched:tags:' .. place, tenant) or '0')
+  redis.call('ZADD', active, math.max(clock, last), tenant)
+  redis.call('SADD', prefix .. 'sched:places', (f[2] or '') .. '|' .. (f[3] or ''))
+end
+return 1
+"""
+
 _TENANTS_LOOKED_AT = 32  # backlogged tenants examined per pick (caps may block the first ones)
 
 
@@ -95,6 +116,21 @@ class SchedulerQueues:
         self.redis = redis_client
         self._commit = redis_client.register_script(_COMMIT)
         self._deactivate = redis_client.register_script(_DEACTIVATE)
+        self._requeue = redis_client.register_script(_REQUEUE)
+
+    def requeue(self, submission_id: str) -> bool:
+        """Put an ACCEPTED submission back at its place in its queue (a submit attempt that
+        could not get a create token or a slot gives it back to the dispatcher instead of
+        re-publishing itself with a countdown).
+
+        Returns:
+            True when requeued; False when it is not ACCEPTED or was never queued.
+
+        Raises:
+            redis.RedisError: Redis is unreachable.
+        """
+        keys = [f"vbq:sub:{submission_id}"]
+        return bool(self._requeue(keys=keys, args=[submission_id, "vbq:"]))
 
     def places(self) -> list[tuple[str, str]]:
         """(project, location) of every place with queued submissions."""
