@@ -47,6 +47,7 @@ KNOWN: dict[str, str] = {
     "bench_unpack": "unpacking a 1 GB packed Gemini output: rows/s and peak RSS growth",
     "bench_adaptive": "429 storm (over 5/s for 60 s, L = 20/s): adaptive create rate vs fixed",
     "bench_soak": "retention soak: Redis memory flat after the window, archive exactly once",
+    "bench_fairness": "late tenant's p95 wait behind a flood: fair scheduler vs FIFO, same run",
 }
 
 # Bounded sizes for `make bench` (minutes, not hours, on a 2-core machine).
@@ -66,6 +67,7 @@ BOUNDED_ARGS: dict[str, list[str]] = {
     # 1,000,000 takes ~30 min here (writing them dominates; per-submission figures do not
     # depend on the size), so make bench runs 200,000.
     "bench_soak": ["--submissions", "200000", "--days", "10", "--header"],
+    "bench_fairness": [],  # the sizes (~3 min): 3,000 + 30 at 10/s, 100,000 queued
 }
 TIMEOUT_S = 900.0
 

@@ -103,6 +103,8 @@ class ChaosCluster:
             "VBQ_READ_RATE_PER_MIN": "600000",
             "VBQ_READ_BURST": "200",
             "VBQ_MAX_IN_FLIGHT": "100000",
+            # The scheduler under faults: a flooding tenant, weights, a priority mix (run.py).
+            "VBQ_TENANT_OVERRIDES": '{"t1": {"weight": 2}, "flood": {"weight": 1}}',
             # Retries are effectively unlimited: a valid request must never end REJECTED.
             "VBQ_MAX_ATTEMPTS": "10000",
             "VBQ_RETRY_BASE_S": "0.1",

@@ -72,13 +72,20 @@ def sdk_kwargs(i: int) -> dict[str, Any]:
     }
 
 
-class _Submitter:
-    """Submits ``n`` requests spread over ``window_s``; retries each with its idempotency key
-    until the client returns an id (a Redis restart makes some calls fail)."""
+_TENANTS = ("t1", "t2")
+_PRIORITIES = ("interactive", "default", "bulk")
 
-    def __init__(self, client: Client, n: int, window_s: float) -> None:
+
+class _Submitter:
+    """Submits ``n`` requests: the first ``flood`` at once through ``submit_many`` (a flooding
+    tenant, ``bulk``), the rest spread over ``window_s`` across two more tenants with a mix of
+    priorities. Retries each call with its idempotency keys until the client returns ids (a
+    Redis restart makes some calls fail)."""
+
+    def __init__(self, client: Client, n: int, window_s: float, *, flood: int = 0) -> None:
         self.client = client
         self.n = n
+        self.flood = min(flood, n)
         self.window_s = window_s
         self.accepted: dict[int, str] = {}
         self.errors = 0
@@ -86,16 +93,23 @@ class _Submitter:
         self.thread = threading.Thread(target=self._run, name="chaos-submitter", daemon=True)
 
     def _run(self) -> None:
+        self._flood()
         t0 = time.monotonic()
-        for i in range(self.n):
-            due = t0 + self.window_s * i / max(1, self.n)
+        spread = self.n - self.flood
+        for k, i in enumerate(range(self.flood, self.n)):
+            due = t0 + self.window_s * k / max(1, spread)
             pause = due - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
             failed_before = False
             while True:
                 try:
-                    sub = self.client.submit(**sdk_kwargs(i), idempotency_key=f"chaos-{i}")
+                    sub = self.client.submit(
+                        **sdk_kwargs(i),
+                        idempotency_key=f"chaos-{i}",
+                        tenant=_TENANTS[i % len(_TENANTS)],
+                        priority=_PRIORITIES[i % len(_PRIORITIES)],
+                    )
                     self.accepted[i] = sub.submission_id
                     if failed_before:
                         self.idempotent_replays += 1
@@ -104,6 +118,21 @@ class _Submitter:
                     self.errors += 1
                     failed_before = True
                     time.sleep(0.2)
+
+    def _flood(self) -> None:
+        if not self.flood:
+            return
+        items = [{**sdk_kwargs(i), "idempotency_key": f"chaos-{i}"} for i in range(self.flood)]
+        while True:
+            try:
+                result = self.client.submit_many(items, tenant="flood", priority="bulk")
+            except Exception:
+                self.errors += 1  # replayed whole: the idempotency keys make that harmless
+                time.sleep(0.2)
+                continue
+            for item in result.accepted:
+                self.accepted[item.index] = item.submission_id
+            return
 
 
 def _history(
@@ -157,7 +186,12 @@ def run_chaos(root: Path, plan: ChaosPlan) -> tuple[Report, str]:
     nemesis = Nemesis(
         cluster, plan.faults, seed=plan.seed, pubsub_down_s=plan.pubsub_down_s, gap_s=plan.gap_s
     )
-    submitter = _Submitter(client, plan.submissions, plan.fault_window_s * 0.8)
+    submitter = _Submitter(
+        client,
+        plan.submissions,
+        plan.fault_window_s * 0.8,
+        flood=int(plan.extra.get("flood", plan.submissions // 3)),
+    )
     adder = RequestSubmitter(
         Client.from_settings(settings), plan.requests, plan.fault_window_s * 0.8
     )
