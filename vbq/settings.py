@@ -154,15 +154,11 @@ class Settings:
     """Unfinished Vertex jobs per (project, location) (``VBQ_MAX_IN_FLIGHT``)."""
     max_in_flight_per_model: int = 0
     """Unfinished jobs per model; 0 = no per-model cap (``VBQ_MAX_IN_FLIGHT_PER_MODEL``)."""
-    tenant_weight: float = 1.0
-    """Default share weight of a tenant (``VBQ_TENANT_WEIGHT``; docs/contracts.md § Scheduler)."""
+    # Per-tenant scheduling (docs/contracts.md § Scheduler): VBQ_TENANT_MAX_QUEUED and
+    # _MAX_IN_FLIGHT (default caps, 0 = none), _OVERRIDES (JSON: weights, caps per tenant).
     tenant_max_queued: int = 0
-    """Default cap on a tenant's ACCEPTED submissions; 0 = none (``VBQ_TENANT_MAX_QUEUED``)."""
     tenant_max_in_flight: int = 0
-    """Default cap on a tenant's jobs being created or at Vertex; 0 = none
-    (``VBQ_TENANT_MAX_IN_FLIGHT``)."""
     tenant_overrides: str = ""
-    """JSON ``{"tenant": {"weight", "max_queued", "max_in_flight"}}`` (``VBQ_TENANT_OVERRIDES``)."""
     max_attempts: int = 8
     """Create attempts per submission before it is REJECTED (``VBQ_MAX_ATTEMPTS``)."""
     retry_base_s: float = 1.0
@@ -310,7 +306,6 @@ class Settings:
             adaptive_min_share=_share(e, "VBQ_ADAPTIVE_MIN_SHARE", 0.05),
             max_in_flight=_int(e, "VBQ_MAX_IN_FLIGHT", 100, minimum=1),
             max_in_flight_per_model=_int(e, "VBQ_MAX_IN_FLIGHT_PER_MODEL", 0),
-            tenant_weight=_float(e, "VBQ_TENANT_WEIGHT", 1.0, minimum=0.001),
             tenant_max_queued=_int(e, "VBQ_TENANT_MAX_QUEUED", 0),
             tenant_max_in_flight=_int(e, "VBQ_TENANT_MAX_IN_FLIGHT", 0),
             tenant_overrides=e.get("VBQ_TENANT_OVERRIDES", "").strip(),
@@ -376,17 +371,8 @@ class Settings:
         return replace(self, **changes)
 
     def tenant_policy(self) -> TenantPolicy:
-        """Per-tenant weights and caps (``VBQ_TENANT_*``).
-
-        Raises:
-            ConfigError: ``VBQ_TENANT_OVERRIDES`` is malformed.
-        """
-        return TenantPolicy.parse(
-            weight=self.tenant_weight,
-            max_queued=self.tenant_max_queued,
-            max_in_flight=self.tenant_max_in_flight,
-            overrides=self.tenant_overrides,
-        )
+        """Per-tenant weights and caps (``VBQ_TENANT_*``); ConfigError when malformed."""
+        return TenantPolicy.from_settings(self)
 
     @property
     def uses_vertex_emulator(self) -> bool:

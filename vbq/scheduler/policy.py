@@ -46,13 +46,28 @@ class TenantPolicy:
         return self.overrides.get(tenant, self.default)
 
     @classmethod
+    def from_settings(cls, settings: Any) -> TenantPolicy:
+        """The policy of a :class:`vbq.settings.Settings` (its ``tenant_*`` values; the default
+        weight is 1).
+
+        Raises:
+            ConfigError: ``VBQ_TENANT_OVERRIDES`` is malformed.
+        """
+        return cls.parse(
+            weight=1.0,
+            max_queued=settings.tenant_max_queued,
+            max_in_flight=settings.tenant_max_in_flight,
+            overrides=settings.tenant_overrides,
+        )
+
+    @classmethod
     def parse(
         cls, *, weight: float, max_queued: int, max_in_flight: int, overrides: str
     ) -> TenantPolicy:
         """Build the policy from the settings' values.
 
         Args:
-            weight, max_queued, max_in_flight: the defaults (``VBQ_TENANT_WEIGHT`` ...).
+            weight, max_queued, max_in_flight: the defaults (``VBQ_TENANT_MAX_QUEUED`` ...).
             overrides: JSON object ``{"tenant": {"weight": 3, "max_queued": 100,
                 "max_in_flight": 5}}`` (``VBQ_TENANT_OVERRIDES``); missing keys take the defaults.
 
