@@ -53,6 +53,7 @@ class Flow:
     def __init__(self, settings: Settings) -> None:
         from vbq.quota.ratelimit import RateLimiter
         from vbq.quota.slots import Slots
+        from vbq.scheduler.dispatcher import Dispatcher
         from vbq.vertex import VertexClient
         from vbq.workers.results import Finisher
         from vbq.workers.split_hook import SplitHook
@@ -78,6 +79,10 @@ class Flow:
             split_hook=SplitHook(
                 redis=text, settings=settings, send_split=self.recorder.splits.append
             ),
+        )
+        # Producers only queue: the scheduler's dispatcher publishes (here: records) the submits.
+        self.dispatcher = Dispatcher(
+            redis_client=text, settings=settings, publish=self.recorder.submits.extend
         )
         self.poller = Poller.from_settings(settings, text)
         self.splitter = Splitter(
@@ -117,6 +122,7 @@ class Flow:
         for sid in list(dict.fromkeys(self.recorder.splits)):
             self.splitter.split(sid)
         self.recorder.splits.clear()
+        self.dispatcher.step()
         for sid in list(dict.fromkeys(self.recorder.submits)):
             outcome = self.submitter.run(sid)
             if outcome.final:
