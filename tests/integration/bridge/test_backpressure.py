@@ -4,7 +4,6 @@ its outstanding messages stay under the flow-control bound and the submit backlo
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -34,8 +33,9 @@ pytestmark = pytest.mark.integration
 
 
 class FakeWorker:
-    """Drains ``vbq.submit`` like the submit task would, under the in-flight cap: each
-    submission takes a slot for ``job_s`` seconds (a running job) and moves to SUBMITTED."""
+    """Drains the scheduler's queues like the dispatcher and the submit task would, under the
+    in-flight cap: each submission takes a slot for ``job_s`` seconds (a running job) and
+    moves to SUBMITTED."""
 
     def __init__(self, settings: Settings, *, job_s: float) -> None:
         self.settings = settings
@@ -53,11 +53,10 @@ class FakeWorker:
             if self.slots.in_use(p, loc) >= cap:
                 time.sleep(0.01)
                 continue
-            raw = self.redis.rpop("vbq.submit")  # kombu LPUSHes: RPOP is the oldest
-            if raw is None:
+            sid = self._next_queued()
+            if sid is None:
                 time.sleep(0.01)
                 continue
-            sid = json.loads(base64.b64decode(json.loads(raw)["body"]))[0][0]
             try:
                 self.store.transition(
                     sid, expected={SubmissionState.ACCEPTED}, new_state=SubmissionState.SUBMITTED
@@ -66,6 +65,13 @@ class FakeWorker:
                 continue  # a second message for a submission already sent
             assert self.slots.try_take(sid, p, loc, None, self.job_s).allowed
             self.submitted.add(sid)
+
+    def _next_queued(self) -> str | None:
+        for key in self.redis.scan_iter("vbq:sched:queue:*"):
+            popped = self.redis.zpopmin(key)  # the oldest (arrival number)
+            if popped:
+                return str(popped[0][0])
+        return None
 
     def start(self) -> FakeWorker:
         self.thread.start()
