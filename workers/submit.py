@@ -135,6 +135,8 @@ class Submitter:
                 self.split_hook.hold(rec) if self.split_hook and rec.state == _S.ACCEPTED else None
             )
             if held is not None:  # a Gemini input being measured (and maybe split) first
+                # A slot the dispatcher took for it waits for no create: free it now.
+                self.slots.release(rec.id, rec.project, rec.location, rec.model)
                 return Outcome(action="noop", reason=held)
             token = uuid.uuid4().hex
             lock_key = f"vbq:lock:submit:{submission_id}"

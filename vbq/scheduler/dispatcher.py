@@ -170,7 +170,10 @@ class Dispatcher:
                     break
                 if self._commit(candidate, project, location):
                     sent.append(candidate.submission_id)
-                elif not self.lease.held:
+                    continue
+                # Cancelled meanwhile, or our lease is gone: give the slot back at once.
+                self.slots.release(candidate.submission_id, project, location, candidate.model)
+                if not self.lease.held:
                     break
         finally:
             if sent:
@@ -188,8 +191,13 @@ class Dispatcher:
             tenant, tag = chosen
             head = self.queues.head(project, location, tenant)
             if head is not None:
+                model = self.redis.hget(f"vbq:sub:{head[0]}", "model")
                 return Candidate(
-                    submission_id=head[0], tenant=tenant, priority=head[1], start_tag=tag
+                    submission_id=head[0],
+                    tenant=tenant,
+                    priority=head[1],
+                    start_tag=tag,
+                    model=(model.decode() if isinstance(model, bytes) else model) or None,
                 )
             self.queues.deactivate_if_empty(self.lease.value, project, location, tenant)
             skip.add(tenant)
@@ -216,11 +224,9 @@ class Dispatcher:
         return len(times)
 
     def _take_slot(self, candidate: Candidate, project: str, location: str) -> bool:
-        model = self.redis.hget(f"vbq:sub:{candidate.submission_id}", "model")
-        model_name = (model.decode() if isinstance(model, bytes) else model) or None
         lease_s = 2 * self.settings.http_timeout_s + 10.0  # the submit lock's lease
         answer = self.slots.try_take(
-            candidate.submission_id, project, location, model_name, lease_s
+            candidate.submission_id, project, location, candidate.model, lease_s
         )
         return bool(answer.allowed)
 

@@ -99,6 +99,7 @@ class Candidate:
     tenant: str
     priority: str
     start_tag: float
+    model: str | None = None
 
 
 def _text(value: Any) -> str:
