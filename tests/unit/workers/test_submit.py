@@ -282,3 +282,42 @@ def test_a_spec_googles_types_refuse_is_rejected_not_retried(w: World) -> None:
     assert "BatchPredictionJob" in w.rec.last_error and "labels" in w.rec.last_error
     assert [e.type for e in w.store.events] == ["job.rejected"]
     assert w.vertex.calls == [] and w.limiter.taken == []
+
+
+def _queued_hash(w: World) -> str:
+    """Write the hash fields create.lua leaves on a queued record (the requeue script reads
+    them); returns its queue key."""
+    w.redis.hset(
+        f"vbq:sub:{w.id}",
+        mapping={
+            "state": "ACCEPTED",
+            "project": w.rec.project,
+            "location": w.rec.location,
+            "tenant": w.rec.tenant,
+            "priority": "bulk",
+            "qseq": "42",
+        },
+    )
+    return f"vbq:sched:queue:{w.rec.project}:{w.rec.location}:{w.rec.tenant}:bulk"
+
+
+def test_a_queued_submission_that_must_wait_goes_back_to_its_place(w: World) -> None:
+    queue = _queued_hash(w)
+    w.limiter.deny["create"] = 2.5
+    out = w.sub.run(w.id)
+    assert out.action == "noop" and out.reason == "requeued: rate_limited"  # no countdown
+    assert w.redis.zscore(queue, w.id) == 42  # its arrival number: its place in line
+    assert w.redis.zscore(f"vbq:sched:active:{w.rec.project}:{w.rec.location}", "t1") == 0
+    assert w.id not in w.slots.leased and w.vertex.calls == []
+    w.redis.zrem(queue, w.id)
+    w.limiter.deny.clear()
+    w.slots.capacity = 0
+    assert w.sub.run(w.id).reason == "requeued: no_slot"
+    assert w.redis.zscore(queue, w.id) == 42
+
+
+def test_a_dispatcher_grant_replaces_the_create_token(w: World) -> None:
+    w.redis.set(f"vbq:sched:grant:{w.id}", "1", px=5000)
+    w.limiter.deny["create"] = 2.5  # the limiter would refuse: the grant is the token
+    assert w.sub.run(w.id).action == "submitted"
+    assert w.limiter.taken == [] and not w.redis.exists(f"vbq:sched:grant:{w.id}")
