@@ -19,7 +19,6 @@ an unreachable Redis or broker answers 503.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -45,7 +44,7 @@ from vbq.logs import get_logger
 from vbq.producers.api import vertex
 from vbq.producers.api.auth import KeyLookup
 from vbq.producers.api.limits import DEFAULT_MAX_JSON_DEPTH, BodySizeLimit, parse_json_body
-from vbq.producers.api.problems import ProblemError, problem_response
+from vbq.producers.api.problems import ProblemError, problem_response, tenant_cap_response
 from vbq.producers.api.request_routes import install_request_routes
 from vbq.producers.api.schemas import (
     BatchRequest,
@@ -353,14 +352,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def on_tenant_cap(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, TenantCapError)
-        retry_after = max(1, math.ceil(exc.retry_after_s))
-        return problem_response(
-            429,
-            "tenant-cap",
-            str(exc),
-            errors=[{"field": "tenant", "rule": exc.cap, "message": str(exc)}],
-            headers={"Retry-After": str(retry_after)},
-        )
+        return tenant_cap_response(exc)
 
     async def on_store(_: Request, exc: Exception) -> Response:
         # Remaining store refusals are about the request (page token, page size).

@@ -7,12 +7,13 @@ job spec, ``errors: [{field, rule, message}]`` (the fields of :class:`vbq.errors
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.responses import Response
 
-from vbq.errors import VbqError
+from vbq.errors import TenantCapError, VbqError
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -20,6 +21,7 @@ __all__ = [
     "ProblemError",
     "problem_body",
     "problem_response",
+    "tenant_cap_response",
 ]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -118,4 +120,16 @@ def problem_response(
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(headers or {}),
+    )
+
+
+def tenant_cap_response(exc: TenantCapError) -> Response:
+    """429 ``tenant-cap`` with ``Retry-After`` (whole seconds, at least 1) and the cap as the
+    rule of field ``tenant``."""
+    return problem_response(
+        429,
+        "tenant-cap",
+        str(exc),
+        errors=[{"field": "tenant", "rule": exc.cap, "message": str(exc)}],
+        headers={"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))},
     )
