@@ -64,7 +64,7 @@ class SplitHook:
 
     def hold(self, rec: Any) -> str | None:
         """None to submit ``rec`` now; else why it waits (the split task was sent; if its
-        message is lost, the sweeper's re-enqueue of the ACCEPTED record comes back here)."""
+        message is lost, the submit task's own retry a minute later comes back here)."""
         if not splittable(rec, self.settings):
             return None
         marker = self.redis.get(marker_key(rec.id))

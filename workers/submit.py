@@ -76,6 +76,7 @@ __all__ = ["SUBMISSION_LABEL", "Outcome", "Submitter", "label_filter"]
 _log = get_logger("vbq.workers.submit")
 
 _S = SubmissionState
+_HELD_RECHECK_S = 60.0
 _OPEN = (_S.ACCEPTED, _S.SUBMITTING)
 
 
@@ -135,9 +136,11 @@ class Submitter:
                 self.split_hook.hold(rec) if self.split_hook and rec.state == _S.ACCEPTED else None
             )
             if held is not None:  # a Gemini input being measured (and maybe split) first
-                # A slot the dispatcher took for it waits for no create: free it now.
+                # A slot the dispatcher took for it waits for no create: free it now. Come
+                # back in about a minute even so: if the split task's message is lost, this
+                # is what brings the submission back (the splitter also re-sends it).
                 self.slots.release(rec.id, rec.project, rec.location, rec.model)
-                return Outcome(action="noop", reason=held)
+                return self._retry(_HELD_RECHECK_S * self.rng.uniform(0.75, 1.25), held)
             token = uuid.uuid4().hex
             lock_key = f"vbq:lock:submit:{submission_id}"
             leases = Leases(self.redis)
