@@ -256,8 +256,9 @@ def start_dispatcher_thread(settings: Settings, stop: threading.Event) -> thread
     """
     from vbq.broker.app import create_app
     from vbq.broker.enqueue import Enqueuer
+    from vbq.redisconn import client_for
 
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = client_for(settings, decode_responses=True)  # Sentinel URLs too
     enqueuer = Enqueuer(celery_app=create_app(settings), redis_client=client, settings=settings)
     dispatcher = Dispatcher(redis_client=client, settings=settings, publish=enqueuer.submit_many)
     thread = threading.Thread(
