@@ -10,7 +10,7 @@ task when the tenant's fair share, the rate and an in-flight slot allow.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from vbq.archive import ArchiveLookup
@@ -38,7 +38,7 @@ DEFAULT_BATCH_SIZE = 500
 """Items per store pipeline and per broker round trip in :meth:`Client.submit_many`."""
 
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_ITEM_OPTIONS = ("idempotency_key", "tenant", "metadata", "priority")
+_ITEM_OPTIONS = ("idempotency_key", "tenant", "metadata", "priority", "locations")
 
 log = get_logger(__name__)
 
@@ -110,6 +110,7 @@ class Client(RequestsMixin):
         tenant: str = "default",
         metadata: Mapping[str, Any] | None = None,
         priority: str = "default",
+        locations: Sequence[str] | None = None,
         **sdk_kwargs: Any,
     ) -> Submission:
         """Queue one batch prediction job.
@@ -121,6 +122,9 @@ class Client(RequestsMixin):
             metadata: JSON object carried into every event of the job.
             priority: ``interactive``, ``default`` or ``bulk``: order within the tenant's
                 queue (docs/contracts.md § Scheduler).
+            locations: where the job may run, e.g. ``["us-central1", "europe-west4"]``: the
+                scheduler places it where capacity is free (docs/contracts.md § Placement);
+                None: the spec's location.
             **sdk_kwargs: the keyword arguments of ``aiplatform.BatchPredictionJob.submit()``.
 
         Returns:
@@ -131,7 +135,9 @@ class Client(RequestsMixin):
             IdempotencyConflictError: the key is bound to a submission with another spec.
             TenantCapError: the tenant is at its ``max_queued`` cap; nothing was written.
         """
-        new = self._prepare(sdk_kwargs, idempotency_key, tenant, metadata, priority)
+        new = self._prepare(
+            sdk_kwargs, idempotency_key, tenant, metadata, priority, locations=locations
+        )
         # Stored and queued in one Lua call: the dispatcher sends it when its turn comes.
         record, created = self.store.create(new)
         return self._handle(record, created=created, tenant=record.tenant)
@@ -146,12 +152,14 @@ class Client(RequestsMixin):
         allow_item_tenant: bool = True,
         on_progress: Callable[[int], None] | None = None,
         priority: str = "default",
+        locations: Sequence[str] | None = None,
     ) -> BatchResult:
         """Queue many jobs: validate all, then store and enqueue in pipelined batches.
 
         Each item is a dict of SDK keyword arguments and may carry ``idempotency_key``,
-        ``tenant``, ``metadata`` and ``priority``. An item over its tenant's ``max_queued``
-        cap is an item error (field ``tenant``, rule ``max_queued``), like a conflict.
+        ``tenant``, ``metadata``, ``priority`` and ``locations``. An item over its tenant's
+        ``max_queued`` cap is an item error (field ``tenant``, rule ``max_queued``), like a
+        conflict.
 
         Args:
             items: the requests, in order (consumed once).
@@ -164,6 +172,7 @@ class Client(RequestsMixin):
                 API key decides the tenant).
             on_progress: called with the number of items just handled (progress bars).
             priority: priority of items that do not name one.
+            locations: acceptable locations of items that do not name theirs (as :meth:`submit`).
 
         Returns:
             A :class:`BatchResult` with one entry per item, by input index.
@@ -176,7 +185,9 @@ class Client(RequestsMixin):
         prepared: list[tuple[int, NewSubmission]] = []
         errors: list[ItemError] = []
         for index, item in enumerate(items):
-            outcome = self._prepare_item(index, item, tenant, allow_item_tenant, priority)
+            outcome = self._prepare_item(
+                index, item, tenant, allow_item_tenant, priority, locations=locations
+            )
             if isinstance(outcome, ItemError):
                 errors.append(outcome)
             else:
@@ -352,6 +363,8 @@ class Client(RequestsMixin):
         tenant: object,
         metadata: object,
         priority: object = "default",
+        *,
+        locations: object = None,
     ) -> NewSubmission:
         return prepare_submission(
             self.settings,
@@ -360,10 +373,18 @@ class Client(RequestsMixin):
             tenant=tenant,
             metadata=metadata,
             priority=priority,
+            locations=locations,
         )
 
     def _prepare_item(
-        self, index: int, item: object, tenant: str, allow_item_tenant: bool, priority: str
+        self,
+        index: int,
+        item: object,
+        tenant: str,
+        allow_item_tenant: bool,
+        priority: str,
+        *,
+        locations: Sequence[str] | None = None,
     ) -> NewSubmission | ItemError:
         if not isinstance(item, Mapping):
             return ItemError.single(index, "<item>", "type", "each item must be an object")
@@ -380,6 +401,7 @@ class Client(RequestsMixin):
                 options["tenant"] if options["tenant"] is not None else tenant,
                 options["metadata"],
                 options["priority"] if options["priority"] is not None else priority,
+                locations=options["locations"] if options["locations"] is not None else locations,
             )
         except SpecError as exc:
             return ItemError(index=index, errors=tuple(exc.errors))

@@ -2,7 +2,8 @@
 
 :func:`prepare_submission` is what :meth:`vbq.producers.Client.submit` runs before writing:
 the job spec's rules (:meth:`vbq.spec.JobSpec.from_sdk_kwargs`), the project and location it
-resolves to, and the vbq options (``idempotency_key``, ``tenant``, ``metadata``, ``priority``),
+resolves to, and the vbq options (``idempotency_key``, ``tenant``, ``metadata``, ``priority``,
+``locations``),
 all reported
 in one :class:`~vbq.errors.SpecError`.
 """
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vbq.errors import SpecError
+from vbq.places import placed_spec, placement_problems, places_of
 from vbq.producers.batch import ItemError
 from vbq.producers.tenancy import TENANT_PATTERN
 from vbq.scheduler import DEFAULT_PRIORITY, PRIORITIES
@@ -31,6 +33,7 @@ def prepare_submission(
     tenant: object,
     metadata: object,
     priority: object = DEFAULT_PRIORITY,
+    locations: object = None,
 ) -> NewSubmission:
     """The submission to store for one request.
 
@@ -52,12 +55,33 @@ def prepare_submission(
         # Would collide with the classmethod's own parameter (a TypeError, not a SpecError).
         problems.append(_rule("cls", "unknown", "cls is not a parameter of submit()"))
         sdk_kwargs = {k: v for k, v in sdk_kwargs.items() if k != "cls"}
+    listed = isinstance(locations, list | tuple)
+    places: tuple[str, ...] = tuple(locations) if isinstance(locations, list | tuple) else ()
+    if locations is not None and not listed:
+        problems.append(_rule("locations", "type", "must be a list of locations"))
     try:
         spec = JobSpec.from_sdk_kwargs(**sdk_kwargs)
-        # Resolve the target now so that a missing project fails here, not in a worker.
-        spec.target(default_project=settings.project, default_location=settings.location)
+        # Resolve the target now so that a missing project fails here, not in a worker (with
+        # several locations: in the first one, as the store records it until it is placed).
+        where = placed_spec(spec, places[0]) if places and isinstance(places[0], str) else spec
+        target = where.target(default_project=settings.project, default_location=settings.location)
     except SpecError as exc:
         raise SpecError([*problems, *exc.errors]) from None
+    if listed:
+        problems += placement_problems(
+            settings,
+            locations=places,
+            model_name=spec.model_name,
+            spec_location=spec.location,
+            kms_key=spec.encryption_spec_key_name,
+        )
+    elif locations is None:
+        available = places_of(settings).available_in(spec.model_name)
+        if available is not None and target.location not in available:
+            message = f"{spec.model_name!r} is not available in {target.location!r}"
+            problems.append(
+                _rule("location", "model_unavailable", f"{message} (VBQ_MODEL_LOCATIONS)")
+            )
     if problems:
         raise SpecError(problems)
     return NewSubmission(
@@ -66,6 +90,7 @@ def prepare_submission(
         idempotency_key=idempotency_key if isinstance(idempotency_key, str) else None,
         metadata=metadata if isinstance(metadata, Mapping) else None,
         priority=str(priority),
+        locations=places,
     )
 
 

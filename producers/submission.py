@@ -75,6 +75,17 @@ class Submission:
         return self._record.priority
 
     @property
+    def location(self) -> str:
+        """Where the job runs: the place it was given to (the first acceptable location until
+        the scheduler places it, docs/contracts.md § Placement)."""
+        return self._record.location
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """The acceptable locations it was submitted with (empty: the spec's location)."""
+        return self._record.locations
+
+    @property
     def metadata(self) -> dict[str, Any]:
         """The caller's metadata, carried into every event."""
         return dict(self._record.metadata)
@@ -313,6 +324,7 @@ class Submission:
             "idempotency_key": rec.idempotency_key,
             "project": rec.project,
             "location": rec.location,
+            "locations": list(rec.locations),
             "model": rec.model,
             "attempts": rec.attempts,
             "last_error": rec.last_error,

@@ -62,11 +62,13 @@ def event_id_for(submission_id: str, state: str) -> str:
 
 
 class EventRequest(BaseModel):
-    """What the submitter attached to the request: tenant, labels, metadata."""
+    """What the submitter attached to the request: tenant, labels, metadata; and the
+    location the job was placed in (``""`` when unknown, e.g. a packed request)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tenant: str = "default"
+    location: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -144,6 +146,7 @@ class JobEvent(BaseModel):
         tenant: str = "default",
         labels: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
+        location: str = "",
         occurred_at: datetime | None = None,
         event_state: str | None = None,
     ) -> JobEvent:
@@ -162,7 +165,10 @@ class JobEvent(BaseModel):
                 occurred_at=occurred_at or datetime.now(UTC),
                 job=job,
                 request=EventRequest(
-                    tenant=tenant, labels=dict(labels or {}), metadata=dict(metadata or {})
+                    tenant=tenant,
+                    location=location,
+                    labels=dict(labels or {}),
+                    metadata=dict(metadata or {}),
                 ),
             )
         except ValidationError as exc:

@@ -156,6 +156,12 @@ class Settings:
     """Unfinished jobs per model; 0 = no per-model cap (``VBQ_MAX_IN_FLIGHT_PER_MODEL``)."""
     # Per-tenant scheduling (docs/contracts.md § Scheduler): VBQ_TENANT_MAX_QUEUED and
     # _MAX_IN_FLIGHT (default caps, 0 = none), _OVERRIDES (JSON: weights, caps per tenant).
+    locations: str = ""
+    """Comma-separated locations submissions may name in ``locations`` (``VBQ_LOCATIONS``)."""
+    location_limits: str = ""
+    """JSON per-place limit overrides (``VBQ_LOCATION_LIMITS``, :mod:`vbq.places`)."""
+    model_locations: str = ""
+    """JSON model → locations where it is available (``VBQ_MODEL_LOCATIONS``)."""
     tenant_max_queued: int = 0
     tenant_max_in_flight: int = 0
     tenant_overrides: str = ""
@@ -306,6 +312,9 @@ class Settings:
             adaptive_min_share=_share(e, "VBQ_ADAPTIVE_MIN_SHARE", 0.05),
             max_in_flight=_int(e, "VBQ_MAX_IN_FLIGHT", 100, minimum=1),
             max_in_flight_per_model=_int(e, "VBQ_MAX_IN_FLIGHT_PER_MODEL", 0),
+            locations=e.get("VBQ_LOCATIONS", "").strip(),
+            location_limits=e.get("VBQ_LOCATION_LIMITS", "").strip(),
+            model_locations=e.get("VBQ_MODEL_LOCATIONS", "").strip(),
             tenant_max_queued=_int(e, "VBQ_TENANT_MAX_QUEUED", 0),
             tenant_max_in_flight=_int(e, "VBQ_TENANT_MAX_IN_FLIGHT", 0),
             tenant_overrides=e.get("VBQ_TENANT_OVERRIDES", "").strip(),
@@ -360,6 +369,9 @@ class Settings:
                 f"VBQ_ARCHIVE_PREFIX must start with gs://, got {settings.archive_prefix!r}"
             )
         settings.tenant_policy()  # ConfigError now, not in a worker
+        from vbq.places import places_of  # imports settings
+
+        places_of(settings)
         if settings.log_format not in {"auto", "json", "console"}:
             raise ConfigError(
                 f"VBQ_LOG_FORMAT must be json, console or auto, got {settings.log_format!r}"

@@ -181,6 +181,7 @@ def _cancelled_event(rec: Any) -> JobEvent:
         previous_state=str(rec.state),
         job=None,
         tenant=rec.tenant,
+        location=rec.location,
         labels=dict(rec.labels or {}),
         metadata=dict(rec.metadata or {}),
     )

@@ -99,6 +99,7 @@ class JobChanges:
                 previous_state=rec.state.value,
                 job=job,
                 tenant=rec.tenant,
+                location=rec.location,
                 labels=rec.labels,
                 metadata=rec.metadata,
             )
@@ -152,6 +153,7 @@ class JobChanges:
                 previous_state=fresh.state.value,
                 job=fresh.job,
                 tenant=rec.tenant,
+                location=rec.location,
                 labels=rec.labels,
                 metadata=rec.metadata,
                 event_state="STALE",

@@ -156,8 +156,9 @@ class Poller:
                 try:
                     self._poll_location(project, location, report, token)
                 except _ReadBudgetExhaustedError:
+                    # That place's read quota is its own: skip it this cycle, poll the others.
                     report.limited = True
-                    break
+                    continue
         finally:
             self.leases.release(LOCK_KEY, str(token))
             report.duration_s = time.monotonic() - started

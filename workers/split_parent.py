@@ -93,6 +93,7 @@ class SplitParent:
             previous_state=rec.state.value,
             job=job,
             tenant=rec.tenant,
+            location=rec.location,
             labels=rec.labels,
             metadata=rec.metadata,
         ).model_copy(update={"results": results})

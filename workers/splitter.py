@@ -196,6 +196,7 @@ class Splitter:
             previous_state=_S.ACCEPTED.value,
             job=job,
             tenant=rec.tenant,
+            location=rec.location,
             labels=rec.labels,
             metadata=rec.metadata,
         )

@@ -21,6 +21,8 @@ One attempt, in order:
    (:mod:`vbq.scheduler.dispatcher`), so it is created at once. An ACCEPTED submission that
    must wait goes back to its place in its scheduler queue (no countdown message).
 6. Budget: ``attempts >= max_attempts`` → REJECTED with the last error and ``job.rejected``.
+   Several acceptable locations: it runs where it was placed, and a surely-unsent create
+   there places it again (:mod:`vbq.workers.submit_placement`).
 7. CAS to SUBMITTING (counting the attempt), check the cancel flag again, create the job with
    the submission label, then CAS SUBMITTING → SUBMITTED with ``job.submitted`` in the outbox.
    A cancel that arrived during the create is honoured by cancelling the new job on Vertex.
@@ -50,6 +52,7 @@ from vbq.events import JobEvent
 from vbq.leases import Leases
 from vbq.logs import bind_job, get_logger
 from vbq.metrics import observe_submitted
+from vbq.places import placed_spec
 from vbq.quota.adaptive import record_throttled
 from vbq.scheduler.keys import grant_key
 from vbq.scheduler.queues import SchedulerQueues
@@ -69,6 +72,7 @@ from vbq.workers.submit_outcome import (
     surely_unsent,
     unsent_key,
 )
+from vbq.workers.submit_placement import place_again
 from vbq.workers.submit_waits import settle_s, token_wait_s
 
 __all__ = ["SUBMISSION_LABEL", "Outcome", "Submitter", "label_filter"]
@@ -157,8 +161,10 @@ class Submitter:
         rec = self.store.get(submission_id)  # again: it may have moved while we took the lock
         if rec.state not in _OPEN:
             return Outcome(action="noop", reason=f"state {rec.state}", job_name=rec.job_name)
+        # Several acceptable locations: as it runs where the dispatcher placed it.
+        spec = placed_spec(rec.spec, rec.location) if rec.locations else rec.spec
         try:
-            req = rec.spec.resolve(
+            req = spec.resolve(
                 default_project=self.settings.project, default_location=self.settings.location
             )
         except SpecError as exc:
@@ -254,6 +260,8 @@ class Submitter:
             self.slots.release(submission_id, project, location, model)
             if rec.attempts >= self.settings.max_attempts:
                 return self._reject(rec, error_text(exc), error=exc)
+            if len(rec.locations) > 1:  # another acceptable place may take it now
+                return place_again(self.store, rec, location, exc)
             _log.info("submit.retryable", error=str(exc), attempt=rec.attempts)
             return self._retry(backoff_s(self.settings, rec.attempts, exc, rng=self.rng), str(exc))
         except VertexPermanentError as exc:
@@ -384,6 +392,7 @@ class Submitter:
             previous_state=str(rec.state),
             job=job,
             tenant=rec.tenant,
+            location=rec.location,
             labels=dict(rec.labels or {}),
             metadata=dict(rec.metadata or {}),
         )

@@ -39,6 +39,8 @@ class Outcome:
         job_name: the Vertex job, when one exists.
         cancel_follows: a cancel was requested while the job was being created: the caller
             must enqueue ``vbq.cancel`` (the job exists now and must be cancelled on Vertex).
+        keeps_due_mark: final, but the caller must leave ``vbq:submit:due`` alone: the
+            submission was queued again and its next dispatch may already have marked it.
     """
 
     action: Literal["submitted", "adopted", "noop", "retry", "rejected", "cancelled"]
@@ -46,6 +48,7 @@ class Outcome:
     reason: str = ""
     job_name: str | None = None
     cancel_follows: bool = False
+    keeps_due_mark: bool = False
 
     @property
     def final(self) -> bool:

@@ -129,7 +129,8 @@ def submit(self: Task[Any, Any], submission_id: str) -> str:
         # on Vertex (under the read limit, with retries).
         enqueue_cancel(submission_id)
     if outcome.final:
-        deps.due.clear(submission_id)
+        if not outcome.keeps_due_mark:  # placed again: its next claim marks it (placement)
+            deps.due.clear(submission_id)
     else:
         enqueue_submit(submission_id, countdown_s=outcome.countdown_s)
     return outcome.action

@@ -202,9 +202,15 @@ def create_app(
         key = kwargs.pop("idempotency_key", None)
         metadata = kwargs.pop("metadata", None)
         priority = kwargs.pop("priority", None) or "default"
+        locations = kwargs.pop("locations", None)
         submission = await call(
             lambda: client.submit(
-                idempotency_key=key, tenant=tenant, metadata=metadata, priority=priority, **kwargs
+                idempotency_key=key,
+                tenant=tenant,
+                metadata=metadata,
+                priority=priority,
+                locations=locations,
+                **kwargs,
             )
         )
         return JSONResponse(

@@ -45,7 +45,8 @@ SubmissionRequest: type[BaseModel] = create_model(
     __config__=ConfigDict(extra="allow"),
     __doc__=(
         "One job request: the keyword arguments of ``BatchPredictionJob.submit()`` plus\n"
-        "``idempotency_key``, ``metadata`` and ``priority``. The tenant comes from the API key."
+        "``idempotency_key``, ``metadata``, ``priority`` and ``locations``. The tenant comes\n"
+        "from the API key."
     ),
     **_sdk_fields(),
     idempotency_key=(
@@ -65,6 +66,13 @@ SubmissionRequest: type[BaseModel] = create_model(
         Field(
             default=None,
             description="interactive, default or bulk: order within the tenant's queue.",
+        ),
+    ),
+    locations=(
+        list[str] | None,
+        Field(
+            default=None,
+            description="Acceptable locations; the job runs where capacity is free first.",
         ),
     ),
 )
@@ -93,6 +101,7 @@ class SubmissionView(BaseModel):
     idempotency_key: str | None = None
     project: str = ""
     location: str = ""
+    locations: list[str] = Field(default_factory=list)
     model: str | None = None
     attempts: int = 0
     last_error: str | None = None

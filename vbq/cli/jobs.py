@@ -50,6 +50,12 @@ def _print_errors(errors: list[dict[str, str]], prefix: str = "") -> None:
     default=None,
     help="Order within the tenant's queue (default: default; items may name their own).",
 )
+@click.option(
+    "--location",
+    "locations",
+    multiple=True,
+    help="An acceptable location (repeat it): the job runs where capacity is free first.",
+)
 @click.option("--atomic", is_flag=True, help="Bulk: if any item is invalid, submit none.")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
@@ -60,6 +66,7 @@ def submit(
     tenant: str,
     idempotency_key: str | None,
     priority: str | None,
+    locations: tuple[str, ...],
     atomic: bool,
     batch_size: int,
     as_json: bool,
@@ -89,6 +96,8 @@ def submit(
                 item.setdefault("idempotency_key", idempotency_key)
             if priority is not None:
                 item.setdefault("priority", priority)
+            if locations:
+                item.setdefault("locations", list(locations))
             try:
                 sub = client.submit(**item)
             except SpecError as exc:
@@ -122,6 +131,7 @@ def submit(
             parsed=parsed,
             tenant=tenant,
             priority=priority or "default",
+            locations=list(locations) or None,
             atomic=atomic,
             batch_size=batch_size,
             as_json=as_json,
@@ -137,6 +147,7 @@ def _submit_bulk(
     parsed: Any,
     tenant: str,
     priority: str,
+    locations: list[str] | None,
     atomic: bool,
     batch_size: int,
     as_json: bool,
@@ -167,6 +178,7 @@ def _submit_bulk(
             batch_size=batch_size,
             tenant=tenant,
             priority=priority,
+            locations=locations,
             on_progress=lambda n: progress.advance(task, n),
         )
     errors = tuple(parse_errors.get(e.index, e) for e in inner.errors)

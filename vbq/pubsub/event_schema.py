@@ -64,6 +64,7 @@ message JobEvent {
     string tenant = 1;
     map<string, string> labels = 2;
     string metadata = 3;
+    string location = 4;  // where the job was placed (docs/contracts.md, Placement)
   }
 }
 """

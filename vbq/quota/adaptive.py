@@ -34,6 +34,7 @@ import redis as redis_lib
 
 from vbq.logs import get_logger
 from vbq.metrics import observe_create_throttled
+from vbq.places import places_of, settings_for_place
 from vbq.settings import Settings
 
 __all__ = [
@@ -200,7 +201,7 @@ def record_throttled(
     observe_create_throttled(project, location)
     if not settings.adaptive_rate:
         return None
-    params = AdaptiveParams.from_settings(settings)
+    params = AdaptiveParams.from_settings(settings_for_place(settings, project, location))
     if not _SCRIPT:  # a Script is its source and SHA: any client can run it (``client=``)
         _SCRIPT.append(redis.register_script(_THROTTLED))
     try:
@@ -254,13 +255,14 @@ def read_rates(redis: redis_lib.Redis, settings: Settings) -> list[EffectiveRate
     Raises:
         redis.RedisError: Redis is unreachable.
     """
-    params = AdaptiveParams.from_settings(settings)
     pipe = redis.pipeline(transaction=False)
     pipe.smembers(POOLS_KEY)
     pipe.time()
     members, (sec, usec) = pipe.execute()
     now_us = int(sec) * 1_000_000 + int(usec)
     pools = {(settings.project, settings.location)} if settings.project else set()
+    if settings.project:  # every place of the deployment (VBQ_LOCATIONS)
+        pools.update((settings.project, loc) for loc in places_of(settings).locations)
     for member in members:
         project, _, location = _text(member).partition(":")
         pools.add((project, location))
@@ -271,6 +273,7 @@ def read_rates(redis: redis_lib.Redis, settings: Settings) -> list[EffectiveRate
     out: list[EffectiveRate] = []
     for (project, location), fields in zip(ordered, pipe.execute(), strict=True):
         state = _state(fields)
+        params = AdaptiveParams.from_settings(settings_for_place(settings, project, location))
         out.append(
             EffectiveRate(
                 project=project,

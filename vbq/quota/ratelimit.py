@@ -42,6 +42,7 @@ from typing import Any
 from vbq.errors import ConfigError
 from vbq.logs import get_logger
 from vbq.metrics import observe_rate_limit_wait
+from vbq.places import settings_for_place
 from vbq.quota.adaptive import EFFECTIVE_RATE_LUA, AdaptiveParams, adaptive_key
 from vbq.settings import Settings
 
@@ -230,6 +231,25 @@ def _limit(kind: str, rate_per_min: float, burst: int, margin_s: float) -> tuple
     return interval, tau
 
 
+def _place_params(settings: Settings) -> tuple[dict[str, tuple[int, int]], list[Any]]:
+    """``(T, tau)`` per kind and the adaptive script's arguments for ``settings``' rates."""
+    margin_s = settings.rate_limit_margin_s
+    limits = {
+        "create": _limit("create", settings.create_rate_per_min, settings.create_burst, margin_s),
+        "read": _limit("read", settings.read_rate_per_min, settings.read_burst, margin_s),
+    }
+    params = AdaptiveParams.from_settings(settings)
+    adaptive_args: list[Any] = [
+        repr(params.ceiling_per_s),
+        repr(params.floor_per_s),
+        params.quiet_us,
+        repr(params.increase_per_s2),
+        max(0, settings.create_burst),
+        window_us(margin_s),
+    ]
+    return limits, adaptive_args
+
+
 class RateLimiter:
     """Global GCRA limiter per (kind, project, location), configured from :class:`Settings`.
 
@@ -237,8 +257,10 @@ class RateLimiter:
     ``read_rate_per_min`` and ``read_burst``. ``burst`` is how many calls may go above the
     steady rate at once, as Google counts them: a rested key grants ``burst + 1`` calls
     immediately, less about ``rate_limit_margin_s * rate_per_s`` held back for delay
-    variation (:func:`gcra_params`). With ``adaptive_rate`` on, ``create`` runs at the pool's
-    effective rate, never above the configured one (:mod:`vbq.quota.adaptive`).
+    variation (:func:`gcra_params`). A place with ``VBQ_LOCATION_LIMITS`` overrides uses its
+    own rates and bursts (:func:`vbq.places.settings_for_place`). With ``adaptive_rate`` on,
+    ``create`` runs at the pool's effective rate, never above the configured one
+    (:mod:`vbq.quota.adaptive`).
 
     Args:
         redis: a ``redis.Redis`` client (shared with the store is fine).
@@ -250,22 +272,9 @@ class RateLimiter:
         self.settings = settings
         self._script = redis.register_script(_GCRA)
         self._adaptive_script = redis.register_script(_ADAPTIVE_GCRA)
-        margin_s = settings.rate_limit_margin_s
-        self._limits = {
-            "create": _limit(
-                "create", settings.create_rate_per_min, settings.create_burst, margin_s
-            ),
-            "read": _limit("read", settings.read_rate_per_min, settings.read_burst, margin_s),
-        }
-        params = AdaptiveParams.from_settings(settings)
-        self._adaptive_args = [
-            repr(params.ceiling_per_s),
-            repr(params.floor_per_s),
-            params.quiet_us,
-            repr(params.increase_per_s2),
-            max(0, settings.create_burst),
-            window_us(margin_s),
-        ]
+        self._limits, self._adaptive_args = _place_params(settings)
+        # Places with VBQ_LOCATION_LIMITS overrides (vbq.places): their own rates and bursts.
+        self._per_place: dict[tuple[str, str], tuple[dict[str, tuple[int, int]], list[Any]]] = {}
 
     def try_acquire(self, kind: str, project: str, location: str) -> Decision:
         """Take one call of ``kind`` now if the budget allows; never blocks.
@@ -278,14 +287,15 @@ class RateLimiter:
             ConfigError: ``kind`` is not ``create`` or ``read``.
             redis.RedisError: Redis is unreachable.
         """
+        limits, adaptive_args = self._params(project, location)
         try:
-            interval, tau = self._limits[kind]
+            interval, tau = limits[kind]
         except KeyError:
             raise ConfigError(f"unknown rate-limit kind {kind!r} (use create or read)") from None
         if kind == "create" and self.settings.adaptive_rate:
             allowed, wait_us, now_us = self._adaptive_script(
                 keys=[rate_key(kind, project, location), adaptive_key(project, location)],
-                args=[interval, tau, *self._adaptive_args],
+                args=[interval, tau, *adaptive_args],
             )
         else:
             allowed, wait_us, now_us = self._script(
@@ -299,6 +309,15 @@ class RateLimiter:
         if not decision.allowed:
             observe_rate_limit_wait(kind, decision.retry_after_s)
         return decision
+
+    def _params(self, project: str, location: str) -> tuple[dict[str, tuple[int, int]], list[Any]]:
+        placed = settings_for_place(self.settings, project, location)
+        if placed is self.settings:
+            return self._limits, self._adaptive_args
+        found = self._per_place.get((project, location))
+        if found is None:
+            found = self._per_place[(project, location)] = _place_params(placed)
+        return found
 
     def acquire_blocking(
         self, kind: str, project: str, location: str, timeout_s: float

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from vbq.places import settings_for_place
 from vbq.quota.ratelimit import Decision
 from vbq.settings import Settings
 
@@ -157,7 +158,8 @@ class Slots:
     """Caps on unfinished Vertex jobs, shared by every worker (see the module docstring).
 
     ``settings.max_in_flight`` caps each (project, location); ``max_in_flight_per_model``
-    (when > 0) also caps each model there.
+    (when > 0) also caps each model there; ``VBQ_LOCATION_LIMITS`` overrides both per place
+    (:func:`vbq.places.settings_for_place`).
 
     Args:
         redis: a ``redis.Redis`` client.
@@ -171,9 +173,13 @@ class Slots:
         self._renew = redis.register_script(_RENEW)
         self._count = redis.register_script(_COUNT)
 
-    def _keys(self, project: str, location: str, model: str | None) -> list[str]:
+    def _keys(
+        self, project: str, location: str, model: str | None, placed: Settings | None = None
+    ) -> list[str]:
         keys = [slots_key(project, location)]
-        if self.settings.max_in_flight_per_model > 0 and model:
+        placed = placed or settings_for_place(self.settings, project, location)
+        per_model = placed.max_in_flight_per_model
+        if per_model > 0 and model:
             keys.append(model_slots_key(project, location, model))
         return keys
 
@@ -198,7 +204,8 @@ class Slots:
         Raises:
             redis.RedisError: Redis is unreachable.
         """
-        pools = self._keys(project, location, model)
+        placed = settings_for_place(self.settings, project, location)
+        pools = self._keys(project, location, model, placed)
         keys = [pools[0], f"vbq:inflight:{project}:{location}", _sweep_key(project, location)]
         keys += pools[1:]
         allowed, _, now = self._take(
@@ -206,8 +213,8 @@ class Slots:
             args=[
                 submission_id,
                 _lease_arg(lease_s),
-                self.settings.max_in_flight,
-                self.settings.max_in_flight_per_model,
+                placed.max_in_flight,
+                placed.max_in_flight_per_model,
             ],
         )
         ok = bool(int(allowed))

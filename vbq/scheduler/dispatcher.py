@@ -14,6 +14,9 @@ in a thread (:func:`start_dispatcher_thread`) and the others stand by. Per place
    uses this token instead of taking one (a stale grant is ignored, so the window holds).
 5. Publish ``vbq.submit`` (batched per round).
 
+A submission queued at several places is claimed in step 4 by the first place that gets this
+far with it (:mod:`vbq.scheduler.placement`).
+
 A crash between 4 and 5 leaves an ACCEPTED record with a due mark and no message: the sweeper
 re-publishes it once the mark is overdue. Duplicates are harmless (the submit task's lock and
 label reconcile).
@@ -27,6 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis
 
@@ -36,6 +40,7 @@ from vbq.quota.ratelimit import RateLimiter
 from vbq.quota.slots import Slots
 from vbq.scheduler.fair import next_tag, pick
 from vbq.scheduler.keys import FENCE_KEY, LOCK_KEY
+from vbq.scheduler.placement import PlacedCandidate, Placement
 from vbq.scheduler.policy import TenantPolicy
 from vbq.scheduler.queues import Candidate, SchedulerQueues
 from vbq.settings import Settings
@@ -90,6 +95,8 @@ class Dispatcher:
         self.clock = clock
         self.policy: TenantPolicy = settings.tenant_policy()
         self.queues = SchedulerQueues(redis_client)
+        self.placement = Placement(redis_client)
+        self._placed: PlacedCandidate | None = None
         self.limiter = RateLimiter(redis_client, settings=settings)
         self.slots = Slots(redis_client, settings=settings)
         self.lease = HeldLease(
@@ -224,22 +231,27 @@ class Dispatcher:
         return len(times)
 
     def _take_slot(self, candidate: Candidate, project: str, location: str) -> bool:
+        # The model as it would run here, and whether it may run elsewhere (placement).
+        self._placed = self.placement.lookup(candidate.submission_id, location)
         lease_s = 2 * self.settings.http_timeout_s + 10.0  # the submit lock's lease
         answer = self.slots.try_take(
-            candidate.submission_id, project, location, candidate.model, lease_s
+            candidate.submission_id, project, location, self._placed.model, lease_s
         )
         return bool(answer.allowed)
 
     def _commit(self, candidate: Candidate, project: str, location: str) -> bool:
         weight = self.policy.limits(candidate.tenant).weight
-        result = self.queues.commit(
-            self.lease.value,
-            candidate,
-            project=project,
-            location=location,
-            new_tag=next_tag(candidate.start_tag, weight),
-            grant_ttl_ms=max(1, int(self.settings.rate_limit_margin_s * 1000)),
-        )
+        placed, self._placed = self._placed, None
+        commit_args: dict[str, Any] = {
+            "project": project,
+            "location": location,
+            "new_tag": next_tag(candidate.start_tag, weight),
+            "grant_ttl_ms": max(1, int(self.settings.rate_limit_margin_s * 1000)),
+        }
+        if placed is not None and placed.locations:  # several places: claim it for this one
+            result = self.placement.claim(self.lease.value, candidate, placed, **commit_args)
+        else:
+            result = self.queues.commit(self.lease.value, candidate, **commit_args)
         if result == -1:
             _log.warning("dispatch.lease_lost")
             self.lease.forget()

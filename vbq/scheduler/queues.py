@@ -72,18 +72,28 @@ return 1
 # does. Returns 1 when requeued, 0 when it is not ACCEPTED or was never queued.
 _REQUEUE = """
 local f = redis.call('HMGET', KEYS[1], 'state', 'project', 'location', 'tenant', 'priority',
-  'qseq')
+  'qseq', 'locations')
 if f[1] ~= 'ACCEPTED' or not f[6] then return 0 end
 local prefix, tenant = ARGV[2], f[4] or 'default'
-local place = (f[2] or '') .. ':' .. (f[3] or '')
-redis.call('ZADD', prefix .. 'sched:queue:' .. place .. ':' .. tenant .. ':'
-  .. (f[5] or 'default'), f[6], ARGV[1])
-local active = prefix .. 'sched:active:' .. place
-if not redis.call('ZSCORE', active, tenant) then
-  local clock = tonumber(redis.call('GET', prefix .. 'sched:clock:' .. place) or '0')
-  local last = tonumber(redis.call('HGET', prefix .. 'sched:tags:' .. place, tenant) or '0')
-  redis.call('ZADD', active, math.max(clock, last), tenant)
-  redis.call('SADD', prefix .. 'sched:places', (f[2] or '') .. '|' .. (f[3] or ''))
+-- Several acceptable locations (docs § Placement): back in the queue of each, so that any
+-- place with a token and a slot may claim it again; otherwise at its own place.
+local locations = {}
+if f[7] and f[7] ~= '' then
+  for loc in string.gmatch(f[7], '[^,]+') do locations[#locations + 1] = loc end
+else
+  locations[1] = f[3] or ''
+end
+for _, loc in ipairs(locations) do
+  local place = (f[2] or '') .. ':' .. loc
+  redis.call('ZADD', prefix .. 'sched:queue:' .. place .. ':' .. tenant .. ':'
+    .. (f[5] or 'default'), f[6], ARGV[1])
+  local active = prefix .. 'sched:active:' .. place
+  if not redis.call('ZSCORE', active, tenant) then
+    local clock = tonumber(redis.call('GET', prefix .. 'sched:clock:' .. place) or '0')
+    local last = tonumber(redis.call('HGET', prefix .. 'sched:tags:' .. place, tenant) or '0')
+    redis.call('ZADD', active, math.max(clock, last), tenant)
+    redis.call('SADD', prefix .. 'sched:places', (f[2] or '') .. '|' .. loc)
+  end
 end
 return 1
 """
@@ -122,7 +132,8 @@ class SchedulerQueues:
     def requeue(self, submission_id: str) -> bool:
         """Put an ACCEPTED submission back at its place in its queue (a submit attempt that
         could not get a create token or a slot gives it back to the dispatcher instead of
-        re-publishing itself with a countdown).
+        re-publishing itself with a countdown); one with several acceptable locations goes
+        back to the queue of each (docs/contracts.md § Placement).
 
         Returns:
             True when requeued; False when it is not ACCEPTED or was never queued.

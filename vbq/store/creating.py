@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vbq.errors import IdempotencyConflictError, StoreError, TenantCapError
+from vbq.places import placed_spec
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.spec.model import DEFAULT_DISPLAY_NAME_PREFIX
@@ -84,7 +85,10 @@ class Creator:
             SpecError: the spec cannot be resolved.
         """
         spec = item.spec
-        project, location, model = self.target(spec)
+        # Several locations: the first one until the dispatcher places it (create.lua queues
+        # it at every one; docs/contracts.md § Placement).
+        where = placed_spec(spec, item.locations[0]) if item.locations else spec
+        project, location, model = self.target(where)
         sid = submission_id_for(item.tenant, item.idempotency_key)
         keys = [sub_key(sid)]
         if item.idempotency_key is not None:
@@ -117,6 +121,8 @@ class Creator:
             "priority",
             item.priority,
         ]
+        if item.locations:
+            fields += ["locations", ",".join(item.locations)]
         args = [
             sid,
             fingerprint,
@@ -191,6 +197,7 @@ class Creator:
                 location=call.location,
                 model=call.model or None,
                 priority=item.priority,
+                locations=item.locations,
                 created_at=now,
                 updated_at=now,
             )

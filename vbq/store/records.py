@@ -56,6 +56,9 @@ class NewSubmission:
         idempotency_key: the same key (per tenant) always maps to the same submission id.
         metadata: free JSON-serialisable data carried into every event.
         priority: ``interactive``, ``default`` or ``bulk`` (docs/contracts.md § Scheduler).
+        locations: where the job may run (the scheduler places it where capacity is free,
+            docs/contracts.md § Placement); empty: where the spec says. Checked by
+            :func:`vbq.places.placement_problems`.
 
     Raises:
         SpecError: tenant empty or too long, idempotency key empty or longer than 256
@@ -67,6 +70,7 @@ class NewSubmission:
     idempotency_key: str | None = None
     metadata: Mapping[str, Any] | None = None
     priority: str = "default"
+    locations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.priority not in PRIORITIES:
@@ -129,6 +133,9 @@ class SubmissionRecord:
     parts of a split submission (docs/contracts.md § Requests and packing)."""
     priority: str = "default"
     """Scheduling priority within the tenant: ``interactive``, ``default`` or ``bulk``."""
+    locations: tuple[str, ...] = ()
+    """The acceptable locations it was submitted with (empty: the spec's); ``location`` is
+    the one chosen once placed (the first one until then)."""
 
     @property
     def finished(self) -> bool:
@@ -147,6 +154,7 @@ class SubmissionRecord:
             "idempotency_key": self.idempotency_key,
             "project": self.project,
             "location": self.location,
+            "locations": list(self.locations),
             "model": self.model,
             "job_name": self.job_name,
             "job": self.job,
@@ -211,6 +219,7 @@ def decode_record(
             version=int(h.get("version") or 1),
             results=_json_obj(h.get("results", ""), None),
             priority=h.get("priority") or "default",
+            locations=tuple(x for x in h.get("locations", "").split(",") if x),
         )
     except (KeyError, ValueError) as exc:
         raise StoreError(f"corrupt submission record {h.get('id', '?')}: {exc!r}") from None
@@ -224,7 +233,9 @@ def flat_pairs(raw: list[Any]) -> dict[str, str]:
 
 # Fields a transition may set; everything else is owned by the store's scripts.
 UPDATABLE_FIELDS: frozenset[str] = frozenset(
-    {"job_name", "job", "metadata", "last_error", "model", "results"}
+    # placement_avoid: the place that refused a create before it was placed again
+    # (docs/contracts.md § Placement).
+    {"job_name", "job", "metadata", "last_error", "model", "results", "placement_avoid"}
 )
 SERVER_TIME_FIELDS: frozenset[str] = frozenset({"submitted_at"})
 

@@ -50,6 +50,8 @@ class Record:
     attempts: int = 0
     last_error: str | None = None
     created_at: float = 0.0
+    locations: tuple[str, ...] = ()
+    placement_avoid: str | None = None
 
 
 class FakeStore:

@@ -55,7 +55,7 @@ local fields = {
   'id', id, 'state', 'ACCEPTED', 'fingerprint', fp, 'tenant', tenant,
   'created_at', now, 'updated_at', now, 'version', '1', 'attempts', '0',
 }
-local project, location, priority = '', '', 'default'
+local project, location, priority, locations = '', '', 'default', ''
 for i = first_field, #ARGV - 1, 2 do
   local name = ARGV[i]
   if name == 'project' then
@@ -64,6 +64,8 @@ for i = first_field, #ARGV - 1, 2 do
     location = ARGV[i + 1]
   elseif name == 'priority' then
     priority = ARGV[i + 1]
+  elseif name == 'locations' then
+    locations = ARGV[i + 1]
   end
 end
 -- The scheduler queue (arrival number from one counter: strict arrival order).
@@ -83,14 +85,23 @@ redis.call('ZADD', prefix .. 'idx:tenant:' .. tenant, now, id)
 for i = 7, 6 + nlabels do
   redis.call('ZADD', prefix .. 'idx:label:' .. ARGV[i], now, id)
 end
-local place = project .. ':' .. location
-redis.call('ZADD', prefix .. 'sched:queue:' .. place .. ':' .. tenant .. ':' .. priority, seq, id)
-local active = prefix .. 'sched:active:' .. place
-if not redis.call('ZSCORE', active, tenant) then
-  local clock = tonumber(redis.call('GET', prefix .. 'sched:clock:' .. place) or '0')
-  local last = tonumber(redis.call('HGET', prefix .. 'sched:tags:' .. place, tenant) or '0')
-  redis.call('ZADD', active, math.max(clock, last), tenant)
-  redis.call('SADD', prefix .. 'sched:places', project .. '|' .. location)
+-- Several acceptable locations (field "locations", comma-separated): queued at each place;
+-- the first place to dispatch it claims it (docs/contracts.md § Placement).
+local queued_at = {location}
+if locations ~= '' then
+  queued_at = {}
+  for loc in string.gmatch(locations, '[^,]+') do queued_at[#queued_at + 1] = loc end
+end
+for _, loc in ipairs(queued_at) do
+  local place = project .. ':' .. loc
+  redis.call('ZADD', prefix .. 'sched:queue:' .. place .. ':' .. tenant .. ':' .. priority, seq, id)
+  local active = prefix .. 'sched:active:' .. place
+  if not redis.call('ZSCORE', active, tenant) then
+    local clock = tonumber(redis.call('GET', prefix .. 'sched:clock:' .. place) or '0')
+    local last = tonumber(redis.call('HGET', prefix .. 'sched:tags:' .. place, tenant) or '0')
+    redis.call('ZADD', active, math.max(clock, last), tenant)
+    redis.call('SADD', prefix .. 'sched:places', project .. '|' .. loc)
+  end
 end
 
 -- [console indexes] begin (docs/contracts.md § Console): per-tenant-and-state counts and

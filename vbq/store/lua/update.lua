@@ -49,11 +49,38 @@ redis.call('HSET', sub, 'updated_at', now)
 
 if new ~= '' and new ~= cur then
   local created = redis.call('HGET', sub, 'created_at')
+  local q = redis.call('HMGET', sub, 'project', 'location', 'tenant', 'priority', 'locations',
+    'qseq', 'placement_avoid')
+  local tail = ':' .. (q[3] or 'default') .. ':' .. (q[4] or 'default')
   if cur == 'ACCEPTED' then
-    -- Leaves its scheduler queue (cancelled, or a submit attempt began): docs § Scheduler.
-    local q = redis.call('HMGET', sub, 'project', 'location', 'tenant', 'priority')
-    redis.call('ZREM', prefix .. 'sched:queue:' .. (q[1] or '') .. ':' .. (q[2] or '') .. ':'
-      .. (q[3] or 'default') .. ':' .. (q[4] or 'default'), id)
+    -- Leaves its scheduler queues (cancelled, or a submit attempt began): docs § Scheduler;
+    -- with several acceptable locations, the queue of each (docs § Placement).
+    redis.call('ZREM', prefix .. 'sched:queue:' .. (q[1] or '') .. ':' .. (q[2] or '') .. tail, id)
+    for loc in string.gmatch(q[5] or '', '[^,]+') do
+      redis.call('ZREM', prefix .. 'sched:queue:' .. (q[1] or '') .. ':' .. loc .. tail, id)
+    end
+  elseif new == 'ACCEPTED' and q[5] then
+    -- Placed again (a create its place refused, surely unsent): back in the queues of its
+    -- acceptable locations but the refusing one (all of them when it is the only one), at
+    -- its first arrival number (docs/contracts.md § Placement). Its due mark goes in the
+    -- same call: the claim that places it again writes a fresh one.
+    redis.call('ZREM', prefix .. 'submit:due', id)
+    local n = 0
+    for loc in string.gmatch(q[5], '[^,]+') do n = n + 1 end
+    for loc in string.gmatch(q[5], '[^,]+') do
+      if loc ~= q[7] or n == 1 then
+        local place = (q[1] or '') .. ':' .. loc
+        redis.call('ZADD', prefix .. 'sched:queue:' .. place .. tail, tonumber(q[6] or '0'), id)
+        local active = prefix .. 'sched:active:' .. place
+        if not redis.call('ZSCORE', active, q[3] or 'default') then
+          local clock = tonumber(redis.call('GET', prefix .. 'sched:clock:' .. place) or '0')
+          local last = tonumber(
+            redis.call('HGET', prefix .. 'sched:tags:' .. place, q[3] or 'default') or '0')
+          redis.call('ZADD', active, math.max(clock, last), q[3] or 'default')
+          redis.call('SADD', prefix .. 'sched:places', (q[1] or '') .. '|' .. loc)
+        end
+      end
+    end
   end
   redis.call('ZREM', prefix .. 'idx:state:' .. cur, id)
   redis.call('ZADD', prefix .. 'idx:state:' .. new, created, id)
