@@ -87,9 +87,14 @@ def _run(stack: Stack) -> None:
     labels = Counter((j.get("labels") or {}).get("vbq-submission") for j in stack.vertex.jobs())
     assert all(labels[sid] == 1 for sid in ids), labels
     assert {store.get(str(sid)).tenant for sid in ids} == {TENANT}
-    creates = [r["t"] for r in stack.vertex.requests(since=t0) if r["method"] == "create"]
-    assert len(creates) == JOBS
-    assert peak_per_second(creates) <= CREATE_RATE_PER_MIN / 60 + CREATE_BURST
+    create_calls = [r for r in stack.vertex.requests(since=t0) if r["method"] == "create"]
+    creates = [r["t"] for r in create_calls if r.get("status", 200) == 200]
+    # A call refused before anything was created (429 from the pool) is retried; only the
+    # accepted creates count, and each made exactly one job (checked above).
+    assert len(creates) == JOBS, create_calls
+    assert (
+        peak_per_second([r["t"] for r in create_calls]) <= CREATE_RATE_PER_MIN / 60 + CREATE_BURST
+    )
 
     # 200 SDK clients (aiplatform BatchPredictionJob objects), 5 per job, poll every second.
     aiplatform.init(
