@@ -12,6 +12,7 @@ A job unfinished past ``stale_after_s`` raises ``job.stale`` once: a ``SET NX`` 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any, Protocol
 
 import redis as redis_lib
@@ -26,7 +27,7 @@ from vbq.store.keys import OUTBOX_KEY
 from vbq.workers.poll_report import CycleReport
 from vbq.workers.results_hook import ResultsHook
 
-__all__ = ["JobChanges", "SlotReleaser"]
+__all__ = ["JobChanges", "SlotReleaser", "listed_state"]
 
 _log = get_logger("vbq.workers.poller")
 
@@ -38,6 +39,33 @@ if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
 end
 return 0
 """
+
+
+_UNKNOWN = "?"  # never a state value: a job in an unknown state goes to JobChanges.apply (logs it)
+
+
+def listed_state(job: dict[str, Any]) -> str:
+    """The submission state value a Vertex ``job`` maps to, cheaply (cached per Vertex state).
+
+    Returns ``""`` for ``JOB_STATE_UNSPECIFIED`` (no change to make) and ``"?"`` for a state
+    that cannot be parsed: it differs from every record's state, so :meth:`JobChanges.apply`
+    sees the job and logs it.
+    """
+    state = job.get("state", 0)
+    if not isinstance(state, str | int):
+        return _UNKNOWN
+    return _state_value(state)
+
+
+@lru_cache(maxsize=128)
+def _state_value(vertex_state: str | int) -> str:
+    try:
+        parsed = parse_job_state(vertex_state)
+    except ValueError:
+        return _UNKNOWN
+    if parsed is JobState.JOB_STATE_UNSPECIFIED:
+        return ""
+    return SubmissionState.from_job_state(parsed).value
 
 
 class SlotReleaser(Protocol):

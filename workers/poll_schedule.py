@@ -5,7 +5,8 @@ only when it is due:
 
 - ``vbq:poll:next_at`` (Redis server time) has passed, or
 - a job entered the in-flight list after the last cycle started (a fresh submission is polled
-  on the next tick, not after a long back-off).
+  on the next tick, not after a long back-off): one read of ``vbq:poll:locations``
+  (:mod:`vbq.store.inflight`), whatever the number of jobs or locations.
 
 After a cycle in which something changed the interval drops back to ``poll_interval_s``;
 after a quiet one it doubles, up to ``poll_max_interval_s``.
@@ -18,6 +19,7 @@ from typing import Any
 import redis as redis_lib
 
 from vbq.settings import Settings
+from vbq.store.inflight import InflightIndex
 
 __all__ = ["PollSchedule"]
 
@@ -37,6 +39,7 @@ class PollSchedule:
     def __init__(self, redis: redis_lib.Redis, *, settings: Settings) -> None:
         self.redis = redis
         self.settings = settings
+        self.inflight = InflightIndex(redis)
 
     def now(self) -> float:
         """Redis server time, epoch seconds."""
@@ -72,12 +75,8 @@ class PollSchedule:
         return interval
 
     def _newest_submission(self) -> float:
-        newest = 0.0
-        for key in self.redis.scan_iter(match="vbq:inflight:*", count=500):
-            top = self.redis.zrevrange(key, 0, 0, withscores=True)
-            if top:
-                newest = max(newest, float(top[0][1]))
-        return newest
+        # One ZRANGE of vbq:poll:locations (score = newest submitted_at per location).
+        return self.inflight.newest_submitted_at()
 
 
 def _float(value: Any, default: float) -> float:

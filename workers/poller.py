@@ -7,6 +7,11 @@ filter ``labels.vbq-submission:*`` (every job vbq creates carries that label) an
 A per-job ``get`` is made only for a job the list did not return (deleted, or out of the
 window), and for every job when Vertex refuses the filter (fallback).
 
+Our own cost is flat in the number of jobs too: the locations come from one small zset and the
+jobs from a slim view (:mod:`vbq.store.inflight`: id, state, job name, stale marker, one Lua call
+per 2,000 jobs, never a ``SCAN``); a listed job whose state maps to the record's state costs a
+dict lookup. Whole records are read only for the jobs that changed (or turned stale).
+
 What a cycle writes is in :mod:`vbq.workers.job_changes`: for each job whose Vertex state
 differs from the record, one compare-and-set transition with its event in the outbox (the relay
 publishes); a finished state takes the job off the in-flight list, so it is never polled again,
@@ -18,7 +23,7 @@ and exactly one wins, so the poll lock (a fenced lease, :mod:`vbq.leases`) only 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -31,8 +36,9 @@ from vbq.metrics import observe_poll_cycle
 from vbq.redisconn import client_for
 from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL
-from vbq.store import JobStore, SubmissionRecord
-from vbq.workers.job_changes import JobChanges, SlotReleaser
+from vbq.store import JobStore
+from vbq.store.inflight import InflightIndex, InflightJob
+from vbq.workers.job_changes import JobChanges, SlotReleaser, listed_state
 from vbq.workers.poll_report import CycleReport
 from vbq.workers.results_hook import ResultsHook
 
@@ -43,9 +49,13 @@ _log = get_logger("vbq.workers.poller")
 LOCK_KEY = "vbq:poll:lock"  # one poll cycle at a time, across every beat and worker process
 FENCE_KEY = "vbq:poll:fence"
 
-# How far before the oldest unfinished job's create time the list window starts, in seconds:
-# covers clock skew between Redis (our submitted_at) and Google (createTime).
+# How far before the oldest unfinished job's submitted_at the list window starts, in seconds:
+# covers clock skew between Redis (our submitted_at) and Google (createTime), and the time a
+# create call took. A job created earlier than that (adopted long after its create) is not
+# listed: it gets its own ``get``, as any job the list did not return.
 _WINDOW_MARGIN_S = 600.0
+# Records read per pipeline when a change or a stale warning needs the whole record.
+_RECORD_CHUNK = 1000
 
 
 class ReadLimiter(Protocol):
@@ -108,6 +118,8 @@ class Poller:
         self.lease_s = lease_s
         self.read_wait_s = read_wait_s
         self.leases = Leases(redis)
+        self.inflight = InflightIndex(redis)
+        self._index_checked = False
         self.changes = JobChanges(
             store=store, slots=slots, redis=redis, settings=settings, results=results
         )
@@ -149,7 +161,10 @@ class Poller:
         report.token = token
         started = time.monotonic()
         try:
-            for project, location in self._locations():
+            if not self._index_checked:
+                self.inflight.ensure_built()  # once per process: one EXISTS when built
+                self._index_checked = True
+            for project, location in self.inflight.locations():
                 if not self._renew_lock(token):
                     _log.warning("poll lock lost mid-cycle; stopping", token=token)
                     break
@@ -169,43 +184,41 @@ class Poller:
     def _renew_lock(self, token: int) -> bool:
         return self.leases.renew(LOCK_KEY, str(token), self.lease_s)
 
-    def _locations(self) -> list[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
-        for key in self.redis.scan_iter(match="vbq:inflight:*", count=500):
-            text = key.decode() if isinstance(key, bytes) else str(key)
-            _, _, project, location = text.split(":", 3)
-            found.add((project, location))
-        return sorted(found)
-
     def _poll_location(self, project: str, location: str, report: CycleReport, token: int) -> None:
-        records = self.store.unfinished(project, location)
-        if not records:
+        jobs = {job.id: job for job in self.inflight.view(project, location)}
+        if not jobs:
+            self.inflight.prune(project, location)
             return
-        report.jobs_polled += len(records)
+        report.jobs_polled += len(jobs)
         now = _redis_now(self.redis)
-        oldest = min(r.submitted_at or r.created_at for r in records)
+        oldest = min(job.submitted_at for job in jobs.values())
         age = now - oldest
         if report.oldest_unfinished_age_s is None or age > report.oldest_unfinished_age_s:
             report.oldest_unfinished_age_s = age
-        by_id = {r.id: r for r in records}
         parent = f"projects/{project}/locations/{location}"
-        seen: dict[str, dict[str, Any]] = {}
+        seen: set[str] = set()
+        changed: dict[str, dict[str, Any]] = {}  # submission id -> the Vertex job, in list order
         complete = True
         try:
             for listed in self._list_ours(
                 parent=parent,
                 project=project,
                 location=location,
-                records=records,
+                oldest=oldest,
                 report=report,
                 token=token,
             ):
-                sid = (listed.get("labels") or {}).get(SUBMISSION_LABEL)
-                rec = by_id.get(sid or "")
+                labels = listed.get("labels")
+                sid = labels.get(SUBMISSION_LABEL) if isinstance(labels, dict) else None
+                job = jobs.get(sid) if isinstance(sid, str) else None
                 # Only the job the record points at: a stray job carrying the same label (made
                 # outside vbq) must never drive this submission's state.
-                if rec is not None and listed.get("name") == rec.job_name:
-                    seen[rec.id] = listed
+                if job is None or listed.get("name") != job.job_name:
+                    continue
+                seen.add(job.id)
+                state = listed_state(listed)
+                if state and state != job.state:
+                    changed[job.id] = listed
         except VertexPermanentError as exc:
             # Vertex refused the filter (or the list): fall back to one get per job.
             _log.warning("list refused; falling back to per-job get", error=str(exc))
@@ -216,13 +229,29 @@ class Poller:
             _log.warning("list failed; next cycle retries", project=project, error=str(exc))
             report.list_errors += 1
             complete = False
-        for sid, rec in by_id.items():
-            job = seen.get(sid)
-            if job is None and complete:
-                job = self._get_one(rec, project, location, report)
-            if job is not None:
-                self.changes.apply(rec, job, report)
-        self.changes.raise_stale(records, now, report)
+        if complete:
+            for sid, job in jobs.items():
+                if sid in seen:
+                    continue
+                got = self._get_one(job, project, location, report)
+                state = listed_state(got) if got is not None else ""
+                if got is not None and state and state != job.state:
+                    changed[sid] = got
+        self._apply(changed, report)
+        stale_after_s = self.settings.stale_after_s
+        due = [
+            sid
+            for sid, job in jobs.items()
+            if not job.stale_raised and now - job.submitted_at >= stale_after_s
+        ]
+        for chunk in _chunks(due):
+            self.changes.raise_stale(self.store.get_many(chunk), now, report)
+
+    def _apply(self, changed: dict[str, dict[str, Any]], report: CycleReport) -> None:
+        """Write the changes found, reading whole records a chunk at a time."""
+        for chunk in _chunks(list(changed)):
+            for rec in self.store.get_many(chunk):
+                self.changes.apply(rec, changed[rec.id], report)
 
     def _list_ours(
         self,
@@ -230,11 +259,11 @@ class Poller:
         parent: str,
         project: str,
         location: str,
-        records: Iterable[SubmissionRecord],
+        oldest: float,
         report: CycleReport,
         token: int,
-    ) -> Iterable[dict[str, Any]]:
-        bound = _window_start(records)
+    ) -> Iterator[dict[str, Any]]:
+        bound = _window_start(oldest)
         flt = f'labels.{SUBMISSION_LABEL}:* AND create_time>="{bound}"'
         page_token = ""
         while True:
@@ -250,7 +279,7 @@ class Poller:
             self._renew_lock(token)
 
     def _get_one(
-        self, rec: SubmissionRecord, project: str, location: str, report: CycleReport
+        self, rec: InflightJob, project: str, location: str, report: CycleReport
     ) -> dict[str, Any] | None:
         if not rec.job_name:
             return None
@@ -278,23 +307,16 @@ class Poller:
             raise _ReadBudgetExhaustedError
 
 
-def _window_start(records: Iterable[SubmissionRecord]) -> str:
-    """RFC 3339 start of the list window: the oldest unfinished job, minus a margin."""
-    oldest: float | None = None
-    for rec in records:
-        created = _job_create_time(rec.job) or rec.submitted_at or rec.created_at
-        oldest = created if oldest is None else min(oldest, created)
-    start = (oldest or time.time()) - _WINDOW_MARGIN_S
+def _window_start(oldest_submitted_at: float) -> str:
+    """RFC 3339 start of the list window: the oldest unfinished job's submit time, minus a
+    margin."""
+    start = oldest_submitted_at - _WINDOW_MARGIN_S
     return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _job_create_time(job: dict[str, Any] | None) -> float | None:
-    if not job or not isinstance(job.get("createTime"), str):
-        return None
-    try:
-        return datetime.fromisoformat(job["createTime"].replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(ids), _RECORD_CHUNK):
+        yield ids[i : i + _RECORD_CHUNK]
 
 
 def _redis_now(redis: redis_lib.Redis) -> float:

@@ -280,9 +280,9 @@ def test_job_deleted_outside_vbq_ends_failed(
 
 @pytest.mark.integration
 def test_schedule_backs_off_and_wakes_up_after_a_submission(redis_url: str) -> None:
-    settings = Settings.from_env({"VBQ_REDIS_URL": redis_url}).replace(
-        poll_interval_s=10.0, poll_max_interval_s=40.0
-    )
+    settings = Settings.from_env(
+        {"VBQ_REDIS_URL": redis_url, "VBQ_PROJECT": PROJECT, "VBQ_LOCATION": LOCATION}
+    ).replace(poll_interval_s=10.0, poll_max_interval_s=40.0)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     schedule = PollSchedule(client, settings=settings)
     assert schedule.is_due()
@@ -291,7 +291,16 @@ def test_schedule_backs_off_and_wakes_up_after_a_submission(redis_url: str) -> N
     assert schedule.finished(changed=False) == 40.0
     assert schedule.finished(changed=False) == 40.0
     assert not schedule.is_due()
-    client.zadd(f"vbq:inflight:{PROJECT}:{LOCATION}", {"x" * 32: schedule.now() + 1})
+    # A submission enters the in-flight list the way the submit task puts it there.
+    store = JobStore(client, settings=settings)
+    rec, _ = store.create(NewSubmission(spec=_spec(0)))
+    store.record_attempt(rec.id)
+    store.transition(
+        rec.id,
+        expected={SubmissionState.SUBMITTING},
+        new_state=SubmissionState.SUBMITTED,
+        updates={"job_name": f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/1"},
+    )
     assert schedule.is_due()
     assert schedule.finished(changed=True) == 10.0
 
@@ -348,3 +357,27 @@ def test_a_stray_job_with_the_same_label_never_drives_the_record(
     rec = store.get(sid)
     assert not rec.finished
     assert rec.job is not None and rec.job["name"] == rec.job_name != stray["name"]
+
+
+def _scan_like_calls(client: redis.Redis) -> int:
+    stats = client.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("scan", "keys"))
+
+
+@pytest.mark.integration
+def test_poll_ticks_and_cycles_never_scan_the_keyspace(
+    redis_url: str, vertex_emulator: VertexEmulator
+) -> None:
+    vertex_emulator.configure(queued_s=3600, run_s=3600)
+    w = _world(redis_url, vertex_emulator, 12, poll_page_size=5)
+    poller = _poller(w.settings, w.client)
+    schedule = PollSchedule(w.client, settings=w.settings)
+    before = _scan_like_calls(w.client)
+    for _ in range(3):
+        schedule.is_due()
+        schedule.started()
+        report = poller.run_cycle()
+        assert report.ran and report.jobs_polled == 12
+        schedule.finished(changed=report.jobs_changed > 0)
+    assert _scan_like_calls(w.client) == before
+    assert w.client.zrange("vbq:poll:locations", 0, -1) == [f"{PROJECT}:{LOCATION}"]

@@ -67,6 +67,8 @@ def test_kill_redis_mid_transitions_keeps_state_and_outbox_together(tmp_path: Pa
         assert submitted == events
         assert client.xlen("vbq:outbox") == len(events)
         assert set(client.zrange("vbq:inflight:proj-a:us-central1", 0, -1)) == submitted
+        # The poller's location index was written in the same Lua call as the in-flight entry.
+        assert client.zrange("vbq:poll:locations", 0, -1) == ["proj-a:us-central1"]
         for r in records:
             assert r.version == (2 if r.id in submitted else 1)
         client.close()

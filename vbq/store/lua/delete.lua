@@ -46,7 +46,11 @@ if h[4] and h[4] ~= '' then
     redis.call('DEL', idem)
   end
 end
-redis.call('ZREM', prefix .. 'inflight:' .. (h[5] or '') .. ':' .. (h[6] or ''), id)
+local inflight = prefix .. 'inflight:' .. (h[5] or '') .. ':' .. (h[6] or '')
+redis.call('ZREM', inflight, id)
+if redis.call('EXISTS', inflight) == 0 then
+  redis.call('ZREM', prefix .. 'poll:locations', (h[5] or '') .. ':' .. (h[6] or ''))
+end
 redis.call('DEL', prefix .. 'cancel:' .. id, prefix .. 'stale:' .. id)
 redis.call('ZREM', prefix .. 'finished', id)
 if h[7] and h[7] ~= '' then

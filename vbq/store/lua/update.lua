@@ -1,5 +1,6 @@
 -- Change one submission atomically: compare-and-set on its state, field updates, version and
--- updated_at, state-index move, in-flight index, finished_at, and the outbox event.
+-- updated_at, state-index move, in-flight index (and its location in vbq:poll:locations),
+-- finished_at, and the outbox event.
 --
 -- KEYS[1] record hash vbq:sub:{id}; KEYS[2] outbox stream vbq:outbox
 -- ARGV[1] id, ARGV[2] key prefix ("vbq:"), ARGV[3] new state ("" keeps the state),
@@ -97,10 +98,16 @@ if ARGV[4] == '1' then
   end
   if loc[3] and loc[3] ~= '' then
     redis.call('ZADD', inflight, submitted, id)
+    -- The poller's list of locations with in-flight jobs (no SCAN of vbq:inflight:*),
+    -- score = newest submitted_at there (GT never lowers it; a new member is added).
+    redis.call('ZADD', prefix .. 'poll:locations', 'GT', submitted, (loc[1] or '') .. ':' .. (loc[2] or ''))
   end
 end
 if ARGV[5] == '1' then
   redis.call('ZREM', inflight, id)
+  if redis.call('EXISTS', inflight) == 0 then
+    redis.call('ZREM', prefix .. 'poll:locations', (loc[1] or '') .. ':' .. (loc[2] or ''))
+  end
   local finished_at = loc[5]
   if not finished_at or finished_at == '' then
     finished_at = now
