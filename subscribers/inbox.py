@@ -35,11 +35,34 @@ from typing import Any
 import redis as redis_lib
 
 from vbq.leases import Leases
-from vbq.stats import record_handled
+from vbq.stats import HANDLED_LUA, handled_keys
 
 __all__ = ["ClaimStatus", "Inbox", "RerunWindow", "inbox_key", "rerun_key"]
 
 _DONE = "done"
+
+# Mark an event done in ONE call: the rerun window that covers its publish time names the mark,
+# the per-handler progress goes, and the console counts it (vbq.stats.HANDLED_LUA, which reads
+# KEYS[1..3] / ARGV[1..2] and returns).
+# KEYS[4] inbox key, KEYS[5] its handlers set, KEYS[6] the group's rerun hash;
+# ARGV[3] TTL of the mark in seconds, ARGV[4] publish time in epoch seconds ("" when unknown).
+_COMPLETE = (
+    """
+local mark = 'done'
+if ARGV[4] ~= '' then
+  local w = redis.call('HMGET', KEYS[6], 'id', 'since_s', 'until_s')
+  if w[1] and w[1] ~= '' and w[2] and w[3] then
+    local published = tonumber(ARGV[4])
+    if tonumber(w[2]) <= published and published < tonumber(w[3]) then
+      mark = 'done:' .. w[1]
+    end
+  end
+end
+redis.call('SET', KEYS[4], mark, 'EX', ARGV[3])
+redis.call('DEL', KEYS[5])
+"""
+    + HANDLED_LUA
+)
 
 
 def inbox_key(group: str, event_id: str) -> str:
@@ -106,6 +129,7 @@ class Inbox:
         self.lease_ms = max(100, int(lease_s * 1000))
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._leases = Leases(redis)
+        self._complete: Any = redis.register_script(_COMPLETE)
 
     def key(self, event_id: str) -> str:
         """The inbox key of ``event_id`` in this group."""
@@ -193,18 +217,17 @@ class Inbox:
 
     def complete(self, event_id: str, *, published_s: float | None = None) -> None:
         """Mark ``event_id`` done for ``ttl_s`` seconds and forget per-handler progress (the
-        mark names the rerun window that covers ``published_s``, if one does).
+        mark names the rerun window that covers ``published_s``, if one does), and count it
+        for the console: one Lua call.
 
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        window = self.rerun_window()
-        mark = self._done(window) if window is not None and window.covers(published_s) else _DONE
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(self.key(event_id), mark, ex=self.ttl_s)
-        pipe.delete(self.key(event_id) + ":handlers")
-        record_handled(pipe, group=self.group, event_id=event_id)  # console: count + timeline
-        pipe.execute()
+        key = self.key(event_id)
+        keys, args = handled_keys(group=self.group, event_id=event_id)  # console: count, timeline
+        keys += [key, key + ":handlers", rerun_key(self.group)]
+        args += [str(self.ttl_s), "" if published_s is None else repr(float(published_s))]
+        self._complete(keys=keys, args=args)  # one round trip (one Lua call)
 
     def release(self, event_id: str, token: str) -> None:
         """Drop our claim (after a handler failed) so a redelivery can run it at once.

@@ -32,9 +32,11 @@ __all__ = [
     "COUNTERS_KEY",
     "CREATES",
     "CREATE_429",
+    "HANDLED_LUA",
     "WINDOW_S",
     "WINDOW_TTL_S",
     "StatsSnapshot",
+    "handled_keys",
     "read_stats",
     "record_create_refusal",
     "record_handled",
@@ -97,18 +99,26 @@ def record_published(redis: redis_lib.Redis, n: int) -> None:
         _log.debug("stats.record_failed", counter="events_published", error=repr(exc))
 
 
+HANDLED_LUA = _HANDLED
+"""The body of :func:`record_handled` as Lua, for a script that marks an event handled and
+counts it in the same call (it ends with ``return 1``): KEYS[1..3] and ARGV[1..2] as
+:func:`handled_keys` gives them."""
+
+
+def handled_keys(*, group: str, event_id: str) -> tuple[list[str], list[str]]:
+    """``(KEYS, ARGV)`` of :data:`HANDLED_LUA` for ``event_id`` handled by ``group``."""
+    submission_id, _, state = event_id.rpartition(":")
+    return [COUNTERS_KEY, timeline_key(submission_id), sub_key(submission_id)], [group, state]
+
+
 def record_handled(redis_or_pipeline: Any, *, group: str, event_id: str) -> None:
     """Count ``event_id`` as handled by subscriber ``group`` and add it to its timeline.
 
     Meant to be queued in the pipeline that marks the event done (so both happen together);
     with a plain client it runs at once.
     """
-    submission_id, _, state = event_id.rpartition(":")
-    _script(redis_or_pipeline, "handled", _HANDLED)(
-        keys=[COUNTERS_KEY, timeline_key(submission_id), sub_key(submission_id)],
-        args=[group, state],
-        client=redis_or_pipeline,
-    )
+    keys, args = handled_keys(group=group, event_id=event_id)
+    _script(redis_or_pipeline, "handled", _HANDLED)(keys=keys, args=args, client=redis_or_pipeline)
 
 
 def record_create_refusal(redis: redis_lib.Redis, status_code: int, *, tenant: str) -> None:

@@ -42,7 +42,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, wait
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, wait
 from typing import Any
 
 import redis as redis_lib
@@ -132,6 +132,7 @@ class OutboxRelay:
             redis=redis, key=LOCK_KEY, fence_key=FENCE_KEY, owner=self._owner, ttl_s=lock_ttl_s
         )
         self._window = PublishWindow(publisher, self._topic)
+        self._renew_at = 0.0  # monotonic time the lease is next renewed by _pump
         self._cursor: str | None = None  # last stream id read; None = from the start
         self._last_read_full = False
         self._round_failed = False
@@ -190,17 +191,41 @@ class OutboxRelay:
             self._wait(wait_s)
             return self._harvest()
 
+    def _pump(self, *, wait_s: float) -> int:
+        """One overlapped round: renew the lease when due, read and publish what fits in the
+        window, wait only when there is nothing more to publish now (for the first
+        confirmation, at most ``wait_s``), delete what was confirmed.
+
+        Returns:
+            How many events were confirmed and removed from the outbox in this round.
+
+        Raises:
+            redis.RedisError: Redis could not be reached (nothing was deleted).
+        """
+        with self._mutex:
+            self._round_failed = False
+            if not self._renew_lock_when_due():
+                return 0
+            self._read_and_publish()
+            more_now = self._last_read_full and len(self._window) < self._max_in_flight
+            if self._window and not more_now:
+                self._wait_first(wait_s)
+            return self._harvest()
+
     def run_forever(self, stop_event: threading.Event) -> None:
         """Relay until ``stop_event`` is set, then settle pending publishes and release the lock.
 
-        Redis or Pub/Sub errors never end the loop: the round is retried with backoff.
+        Rounds overlap (:meth:`_pump`): while confirmations of earlier publishes are pending,
+        the next entries are read and published, up to ``max_in_flight`` unconfirmed ones, and
+        whatever Pub/Sub confirmed is deleted as soon as it is. Redis or Pub/Sub errors never end
+        the loop: the round is retried with backoff.
         """
         backoff_s = self._backoff_base_s
         _log.info("relay.started", owner=self._owner, topic=self._topic)
         try:
             while not stop_event.is_set():
                 try:
-                    published = self.drain_once(wait_s=0.5)
+                    published = self._pump(wait_s=self._idle_wait_s)
                 except Exception as exc:
                     # Redis down, or a bug: the relay thread must outlive it and retry.
                     _log.warning(
@@ -255,7 +280,15 @@ class OutboxRelay:
 
     # -- lock -----------------------------------------------------------------------------------
 
+    def _renew_lock_when_due(self) -> bool:
+        # A held lease is renewed every third of its TTL, not every round: deletes are fenced
+        # server-side, so a lease lost in between can cost a duplicate publish, never a delete.
+        if self._lock.held and time.monotonic() < self._renew_at:
+            return True
+        return self._renew_lock()
+
     def _renew_lock(self) -> bool:
+        self._renew_at = time.monotonic() + self._lock.ttl_ms / 3000
         held, changed = self._lock.acquire_or_renew()
         if changed:
             if held:
@@ -341,6 +374,11 @@ class OutboxRelay:
                 return
             if not self._renew_lock():
                 return
+
+    def _wait_first(self, wait_s: float) -> None:
+        pending = self._window.unsettled()
+        if pending:
+            wait(pending, timeout=max(0.0, wait_s), return_when=FIRST_COMPLETED)
 
     def _harvest(self) -> int:
         settled = self._window.harvest()

@@ -1,4 +1,4 @@
-"""Vertex API calls per poll cycle: vbq's bulk poller against one ``get`` per job.
+"""Vertex API calls and our own time per poll cycle: vbq's bulk poller against one ``get`` per job.
 
 Starts a private ``redis-server`` and the Vertex emulator (jobs stay unfinished: time scale
 1000), creates ``--jobs`` jobs in the emulator labelled ``vbq-submission=<id>`` and the matching
@@ -8,22 +8,33 @@ SUBMITTED records in the job store, then:
   1000), counted by the emulator's own request counter;
 - baseline: what Google's SDK does per job, one ``get`` per job, over one pooled client.
 
-Run from the repository root::
+"Our time" of a cycle is its wall time minus the wall time spent inside the Vertex client's
+calls (the emulator runs in another process; the client's HTTP and JSON decoding of the pages
+count as Vertex time). The CPU time of this process during the cycle (everything: our code, the
+HTTP client, JSON decoding; not Redis, not the emulator) is reported beside it. The steady
+state is measured: the cycle after the first one (which writes one transition per job).
 
-    .venv/bin/python -m ops.bench.bench_poll --jobs 10000
+Run from the repository root (each size gets fresh servers; 100,000 takes several minutes,
+mostly creating the jobs)::
 
-Prints a markdown table (``--header`` adds the header): jobs, vbq calls/cycle, vbq cycle s,
-per-job get calls, per-job get s, call ratio, time ratio.
+    .venv/bin/python -m ops.bench.bench_poll --jobs 10000 100000 --header
+
+Prints a markdown table (``--header`` adds the header): jobs, vbq calls/cycle, the bound
+ceil(N / page size) + 2, cycle wall s, of which in Vertex calls, our time s, our CPU s, first
+cycle s (+transitions), per-job get calls, per-job get s, call ratio, time ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -35,7 +46,9 @@ from vbq.spec import JobSpec, with_submission_label
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission
 from vbq.vertex import VertexClient
-from vbq.workers.poller import Poller
+from vbq.workers.poller import Poller, VertexReader
+
+PAGE_SIZE = 1000
 
 PROJECT = "bench-project"
 LOCATION = "us-central1"
@@ -50,13 +63,42 @@ def _spec(i: int) -> JobSpec:
     )
 
 
+class TimedVertex:
+    """The poller's Vertex reads, with the wall time spent inside them added up."""
+
+    def __init__(self, inner: VertexReader) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    def list_batch_prediction_jobs(
+        self, parent: str, *, filter: str = "", page_size: int = 100, page_token: str = ""
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.inner.list_batch_prediction_jobs(
+                parent, filter=filter, page_size=page_size, page_token=page_token
+            )
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def get_batch_prediction_job(self, name: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            return self.inner.get_batch_prediction_job(name)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
 def seed(settings: Settings, store: JobStore, jobs: int, threads: int = 8) -> list[str]:
     """Create ``jobs`` emulator jobs and their SUBMITTED records; returns the job names."""
     results = store.create_many(NewSubmission(spec=_spec(i), tenant="bench") for i in range(jobs))
     records = [r for r, _ in results]  # type: ignore[misc]
-    client = VertexClient.from_settings(settings)
+    local = threading.local()  # one HTTP client per thread: a shared pool broke at 100,000
 
     def create(rec_index: int) -> str:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = VertexClient.from_settings(settings)
         rec = records[rec_index]
         req = rec.spec.resolve(default_project=PROJECT, default_location=LOCATION)
         body = with_submission_label(req.body, rec.id)
@@ -74,13 +116,8 @@ def seed(settings: Settings, store: JobStore, jobs: int, threads: int = 8) -> li
         return list(pool.map(create, range(len(records))))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--header", action="store_true", help="print the table header too")
-    args = parser.parse_args(argv)
-    configure_logging(log_format="json", level="WARNING", stream=sys.stderr, force=True)
-
+def run_one(jobs: int) -> str:
+    """Seed ``jobs`` jobs on fresh servers, measure, and return the table row."""
     with tempfile.TemporaryDirectory(prefix="vbq-bench-poll-") as tmp:
         server = RedisServer(Path(tmp) / "redis", appendonly=False).start()
         emulator = VertexEmulator(Path(tmp) / "logs", time_scale=1000.0).start()
@@ -93,26 +130,32 @@ def main(argv: list[str] | None = None) -> int:
                     "VBQ_VERTEX_ENDPOINT": emulator.url,
                     "VBQ_READ_RATE_PER_MIN": "6000000",
                     "VBQ_READ_BURST": "100000",
-                    "VBQ_POLL_PAGE_SIZE": "1000",
+                    "VBQ_POLL_PAGE_SIZE": str(PAGE_SIZE),
                     "VBQ_LOG_LEVEL": "WARNING",
                 }
             )
             r = redis.Redis.from_url(settings.redis_url, decode_responses=True)
             store = JobStore(r, settings=settings)
-            names = seed(settings, store, args.jobs)
+            names = seed(settings, store, jobs)
             if emulator.stats()["unfinished"] < len(names):
                 raise SystemExit("emulator jobs finished during the benchmark; raise time_scale")
             poller = Poller.from_settings(settings, r)
             vertex = poller.vertex
+            timed = TimedVertex(vertex)
+            poller.vertex = timed
             # The first cycle also writes one transition per job (SUBMITTED -> QUEUED);
             # the second is the steady state of a fleet of unfinished jobs.
             started = time.perf_counter()
             first = poller.run_cycle()
             first_s = time.perf_counter() - started
             before = emulator.stats()["requests"]
+            timed.seconds = 0.0
+            cpu_started = time.process_time()
             started = time.perf_counter()
             report = poller.run_cycle()
             cycle_s = time.perf_counter() - started
+            cpu_s = time.process_time() - cpu_started
+            vertex_s = timed.seconds
             after = emulator.stats()["requests"]
             vbq_calls = sum(after.get(k, 0) - before.get(k, 0) for k in ("list", "get"))
             if not report.ran or report.jobs_polled != len(names) or vbq_calls != report.api_calls:
@@ -128,17 +171,31 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             emulator.stop()
             server.stop()
+    bound = math.ceil(len(names) / PAGE_SIZE) + 2
+    own_s = cycle_s - vertex_s
+    return (
+        f"| {len(names)} | {vbq_calls} | {bound} | {cycle_s:.2f} | {vertex_s:.2f} | {own_s:.2f} "
+        f"| {cpu_s:.2f} | {first_s:.2f} ({first.jobs_changed}) | {per_job_calls} "
+        f"| {per_job_s:.2f} | {per_job_calls / max(vbq_calls, 1):,.0f}x fewer "
+        f"| {per_job_s / cycle_s:.1f}x faster |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, nargs="+", default=[10_000], help="one row per size")
+    parser.add_argument("--header", action="store_true", help="print the table header too")
+    args = parser.parse_args(argv)
+    configure_logging(log_format="json", level="WARNING", stream=sys.stderr, force=True)
     if args.header:
         print(
-            "| jobs | vbq calls/cycle | vbq cycle s | first cycle s (+transitions) "
-            "| per-job get calls | per-job get s | call ratio | time ratio |"
+            "| jobs | vbq calls/cycle | bound ceil(N/page)+2 | vbq cycle s | in Vertex calls s "
+            "| our time s | our CPU s | first cycle s (+transitions) | per-job get calls "
+            "| per-job get s | call ratio | time ratio |"
         )
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| {len(names)} | {vbq_calls} | {cycle_s:.2f} | {first_s:.2f} ({first.jobs_changed}) "
-        f"| {per_job_calls} | {per_job_s:.2f} "
-        f"| {per_job_calls / max(vbq_calls, 1):,.0f}x fewer | {per_job_s / cycle_s:.1f}x faster |"
-    )
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for jobs in args.jobs:
+        print(run_one(jobs), flush=True)
     return 0
 
 
