@@ -76,6 +76,9 @@ class EventProcessor:
         claim_lease_s: inbox claim lease in seconds; :meth:`renew_claims` renews it every third.
         busy_wait_s: how long a message whose event another process is handling waits for
             that claim to end before it is nacked, in seconds (default: twice the lease).
+        handler_slots: most handler runs at once (None: as many as callers); the streaming
+            pull runtime calls :meth:`handle` from more threads than that, so messages wait
+            on the inbox's round trips concurrently while handlers stay bounded.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class EventProcessor:
         dead_letter: DeadLetterSender | None = None,
         claim_lease_s: float = 30.0,
         busy_wait_s: float | None = None,
+        handler_slots: int | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
@@ -102,6 +106,10 @@ class EventProcessor:
         )
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        # Bounds concurrent handler runs when more threads than that wait on the inbox.
+        self._handler_slots = (
+            threading.BoundedSemaphore(handler_slots) if handler_slots is not None else None
+        )
         self._claims: dict[str, str] = {}  # event_id -> token, renewed while running
         self._inflight: dict[int, MessageLike] = {}
         self._counts = {
@@ -250,7 +258,11 @@ class EventProcessor:
         with self._lock:
             self._claims[event_id] = token
         try:
-            self._run_handlers(message, event, regs)
+            if self._handler_slots is None:
+                self._run_handlers(message, event, regs)
+            else:
+                with self._handler_slots:
+                    self._run_handlers(message, event, regs)
             self._complete(event_id, published_s)
         except Exception as exc:
             self._count("failed")

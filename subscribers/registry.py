@@ -80,6 +80,8 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._by_name: dict[str, Registration] = {}
         self._lock = threading.Lock()
+        # for_type answers per event type (every message asks); cleared by every change.
+        self._by_type: dict[str, tuple[Registration, ...]] = {}
 
     def add(self, func: Handler, *types: str) -> Registration:
         """Register ``func`` for ``types`` (none = all). Re-adding a name replaces it.
@@ -92,12 +94,14 @@ class HandlerRegistry:
         reg = Registration(name=handler_name(func), types=_check_types(types), func=func)
         with self._lock:
             self._by_name[reg.name] = reg
+            self._by_type = {}
         return reg
 
     def include(self, reg: Registration) -> None:
         """Add an existing registration (from another registry)."""
         with self._lock:
             self._by_name[reg.name] = reg
+            self._by_type = {}
 
     def handler(self, *types: str) -> Callable[[_F], _F]:
         """Decorator form of :meth:`add`; returns the function unchanged.
@@ -121,7 +125,12 @@ class HandlerRegistry:
 
     def for_type(self, event_type: str) -> list[Registration]:
         """The registrations that run for ``event_type``, in registration order."""
-        return [r for r in self.registrations if r.matches(event_type)]
+        cached = self._by_type.get(event_type)
+        if cached is None:
+            with self._lock:
+                cached = tuple(r for r in self._by_name.values() if r.matches(event_type))
+                self._by_type[event_type] = cached
+        return list(cached)
 
     def find(self, func: Callable[..., object]) -> list[Registration]:
         """Registrations whose function is ``func``."""

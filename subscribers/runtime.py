@@ -58,7 +58,8 @@ class Subscriber:
             group run each event once between them.
         client: a ``SubscriberClient`` (default: built from settings).
         dead_letter: sink for malformed messages (default: the dead-letter topic).
-        threads: handler threads (concurrent handler calls in this process).
+        threads: concurrent handler calls in this process (the pull's thread pool is larger:
+            one thread per message flow control admits, ``subscriber_max_messages``).
         claim_lease_s: inbox claim lease in seconds; renewed every third of it while running.
         busy_wait_s: how long a message whose event another process is handling waits for
             that claim to end before it is nacked, in seconds (default: twice the lease).
@@ -96,6 +97,7 @@ class Subscriber:
             dead_letter=dead_letter,
             claim_lease_s=claim_lease_s,
             busy_wait_s=busy_wait_s,
+            handler_slots=threads,
         )
 
     # -- public ---------------------------------------------------------------------------------
@@ -160,7 +162,12 @@ class Subscriber:
     # -- streaming pull -------------------------------------------------------------------------
 
     def _subscribe(self, client: pubsub_v1.SubscriberClient) -> Any:
-        executor = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="vbq-handler")
+        # One thread per message that flow control lets in: a message waiting on the inbox's
+        # Redis round trips (claim, done mark) holds a thread but no handler slot, so the inbox
+        # latency is paid concurrently (Redis group-commits their writes) and at most
+        # ``threads`` handlers run at once.
+        workers = max(self._threads, self.settings.subscriber_max_messages)
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vbq-handler")
         return client.subscribe(
             self.subscription_path,
             callback=self.handle_message,
