@@ -258,3 +258,53 @@ def test_run_forever_outlives_an_unreachable_redis() -> None:
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_run_forever_publishes_ahead_of_confirmations_and_deletes_only_confirmed(
+    r: redis.Redis,
+) -> None:
+    # Pub/Sub holds every confirmation: the relay keeps reading and publishing batch after
+    # batch (up to max_in_flight) instead of waiting for the first batch, and deletes nothing.
+    pub = FakePublisher(mode="hold")
+    relay = _relay(r, pub, batch_size=10, max_in_flight=35, idle_wait_s=0.1)
+    evs = [_append(r, f"{i:032x}", "job.submitted", "SUBMITTED") for i in range(50)]
+    stop = threading.Event()
+    thread = relay.start_thread(stop)
+    try:
+        deadline = time.monotonic() + 10
+        while len(pub.sent) < 35 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        assert len(pub.sent) == 35  # four reads ahead of any confirmation, bounded by the window
+        assert r.xlen(OUTBOX_KEY) == 50  # nothing confirmed, nothing deleted
+        pub.release_all()
+        deadline = time.monotonic() + 10
+        while r.xlen(OUTBOX_KEY) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert r.xlen(OUTBOX_KEY) == 0
+        assert sorted(_ids(pub)) == sorted(e.event_id for e in evs)
+        assert len(pub.sent) == 50  # each published once: nothing re-read while pending
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_run_forever_never_deletes_after_its_lease_changed_hands(r: redis.Redis) -> None:
+    pub = FakePublisher(mode="hold")
+    relay = _relay(r, pub, idle_wait_s=0.05)
+    _append(r, "7" * 32, "job.submitted", "SUBMITTED")
+    stop = threading.Event()
+    thread = relay.start_thread(stop)
+    try:
+        deadline = time.monotonic() + 10
+        while not pub.sent and time.monotonic() < deadline:
+            time.sleep(0.02)
+        r.set(LOCK_KEY, "999:someone-else", px=60_000)  # the lease moved while publishing
+        pub.release_all()
+        time.sleep(0.5)
+        assert r.xlen(OUTBOX_KEY) == 1  # the fenced delete refused: at-least-once, never lost
+    finally:
+        stop.set()
+        thread.join(10)
+    assert r.get(LOCK_KEY) == b"999:someone-else"

@@ -242,3 +242,53 @@ def test_busy_claim_beyond_the_wait_nacks(r: redis.Redis) -> None:
     m = _msg(ev)
     sub.handle_message(m)
     assert m.outcome == "nack" and calls == []
+
+
+def test_handler_runs_stay_bounded_by_threads_while_more_messages_wait(r: redis.Redis) -> None:
+    """The pull pool has a thread per flow-control slot; only ``threads`` handlers run at once."""
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+    reg = HandlerRegistry()
+
+    def slow(event: JobEvent) -> None:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.1)
+        with lock:
+            running -= 1
+
+    reg.add(slow)
+    sub = _subscriber(r, reg, threads=2)
+    msgs = [_msg(_event(sid=f"{i:032x}")) for i in range(8)]
+    threads = [threading.Thread(target=sub.handle_message, args=(m,)) for m in msgs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert peak == 2
+    assert [m.outcome for m in msgs] == ["ack"] * 8
+    assert sub.stats().handled == 8
+
+
+def test_done_mark_names_the_rerun_window_counts_and_clears_progress(r: redis.Redis) -> None:
+    """Inbox.complete: one Lua call writes the mark (rerun-aware), clears per-handler progress
+    and counts the event for the console."""
+    sub = _subscriber(r, HandlerRegistry())
+    inbox = sub.inbox
+    window = inbox.set_rerun(since_s=1000.0, until_s=2000.0)
+    first, second = _event(sid="c" * 32), _event(sid="d" * 32)
+    r.sadd(inbox.key(first.event_id) + ":handlers", "h1")
+    inbox.complete(first.event_id, published_s=1500.0)
+    inbox.complete(second.event_id, published_s=2000.0)  # the window's end is outside it
+    inbox.complete(_event(sid="e" * 32).event_id)  # publish time unknown
+    assert r.get(inbox.key(first.event_id)) == f"done:{window.id}".encode()
+    assert r.get(inbox.key(second.event_id)) == b"done"
+    assert r.get(inbox.key(_event(sid="e" * 32).event_id)) == b"done"
+    assert 0 < r.ttl(inbox.key(first.event_id)) <= SETTINGS.inbox_ttl_s
+    assert r.exists(inbox.key(first.event_id) + ":handlers") == 0
+    counters = r.hgetall("vbq:stats:counters")
+    assert counters[b"events_handled"] == b"3"
+    assert counters[f"events_handled:{sub.group}".encode()] == b"3"
