@@ -11,7 +11,9 @@ the key.
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass, field
 
 from vbq.logs import get_logger
@@ -105,6 +107,28 @@ class PublishWindow:
     def unsettled(self) -> list[Future[str]]:
         """Futures of the publishes still waiting for Pub/Sub's answer."""
         return [p.future for p in self._inflight.values() if not p.future.done()]
+
+    def wait_settled(self, wait_s: float, *, slice_s: float, between: Callable[[], bool]) -> None:
+        """Wait until every publish settled, one failed, ``wait_s`` seconds passed, or
+        ``between`` (called every ``slice_s`` seconds, e.g. a lease renewal) returns False."""
+        deadline = time.monotonic() + max(0.0, wait_s)
+        while True:
+            pending = self.unsettled()
+            remaining = deadline - time.monotonic()
+            if not pending or remaining <= 0:
+                return
+            # FIRST_EXCEPTION: a failure is worth handling at once (resume the key).
+            wait(pending, timeout=min(slice_s, remaining), return_when=FIRST_EXCEPTION)
+            if any(f.done() and f.exception() is not None for f in pending):
+                return
+            if not between():
+                return
+
+    def wait_first(self, wait_s: float) -> None:
+        """Wait until one unsettled publish settles, at most ``wait_s`` seconds."""
+        pending = self.unsettled()
+        if pending:
+            wait(pending, timeout=max(0.0, wait_s), return_when=FIRST_COMPLETED)
 
     def harvest(self) -> Harvest:
         """Settle what Pub/Sub answered, in stream order per key; resume drained paused keys."""

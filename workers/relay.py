@@ -25,12 +25,11 @@ every round) holds ``{fencing token}:{owner}``; the token comes from ``INCR vbq:
 Every ``XDEL`` runs in a Lua script that first checks the lock still holds our value, so a relay
 that lost its lease (paused process, network split) can publish a duplicate but never delete.
 
-Parts: reading and decoding the stream (:mod:`vbq.workers.outbox_reader`), the publishes in
-flight and per-key order (:mod:`vbq.workers.publish_window`), counters
-(:mod:`vbq.workers.relay_stats`), the lease (:class:`vbq.leases.HeldLease`).
-
-Use :meth:`OutboxRelay.run_forever` in its own process (``vbq relay``) or a thread
-(:meth:`OutboxRelay.start_thread`, e.g. inside beat), or call :meth:`OutboxRelay.drain_once`.
+Parts: the stream (:mod:`vbq.workers.outbox_reader`), the publishes in flight and per-key order
+(:mod:`vbq.workers.publish_window`), counters (:mod:`vbq.workers.relay_stats`), the lease
+(:class:`vbq.leases.HeldLease`). Use :meth:`OutboxRelay.run_forever` (overlapped rounds) in its
+own process (``vbq relay``) or a thread (:meth:`OutboxRelay.start_thread`, e.g. inside beat),
+or call :meth:`OutboxRelay.drain_once` (one round that waits for its confirmations).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, wait
 from typing import Any
 
 import redis as redis_lib
@@ -192,16 +190,10 @@ class OutboxRelay:
             return self._harvest()
 
     def _pump(self, *, wait_s: float) -> int:
-        """One overlapped round: renew the lease when due, read and publish what fits in the
-        window, wait only when there is nothing more to publish now (for the first
-        confirmation, at most ``wait_s``), delete what was confirmed.
-
-        Returns:
-            How many events were confirmed and removed from the outbox in this round.
-
-        Raises:
-            redis.RedisError: Redis could not be reached (nothing was deleted).
-        """
+        """One overlapped round (see :meth:`run_forever`): renew the lease when due, read and
+        publish what fits in the window, wait (for the first confirmation, at most ``wait_s``)
+        only when nothing more can be published now, delete what was confirmed. Returns the
+        events deleted; raises ``redis.RedisError`` (nothing was deleted)."""
         with self._mutex:
             self._round_failed = False
             if not self._renew_lock_when_due():
@@ -209,17 +201,15 @@ class OutboxRelay:
             self._read_and_publish()
             more_now = self._last_read_full and len(self._window) < self._max_in_flight
             if self._window and not more_now:
-                self._wait_first(wait_s)
+                self._window.wait_first(wait_s)
             return self._harvest()
 
     def run_forever(self, stop_event: threading.Event) -> None:
         """Relay until ``stop_event`` is set, then settle pending publishes and release the lock.
 
-        Rounds overlap (:meth:`_pump`): while confirmations of earlier publishes are pending,
-        the next entries are read and published, up to ``max_in_flight`` unconfirmed ones, and
-        whatever Pub/Sub confirmed is deleted as soon as it is. Redis or Pub/Sub errors never end
-        the loop: the round is retried with backoff.
-        """
+        Rounds overlap: the next entries are published while earlier confirmations are pending
+        (up to ``max_in_flight``); confirmed ones are deleted as soon as they are. Redis or
+        Pub/Sub errors never end the loop: the round is retried with backoff."""
         backoff_s = self._backoff_base_s
         _log.info("relay.started", owner=self._owner, topic=self._topic)
         try:
@@ -266,12 +256,8 @@ class OutboxRelay:
             redis.RedisError: Redis could not be reached.
         """
         depth, age_s = outbox_backlog(self._redis)
-        c = self._counters.snapshot()
         return RelayStats(
-            published=c["published"],
-            failed=c["failed"],
-            dropped=c["dropped"],
-            dead_lettered=c["dead_lettered"],
+            **self._counters.snapshot(),  # published, failed, dropped, dead_lettered
             in_flight=len(self._window),
             outbox_depth=depth,
             oldest_entry_age_s=age_s,
@@ -281,8 +267,8 @@ class OutboxRelay:
     # -- lock -----------------------------------------------------------------------------------
 
     def _renew_lock_when_due(self) -> bool:
-        # A held lease is renewed every third of its TTL, not every round: deletes are fenced
-        # server-side, so a lease lost in between can cost a duplicate publish, never a delete.
+        # Every third of the TTL, not every round: deletes are fenced server-side, so a lease
+        # lost in between can cost a duplicate publish, never a delete.
         if self._lock.held and time.monotonic() < self._renew_at:
             return True
         return self._renew_lock()
@@ -361,24 +347,8 @@ class OutboxRelay:
         )
 
     def _wait(self, wait_s: float) -> None:
-        deadline = time.monotonic() + max(0.0, wait_s)
         slice_s = max(0.05, self._lock.ttl_ms / 3000)
-        while True:
-            pending = self._window.unsettled()
-            remaining = deadline - time.monotonic()
-            if not pending or remaining <= 0:
-                return
-            # FIRST_EXCEPTION: a failure is worth handling at once (resume the key).
-            wait(pending, timeout=min(slice_s, remaining), return_when=FIRST_EXCEPTION)
-            if any(f.done() and f.exception() is not None for f in pending):
-                return
-            if not self._renew_lock():
-                return
-
-    def _wait_first(self, wait_s: float) -> None:
-        pending = self._window.unsettled()
-        if pending:
-            wait(pending, timeout=max(0.0, wait_s), return_when=FIRST_COMPLETED)
+        self._window.wait_settled(wait_s, slice_s=slice_s, between=self._renew_lock)
 
     def _harvest(self) -> int:
         settled = self._window.harvest()
