@@ -120,6 +120,7 @@ class Poller:
         self.leases = Leases(redis)
         self.inflight = InflightIndex(redis)
         self._index_checked = False
+        self._renewed_at = 0.0  # monotonic time of the last poll-lock renewal
         self.changes = JobChanges(
             store=store, slots=slots, redis=redis, settings=settings, results=results
         )
@@ -157,6 +158,7 @@ class Poller:
         if not claim.held:
             return report
         token = fence_of(claim.value)
+        self._renewed_at = time.monotonic()
         report.ran = True
         report.token = token
         started = time.monotonic()
@@ -182,7 +184,13 @@ class Poller:
         return report
 
     def _renew_lock(self, token: int) -> bool:
+        self._renewed_at = time.monotonic()
         return self.leases.renew(LOCK_KEY, str(token), self.lease_s)
+
+    def _renew_lock_when_due(self, token: int) -> None:
+        # Between pages: every third of the lease, not every page (a round trip each).
+        if time.monotonic() - self._renewed_at >= self.lease_s / 3:
+            self._renew_lock(token)
 
     def _poll_location(self, project: str, location: str, report: CycleReport, token: int) -> None:
         jobs = {job.id: job for job in self.inflight.view(project, location)}
@@ -276,7 +284,7 @@ class Poller:
             page_token = page.next_page_token
             if not page_token:
                 return
-            self._renew_lock(token)
+            self._renew_lock_when_due(token)
 
     def _get_one(
         self, rec: InflightJob, project: str, location: str, report: CycleReport
