@@ -193,12 +193,14 @@ class Poller:
             self._renew_lock(token)
 
     def _poll_location(self, project: str, location: str, report: CycleReport, token: int) -> None:
-        jobs = {job.id: job for job in self.inflight.view(project, location)}
+        now = _redis_now(self.redis)
+        stale_cutoff = now - self.settings.stale_after_s
+        view = self.inflight.view(project, location, stale_cutoff=stale_cutoff)
+        jobs = {job.id: job for job in view}
         if not jobs:
             self.inflight.prune(project, location)
             return
         report.jobs_polled += len(jobs)
-        now = _redis_now(self.redis)
         oldest = min(job.submitted_at for job in jobs.values())
         age = now - oldest
         if report.oldest_unfinished_age_s is None or age > report.oldest_unfinished_age_s:
@@ -246,11 +248,10 @@ class Poller:
                 if got is not None and state and state != job.state:
                     changed[sid] = got
         self._apply(changed, report)
-        stale_after_s = self.settings.stale_after_s
         due = [
             sid
             for sid, job in jobs.items()
-            if not job.stale_raised and now - job.submitted_at >= stale_after_s
+            if not job.stale_raised and job.submitted_at <= stale_cutoff
         ]
         for chunk in _chunks(due):
             self.changes.raise_stale(self.store.get_many(chunk), now, report)

@@ -13,14 +13,14 @@ A store written before ``vbq:poll:locations`` existed is brought in once by
 :meth:`InflightIndex.ensure_built` (walks the in-flight state indexes, never ``SCAN``; marker
 ``vbq:poll:locations:built``).
 
-:meth:`InflightIndex.view` reads a location's jobs a chunk at a time with one Lua call per chunk
-(``poll_view.lua``): id, ``submitted_at``, state, job name and whether ``job.stale`` was raised,
-without reading or decoding whole records.
+:meth:`InflightIndex.view` reads a location's jobs with one Lua call per chunk (``poll_view.lua``),
+all chunks in one pipeline: id, ``submitted_at``, state, job name and whether ``job.stale`` was
+raised, without reading or decoding whole records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,8 +122,17 @@ class InflightIndex:
         top = self._redis.zrange(LOCATIONS_KEY, -1, -1, withscores=True)
         return float(top[0][1]) if top else 0.0
 
-    def view(self, project: str, location: str) -> Iterator[InflightJob]:
-        """The location's in-flight jobs, oldest first, one Lua call per ``chunk``.
+    def view(
+        self, project: str, location: str, *, stale_cutoff: float = math.inf
+    ) -> list[InflightJob]:
+        """The location's in-flight jobs, oldest first: one ``ZCARD``, then one pipeline of
+        Lua calls of ``chunk`` jobs each (one round trip whatever the number of jobs).
+
+        Args:
+            project: the location's project.
+            location: the location.
+            stale_cutoff: only jobs submitted at or before it (epoch seconds) are checked for a
+                ``job.stale`` marker; younger ones read as not raised.
 
         Members whose record is gone are left out. Jobs that enter or leave the list while it
         is read may be seen twice or missed (the next cycle sees them).
@@ -132,16 +141,21 @@ class InflightIndex:
             redis.RedisError: Redis could not be reached.
         """
         key = inflight_key(project, location)
-        start = 0
-        while True:
-            rows = self._view(keys=[key], args=[PREFIX, start, start + self._chunk - 1])
+        total = int(self._redis.zcard(key))
+        if not total:
+            return []
+        cutoff = repr(float(stale_cutoff)) if math.isfinite(stale_cutoff) else "1e308"
+        pipe = self._redis.pipeline(transaction=False)
+        for start in range(0, total, self._chunk):
+            end = start + self._chunk - 1
+            self._view(keys=[key], args=[PREFIX, start, end, cutoff], client=pipe)
+        jobs: list[InflightJob] = []
+        for rows in pipe.execute():
             for row in rows:
                 sid, submitted, state, job_name, stale = _text(row).split("|", 4)
                 if state:
-                    yield InflightJob(sid, float(submitted), state, job_name, stale == "1")
-            if len(rows) < self._chunk:
-                return
-            start += self._chunk
+                    jobs.append(InflightJob(sid, float(submitted), state, job_name, stale == "1"))
+        return jobs
 
     def prune(self, project: str, location: str) -> bool:
         """Drop the location from :data:`LOCATIONS_KEY` if it has no in-flight job left

@@ -138,3 +138,13 @@ def test_prune_drops_only_an_empty_location(store: JobStore, raw: redis.Redis) -
     assert index.prune(*LOC_A) is False
     assert index.prune(*LOC_B) is True
     assert index.locations() == [LOC_A]
+
+
+def test_view_checks_stale_markers_only_up_to_the_cutoff(store: JobStore, raw: redis.Redis) -> None:
+    old = _submit(store, _new(store, LOC_A, "old"))
+    young = _submit(store, _new(store, LOC_A, "young"))
+    assert old.submitted_at is not None and young.submitted_at is not None
+    raw.set(f"vbq:stale:{old.id}", "1")
+    raw.set(f"vbq:stale:{young.id}", "1")
+    view = InflightIndex(raw).view(*LOC_A, stale_cutoff=old.submitted_at)
+    assert {j.id: j.stale_raised for j in view} == {old.id: True, young.id: False}
