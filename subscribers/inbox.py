@@ -34,34 +34,68 @@ from typing import Any
 
 import redis as redis_lib
 
-from vbq.leases import Leases
+from vbq.leases import Claim, Leases
 from vbq.stats import HANDLED_LUA, handled_keys
+from vbq.subscribers.batching import Coalescer
 
 __all__ = ["ClaimStatus", "Inbox", "RerunWindow", "inbox_key", "rerun_key"]
 
 _DONE = "done"
 
-# Mark an event done in ONE call: the rerun window that covers its publish time names the mark,
-# the per-handler progress goes, and the console counts it (vbq.stats.HANDLED_LUA, which reads
-# KEYS[1..3] / ARGV[1..2] and returns).
-# KEYS[4] inbox key, KEYS[5] its handlers set, KEYS[6] the group's rerun hash;
-# ARGV[3] TTL of the mark in seconds, ARGV[4] publish time in epoch seconds ("" when unknown).
-_COMPLETE = (
-    """
-local mark = 'done'
-if ARGV[4] ~= '' then
-  local w = redis.call('HMGET', KEYS[6], 'id', 'since_s', 'until_s')
-  if w[1] and w[1] ~= '' and w[2] and w[3] then
-    local published = tonumber(ARGV[4])
-    if tonumber(w[2]) <= published and published < tonumber(w[3]) then
-      mark = 'done:' .. w[1]
+# Claim many events in ONE call: per event the lease take of vbq.leases (renew when it already
+# holds our token, else take it when free). KEYS[i] inbox key; ARGV[1] lease in ms, ARGV[1 + i]
+# token. Returns {held (1/0), value held or the holder's value, ...} per key.
+_CLAIM_MANY = """
+local out = {}
+for i = 1, #KEYS do
+  local token = ARGV[i + 1]
+  local cur = redis.call('GET', KEYS[i])
+  if cur then
+    if cur == token then
+      redis.call('PEXPIRE', KEYS[i], ARGV[1])
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
     end
+    out[#out + 1] = cur
+  else
+    redis.call('SET', KEYS[i], token, 'PX', ARGV[1])
+    out[#out + 1] = 1
+    out[#out + 1] = token
   end
 end
-redis.call('SET', KEYS[4], mark, 'EX', ARGV[3])
-redis.call('DEL', KEYS[5])
+return out
 """
+
+# Mark many events done in ONE call: per event, the rerun window that covers its publish time
+# names the mark, the per-handler progress goes, and the console counts it (vbq.stats.HANDLED_LUA
+# as a local function: its KEYS[1..3] / ARGV[1..2] are the event's).
+# Per event i (from 0): KEYS[6i+1 .. 6i+3] as handled_keys gives them, KEYS[6i+4] inbox key,
+# KEYS[6i+5] its handlers set, KEYS[6i+6] the group's rerun hash; ARGV[4i+1 .. 4i+2] as
+# handled_keys gives them, ARGV[4i+3] TTL of the mark in s, ARGV[4i+4] publish time ("" unknown).
+_COMPLETE_MANY = (
+    "local function handled(KEYS, ARGV)\n"
     + HANDLED_LUA
+    + """
+end
+for i = 0, #KEYS / 6 - 1 do
+  local k, a = 6 * i, 4 * i
+  local mark = 'done'
+  if ARGV[a + 4] ~= '' then
+    local w = redis.call('HMGET', KEYS[k + 6], 'id', 'since_s', 'until_s')
+    if w[1] and w[1] ~= '' and w[2] and w[3] then
+      local published = tonumber(ARGV[a + 4])
+      if tonumber(w[2]) <= published and published < tonumber(w[3]) then
+        mark = 'done:' .. w[1]
+      end
+    end
+  end
+  redis.call('SET', KEYS[k + 4], mark, 'EX', ARGV[a + 3])
+  redis.call('DEL', KEYS[k + 5])
+  handled({KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]}, {ARGV[a + 1], ARGV[a + 2]})
+end
+return #KEYS / 6
+"""
 )
 
 
@@ -129,7 +163,11 @@ class Inbox:
         self.lease_ms = max(100, int(lease_s * 1000))
         self._owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self._leases = Leases(redis)
-        self._complete: Any = redis.register_script(_COMPLETE)
+        self._claim_many: Any = redis.register_script(_CLAIM_MANY)
+        self._complete_many: Any = redis.register_script(_COMPLETE_MANY)
+        # Claims and done marks of concurrent handler threads go to Redis as batches.
+        self._claims: Coalescer[tuple[str, str], Claim] = Coalescer(self._claim_batch)
+        self._dones: Coalescer[tuple[str, float | None], None] = Coalescer(self._complete_batch)
 
     def key(self, event_id: str) -> str:
         """The inbox key of ``event_id`` in this group."""
@@ -149,7 +187,7 @@ class Inbox:
             redis.RedisError: Redis could not be reached.
         """
         key = self.key(event_id)
-        claim = self._leases.take(key, token, self.lease_ms / 1000)
+        claim = self._claims.call((key, token))  # one Lua call with concurrent claims
         if claim.held:
             return ClaimStatus.CLAIMED
         if not claim.value.startswith(_DONE):
@@ -218,16 +256,31 @@ class Inbox:
     def complete(self, event_id: str, *, published_s: float | None = None) -> None:
         """Mark ``event_id`` done for ``ttl_s`` seconds and forget per-handler progress (the
         mark names the rerun window that covers ``published_s``, if one does), and count it
-        for the console: one Lua call.
+        for the console: one Lua call, shared with the done marks of other threads.
 
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        key = self.key(event_id)
-        keys, args = handled_keys(group=self.group, event_id=event_id)  # console: count, timeline
-        keys += [key, key + ":handlers", rerun_key(self.group)]
-        args += [str(self.ttl_s), "" if published_s is None else repr(float(published_s))]
-        self._complete(keys=keys, args=args)  # one round trip (one Lua call)
+        self._dones.call((event_id, published_s))  # one Lua call with concurrent done marks
+
+    def _claim_batch(self, items: list[tuple[str, str]]) -> list[Claim]:
+        reply = self._claim_many(
+            keys=[key for key, _ in items], args=[self.lease_ms, *(t for _, t in items)]
+        )
+        return [Claim(bool(int(reply[i])), _text(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+    def _complete_batch(self, items: list[tuple[str, float | None]]) -> list[None]:
+        keys: list[str] = []
+        args: list[str] = []
+        rerun = rerun_key(self.group)
+        for event_id, published_s in items:
+            key = self.key(event_id)
+            stat_keys, stat_args = handled_keys(group=self.group, event_id=event_id)
+            keys += [*stat_keys, key, key + ":handlers", rerun]
+            published = "" if published_s is None else repr(float(published_s))
+            args += [*stat_args, str(self.ttl_s), published]
+        self._complete_many(keys=keys, args=args)
+        return [None] * len(items)
 
     def release(self, event_id: str, token: str) -> None:
         """Drop our claim (after a handler failed) so a redelivery can run it at once.

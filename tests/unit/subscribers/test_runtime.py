@@ -292,3 +292,29 @@ def test_done_mark_names_the_rerun_window_counts_and_clears_progress(r: redis.Re
     counters = r.hgetall("vbq:stats:counters")
     assert counters[b"events_handled"] == b"3"
     assert counters[f"events_handled:{sub.group}".encode()] == b"3"
+
+
+def test_one_event_delivered_many_times_at_once_runs_once_with_batched_claims(
+    r: redis.Redis,
+) -> None:
+    """Concurrent claims of one process share a Lua call; one event id still runs once."""
+    calls: list[str] = []
+    reg = HandlerRegistry()
+
+    def slow(event: JobEvent) -> None:
+        calls.append(event.event_id)
+        time.sleep(0.2)
+
+    reg.add(slow)
+    sub = _subscriber(r, reg, claim_lease_s=5.0)
+    ev = _event(sid="b" * 32)
+    others = [_event(sid=f"{i:032x}") for i in range(6)]
+    msgs = [_msg(ev, message_id=f"dup-{i}") for i in range(4)] + [_msg(e) for e in others]
+    threads = [threading.Thread(target=sub.handle_message, args=(m,)) for m in msgs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(15)
+    assert sorted(calls) == sorted([ev.event_id] + [e.event_id for e in others])
+    assert [m.outcome for m in msgs] == ["ack"] * len(msgs)
+    assert sub.stats().duplicates == 3 and sub.stats().handled == 7
