@@ -60,7 +60,11 @@ local function expire_one(id, index_key, index_value, index_expire_at)
     end
   end
   -- work lists and per-submission markers
-  redis.call('ZREM', prefix .. 'inflight:' .. (h[5] or '') .. ':' .. (h[6] or ''), id)
+  local inflight = prefix .. 'inflight:' .. (h[5] or '') .. ':' .. (h[6] or '')
+  redis.call('ZREM', inflight, id)
+  if redis.call('EXISTS', inflight) == 0 then
+    redis.call('ZREM', prefix .. 'poll:locations', (h[5] or '') .. ':' .. (h[6] or ''))
+  end
   redis.call('ZREM', prefix .. 'submit:due', id)
   redis.call('ZREM', prefix .. 'results:due', id)
   redis.call('DEL', prefix .. 'cancel:' .. id, prefix .. 'stale:' .. id,
