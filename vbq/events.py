@@ -62,13 +62,16 @@ def event_id_for(submission_id: str, state: str) -> str:
 
 
 class EventRequest(BaseModel):
-    """What the submitter attached to the request: tenant, labels, metadata; and the
-    location the job was placed in (``""`` when unknown, e.g. a packed request)."""
+    """What the submitter attached to the request: tenant, labels, metadata, priority
+    (``interactive``, ``default`` or ``bulk``; ``"default"`` when unknown, e.g. a packed
+    request or an event written before the field existed); and the location the job was
+    placed in (``""`` when unknown, e.g. a packed request)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tenant: str = "default"
     location: str = ""
+    priority: str = "default"
     labels: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -147,6 +150,7 @@ class JobEvent(BaseModel):
         labels: dict[str, str] | None = None,
         metadata: dict[str, Any] | None = None,
         location: str = "",
+        priority: str = "default",
         occurred_at: datetime | None = None,
         event_state: str | None = None,
     ) -> JobEvent:
@@ -167,6 +171,7 @@ class JobEvent(BaseModel):
                 request=EventRequest(
                     tenant=tenant,
                     location=location,
+                    priority=priority,
                     labels=dict(labels or {}),
                     metadata=dict(metadata or {}),
                 ),

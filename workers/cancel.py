@@ -182,6 +182,7 @@ def _cancelled_event(rec: Any) -> JobEvent:
         job=None,
         tenant=rec.tenant,
         location=rec.location,
+        priority=rec.priority,
         labels=dict(rec.labels or {}),
         metadata=dict(rec.metadata or {}),
     )

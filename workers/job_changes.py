@@ -128,6 +128,7 @@ class JobChanges:
                 job=job,
                 tenant=rec.tenant,
                 location=rec.location,
+                priority=rec.priority,
                 labels=rec.labels,
                 metadata=rec.metadata,
             )
@@ -182,6 +183,7 @@ class JobChanges:
                 job=fresh.job,
                 tenant=rec.tenant,
                 location=rec.location,
+                priority=rec.priority,
                 labels=rec.labels,
                 metadata=rec.metadata,
                 event_state="STALE",

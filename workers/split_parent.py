@@ -94,6 +94,7 @@ class SplitParent:
             job=job,
             tenant=rec.tenant,
             location=rec.location,
+            priority=rec.priority,
             labels=rec.labels,
             metadata=rec.metadata,
         ).model_copy(update={"results": results})

@@ -197,6 +197,7 @@ class Splitter:
             job=job,
             tenant=rec.tenant,
             location=rec.location,
+            priority=rec.priority,
             labels=rec.labels,
             metadata=rec.metadata,
         )

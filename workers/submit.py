@@ -393,6 +393,7 @@ class Submitter:
             job=job,
             tenant=rec.tenant,
             location=rec.location,
+            priority=rec.priority,
             labels=dict(rec.labels or {}),
             metadata=dict(rec.metadata or {}),
         )

@@ -43,6 +43,39 @@ def test_every_event_type_passes_in_the_schema_encoding(schema: ProtoSchema, typ
     assert JobEvent.from_json(data) == event  # subscribers read it back unchanged
 
 
+@pytest.mark.parametrize("priority", ["interactive", "default", "bulk"])
+def test_priority_and_location_travel_in_both_encodings(schema: ProtoSchema, priority: str) -> None:
+    event = JobEvent.create(
+        type="job.submitted",
+        submission_id="s" * 32,
+        state="SUBMITTED",
+        previous_state="ACCEPTED",
+        job=JOB,
+        tenant="team-a",
+        location="europe-west4",
+        priority=priority,
+    )
+    plain = event.to_bytes()
+    assert json.loads(plain)["request"]["priority"] == priority
+    assert JobEvent.from_json(plain) == event
+    encoded = event.to_schema_json().encode()
+    schema.validate_json(encoded)
+    request = json.loads(encoded)["request"]
+    assert (request["priority"], request["location"]) == (priority, "europe-west4")
+    assert JobEvent.from_json(encoded).request.priority == priority
+
+
+def test_an_event_without_priority_reads_as_default() -> None:
+    """Events written before the field existed (and request.* events of a pack)."""
+    event = JobEvent.create(
+        type="job.running", submission_id="s", state="RUNNING", previous_state="SUBMITTED"
+    )
+    assert event.request.priority == "default"
+    old = json.loads(event.to_bytes())
+    del old["request"]["priority"]
+    assert JobEvent.from_json(json.dumps(old).encode()).request.priority == "default"
+
+
 def test_the_plain_encoding_does_not_match_the_schema(schema: ProtoSchema) -> None:
     event = JobEvent.create(
         type="job.succeeded",

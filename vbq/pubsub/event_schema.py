@@ -65,6 +65,7 @@ message JobEvent {
     map<string, string> labels = 2;
     string metadata = 3;
     string location = 4;  // where the job was placed (docs/contracts.md, Placement)
+    string priority = 5;  // interactive, default or bulk (docs/contracts.md, Scheduler)
   }
 }
 """

@@ -3,10 +3,12 @@ emulator; producers only write the store."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from tests.integration.producers.conftest import broker_messages, queued_ids
 from tests.integration.workers.harness import (
@@ -50,7 +52,7 @@ def test_fair_dispatch_cancel_of_a_queued_one_and_no_broker_churn(
     settings = settings_from(env)
     client = Client.from_settings(settings)
     flood = client.submit_many([_kwargs(i) for i in range(40)], tenant="a", priority="bulk")
-    late = client.submit_many([_kwargs(i) for i in range(3)], tenant="b")
+    late = client.submit_many([_kwargs(i) for i in range(3)], tenant="b", priority="interactive")
     a_ids = [x.submission_id for x in flood.accepted]
     b_ids = [x.submission_id for x in late.accepted]
     cancelled = a_ids[-1]
@@ -70,6 +72,20 @@ def test_fair_dispatch_cancel_of_a_queued_one_and_no_broker_churn(
     # b arrived behind 40 of a's but was created among the first few.
     order = sorted(wanted, key=lambda sid: store.get(sid).submitted_at or 0.0)
     assert max(order.index(sid) for sid in b_ids) < 10, order
+    # Events carry the submission's priority (request.priority), so subscribers can tell
+    # interactive from bulk work.
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    events = [json.loads(fields["event"]) for _, fields in r.xrange("vbq:outbox")]
+    r.close()
+    priority_of = {
+        e["submission_id"]: e["request"]["priority"] for e in events if e["type"] == "job.submitted"
+    }
+    assert priority_of == {
+        **dict.fromkeys(a_ids[:-1], "bulk"),
+        **dict.fromkeys(b_ids, "interactive"),
+    }
+    (cancel_event,) = [e for e in events if e["type"] == "job.cancelled"]
+    assert cancel_event["request"]["priority"] == "bulk"
     client.close()
     store.close()
 

@@ -20,6 +20,7 @@ PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
 class Resolved:
     project: str = PROJECT
     location: str = LOCATION
+    priority: str = "default"
     parent: str = PARENT
     api_version: str = "v1"
     body: dict[str, Any] = field(
@@ -44,6 +45,7 @@ class Record:
     metadata: dict[str, Any] = field(default_factory=dict)
     project: str = PROJECT
     location: str = LOCATION
+    priority: str = "default"
     model: str | None = None
     job_name: str | None = None
     job: dict[str, Any] | None = None
