@@ -4,10 +4,11 @@ Starts a private ``redis-server`` and fills it quickly with pipelined writes of 
 records (the hash fields ``create.lua`` and ``update.lua`` write, a spec, a Vertex job for the
 submitted ones) and every index entry the scripts maintain (state, tenant, label, model and
 name indexes, per-tenant-and-state counters, timelines, the in-flight list, recent create
-windows): 20 tenants of Zipf-like sizes, 5 models, 30 days of history, 8 % waiting, 5 % at
-Vertex, the rest finished. Then it times each console page in-process (FastAPI app, Starlette
-``TestClient``, admin session) against the baseline measured in the same run: the JSON list
-endpoint (``GET /v1/submissions?page_size=50``), the cheapest page the API serves.
+windows, the scheduler's per-tenant queues of the waiting ones): 20 tenants of Zipf-like sizes,
+5 models, 30 days of history, 8 % waiting, 5 % at Vertex, the rest finished. Then it times
+each console page in-process (FastAPI app, Starlette ``TestClient``, admin session) against
+the baseline measured in the same run: the JSON list endpoint (``GET
+/v1/submissions?page_size=50``), the cheapest page the API serves.
 
 Run from the repository root::
 
@@ -38,6 +39,7 @@ from tests.support.services import RedisServer
 from vbq.logs import configure_logging
 from vbq.producers import Client
 from vbq.producers.api import ApiKeyRing, create_app, generate_api_key, hash_api_key
+from vbq.scheduler.keys import PLACES_KEY, PRIORITIES, SEQ_KEY, active_key, place_name, queue_key
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.store.keys import (
@@ -145,6 +147,7 @@ def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) ->
     }  # fmt: skip
     counts: Counter[str] = Counter()
     sample: list[str] = []
+    queued = 0
     for i in range(records):
         tenant = rng.choices(TENANTS, weights)[0]
         model = MODELS[rng.randrange(len(MODELS))]
@@ -196,6 +199,12 @@ def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) ->
                 ]
         elif state != "ACCEPTED":
             timeline.append(f"{created + 1:.6f}|state|ACCEPTED|{state}|job.{state.lower()}")
+        else:  # waiting: in the scheduler's queue of its tenant and priority, as create.lua does
+            priority = PRIORITIES[i % 10 // 4]  # interactive 40 %, default 40 %, bulk 20 %
+            fields["priority"] = priority
+            queued += 1
+            out.command("ZADD", queue_key(PROJECT, LOCATION, tenant, priority), queued, sid)
+            out.command("ZADD", active_key(PROJECT, LOCATION), "NX", 0, tenant)
         out.command("HSET", sub_key(sid), *(x for kv in fields.items() for x in kv))
         for key in (index_key(), state_index_key(state), tenant_index_key(tenant),
                     label_index_key("team", tenant), label_index_key("pipeline", "nightly"),
@@ -209,6 +218,8 @@ def build_store(r: redis.Redis, records: int, *, now_s: float, seed: int = 3) ->
     out.close()
     pipe = r.pipeline(transaction=False)
     pipe.sadd(models_key(), *MODELS)
+    pipe.sadd(PLACES_KEY, place_name(PROJECT, LOCATION))
+    pipe.set(SEQ_KEY, queued)
     pipe.hset(tenant_state_counts_key(), mapping=dict(counts))
     # The last ten minutes of creates and a few 429s, as the stats windows hold them.
     window = int(now_s) // 10

@@ -2,9 +2,10 @@
 
 Everything comes from counters and indexes (a handful of round trips whatever the store's
 size): the per-tenant-and-state counters and the state indexes (:mod:`vbq.store.counts`), the
-windowed counters (:mod:`vbq.stats`), the outbox stream, the slot pool and a
-:class:`~vbq.producers.console.quota.QuotaSource`. A tenant viewer sees its own tenant's rows
-and the deployment-wide quota figures, never another tenant's name or numbers.
+windowed counters (:mod:`vbq.stats`), the outbox stream and a
+:class:`~vbq.producers.console.quota.QuotaSource` (the scheduler's queues, the create rates
+and slots of each place). A tenant viewer sees its own tenant's rows and the deployment-wide
+quota figures (places, rates, slots), never another tenant's name or numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vbq.producers.console.quota import QuotaSource, RateView, SlotsView, TenantQueue
+from vbq.producers.console.quota import PlaceView, QuotaSource, RateView, SlotsView, TenantQueue
 from vbq.producers.console.session import Viewer
 from vbq.states import SubmissionState
 from vbq.stats import CREATE_429, CREATES, StatsSnapshot, read_stats
@@ -23,7 +24,6 @@ from vbq.store.keys import OUTBOX_KEY
 __all__ = ["MinuteRow", "Overview", "TenantRow", "build_overview"]
 
 STATE_ORDER: tuple[str, ...] = tuple(s.value for s in SubmissionState)
-_WAITING = (SubmissionState.ACCEPTED.value,)
 _IN_FLIGHT = frozenset(s.value for s in IN_FLIGHT_STATES)
 _CHART_MINUTES = 10
 
@@ -63,13 +63,12 @@ class Overview:
     total: int
     counts_consistent: bool
     queues: list[TenantQueue]
-    rate: RateView
+    places: list[PlaceView]
     creates_last_min: int
     refusals_last_min: int
     refusals_total: int
     creates_total: int
     minutes: list[MinuteRow]
-    slots: SlotsView
     in_flight_jobs: int
     outbox_depth: int
     outbox_oldest_age_s: float | None
@@ -83,17 +82,28 @@ class Overview:
         return next((q for q in self.queues if q.tenant == tenant), None)
 
     def share_of_creates(self, tenant: str) -> float | None:
-        """The tenant's share of the last minute's creates, 0..1 (None: no creates)."""
-        row = next((r for r in self.rows if r.tenant == tenant), None)
-        if row is None or not self.creates_last_min:
-            return None
-        return row.creates_last_min / self.creates_last_min
+        """The tenant's share of the last minute's creates, 0..1 (None: no creates), as the
+        scheduler counts it (``vbq list --queues``)."""
+        queue = self.queue_of(tenant)
+        return queue.share if queue is not None else None
+
+    @property
+    def rate(self) -> RateView:
+        """The create rate of the default place (shown first)."""
+        return self.places[0].rate
+
+    @property
+    def slots(self) -> SlotsView:
+        """The in-flight slots of the default place."""
+        return self.places[0].slots
 
     @property
     def chart_max(self) -> int:
-        """The largest per-minute count of the chart (at least the configured rate)."""
+        """The largest per-minute count of the chart (at least the configured rates of every
+        place summed: the chart counts every place's creates)."""
         peak = max((m.creates for m in self.minutes), default=0)
-        return max(peak, int(self.rate.configured_per_min), 1)
+        configured = sum(p.rate.configured_per_min for p in self.places)
+        return max(peak, int(configured), 1)
 
 
 def build_overview(redis: Any, *, viewer: Viewer, quota: QuotaSource) -> Overview:
@@ -115,7 +125,6 @@ def build_overview(redis: Any, *, viewer: Viewer, quota: QuotaSource) -> Overvie
         _row(counts, t, creates_by_tenant.get(t, 0), refusals_by_tenant.get(t, 0)) for t in tenants
     ]
     shown = {s for s, n in counts.state_totals.items() if n}
-    depths = {r.tenant: sum(r.by_state.get(s, 0) for s in _WAITING) for r in rows}
     return Overview(
         viewer=viewer,
         now_s=now_s,
@@ -126,14 +135,13 @@ def build_overview(redis: Any, *, viewer: Viewer, quota: QuotaSource) -> Overvie
         state_totals=dict(counts.state_totals),
         total=counts.total,
         counts_consistent=counts.consistent,
-        queues=quota.tenant_queues(depths, now_s=now_s),
-        rate=quota.create_rate(),
+        queues=quota.tenant_queues(None if scope is None else [scope]),
+        places=quota.places(),
         creates_last_min=stats.recent(CREATES, seconds=60),
         refusals_last_min=stats.recent(CREATE_429, seconds=60),
         refusals_total=stats.counters.get(CREATE_429, 0),
         creates_total=stats.counters.get(CREATES, 0),
         minutes=_minutes(stats),
-        slots=quota.slots(now_s=now_s),
         in_flight_jobs=sum(n for s, n in counts.state_totals.items() if s in _IN_FLIGHT)
         if scope is None
         else sum(r.in_flight for r in rows),

@@ -1,62 +1,52 @@
 """What the console shows about the shared quota, behind one small interface.
 
-:class:`QuotaSource` answers three questions: how deep is each tenant's queue and how long has
-its oldest submission waited, what create rate applies (configured and effective), and how
-many in-flight slots are used. :class:`StoreQuotaSource` answers them from what the store and
-the settings hold today: the queue is the tenant's ACCEPTED submissions (created, not yet sent
-to Google), the oldest wait comes from the oldest entries of the ACCEPTED index, and the
-effective rate is the configured one (no adaptive rate exists yet). When the scheduler of
-issue 14 publishes its per-tenant queues and adaptive rate, a source reading them replaces
-this one here and nothing else in the console changes.
+:class:`QuotaSource` answers three questions: how deep is each tenant's queue, how long has its
+oldest submission waited and what share of the creates it got; what create rate applies at each
+place (configured and effective); how many in-flight slots each place uses.
+:class:`StoreQuotaSource` reads the real sources: the scheduler's queues
+(:func:`vbq.scheduler.stats.scheduler_stats`), the adaptive create rates
+(:func:`vbq.quota.adaptive.read_rates`) and the slot pools (:class:`vbq.quota.Slots`).
+
+Places shown: those :func:`~vbq.quota.adaptive.read_rates` lists, i.e. the default place
+(``VBQ_PROJECT``, ``VBQ_LOCATION``) first, then every ``VBQ_LOCATIONS`` location under
+``VBQ_PROJECT`` and every place whose create rate was ever lowered by a 429, each one row.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from vbq.places import settings_for_place
 from vbq.quota import Slots
+from vbq.quota.adaptive import read_rates
+from vbq.scheduler.stats import scheduler_stats
 from vbq.settings import Settings
-from vbq.store.keys import PREFIX, state_index_key
 
-__all__ = ["QuotaSource", "RateView", "SlotsView", "StoreQuotaSource", "TenantQueue"]
-
-_OLDEST_PROBE = 2000
-
-# KEYS[1] the ACCEPTED index. ARGV[1] entries to look at, ARGV[2] key prefix, ARGV[3] tenants
-# wanted. Returns {tenant, created_at, ...}: each tenant's oldest among the entries looked at.
-# Server-side: 2,000 HGETs here take ~1 ms; through a client pipeline, ~40 ms of parsing.
-_OLDEST_SCRIPT = """
-local rows = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
-local seen, out, found = {}, {}, 0
-for i = 1, #rows, 2 do
-  local tenant = redis.call('HGET', ARGV[2] .. 'sub:' .. rows[i], 'tenant')
-  if tenant and not seen[tenant] then
-    seen[tenant] = true
-    out[#out + 1] = tenant
-    out[#out + 1] = rows[i + 1]
-    found = found + 1
-    if found >= tonumber(ARGV[3]) then break end
-  end
-end
-return out
-"""
+__all__ = ["PlaceView", "QuotaSource", "RateView", "SlotsView", "StoreQuotaSource", "TenantQueue"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class TenantQueue:
-    """One tenant's waiting work.
+    """One tenant's waiting work and use of the creates.
 
     Attributes:
         tenant: the tenant.
-        depth: submissions waiting to be sent to Google.
-        oldest_wait_s: how long the oldest of them has waited, in seconds; None when unknown
-            (the tenant has none among the oldest entries probed).
+        depth: submissions waiting in the scheduler's queues (every place and priority
+            summed; one waiting with several acceptable locations counts at each).
+        by_priority: ``depth`` by priority (``interactive``, ``default``, ``bulk``).
+        oldest_wait_s: how long the oldest of them has waited, in seconds; None when
+            nothing waits.
+        share: the tenant's share of the last minute's creates, 0..1; None when nothing was
+            created.
     """
 
     tenant: str
     depth: int
-    oldest_wait_s: float | None
+    by_priority: dict[str, int] = field(default_factory=dict)
+    oldest_wait_s: float | None = None
+    share: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,17 +54,21 @@ class RateView:
     """The create rate of one (project, location).
 
     Attributes:
-        configured_per_min: ``VBQ_CREATE_RATE_PER_MIN``, the ceiling.
-        burst: ``VBQ_CREATE_BURST``.
+        configured_per_min: ``VBQ_CREATE_RATE_PER_MIN`` (or the place's
+            ``VBQ_LOCATION_LIMITS`` override), the ceiling.
+        burst: ``VBQ_CREATE_BURST`` (or the place's override).
         effective_per_min: the rate in force now (below the ceiling after 429s with an
             adaptive rate); equal to the configured rate without one.
-        adaptive: True when ``effective_per_min`` comes from an adaptive rate.
+        adaptive: True when ``VBQ_ADAPTIVE_RATE`` is on (``effective_per_min`` may then be
+            lower than the configured rate).
+        throttled: 429s counted since the rate was last at the ceiling.
     """
 
     configured_per_min: float
     burst: int
     effective_per_min: float
     adaptive: bool
+    throttled: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,11 +77,21 @@ class SlotsView:
 
     Attributes:
         used: slots held or leased now.
-        limit: ``VBQ_MAX_IN_FLIGHT``.
+        limit: ``VBQ_MAX_IN_FLIGHT`` (or the place's override).
     """
 
     used: int
     limit: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlaceView:
+    """One place's create rate and in-flight slots."""
+
+    project: str
+    location: str
+    rate: RateView
+    slots: SlotsView
 
 
 class QuotaSource(Protocol):
@@ -96,23 +100,23 @@ class QuotaSource(Protocol):
     project: str
     location: str
 
-    def tenant_queues(self, depths: dict[str, int], *, now_s: float) -> list[TenantQueue]:
-        """Queues of the tenants in ``depths`` (tenant -> waiting submissions, from the
-        store's counts), deepest first."""
+    def tenant_queues(self, tenants: Collection[str] | None) -> list[TenantQueue]:
+        """Queues of ``tenants`` (None: every tenant with queued work or recent creates),
+        deepest first."""
 
-    def create_rate(self) -> RateView:
-        """The create rate configured and in force."""
-
-    def slots(self, *, now_s: float) -> SlotsView:
-        """In-flight slots used and their cap."""
+    def places(self) -> list[PlaceView]:
+        """Every place shown, the default place first (never empty)."""
 
 
 class StoreQuotaSource:
-    """:class:`QuotaSource` from the job store, the slot pool and the settings.
+    """:class:`QuotaSource` from the scheduler's queues, the adaptive rates and the slot pools.
 
     Args:
         redis: the store's Redis client.
-        settings: rate, burst, cap, project and location.
+        settings: project, location, rates, caps and the tenant policy.
+
+    Raises:
+        ConfigError: the tenant policy or a place setting is malformed.
     """
 
     def __init__(self, *, redis: Any, settings: Settings) -> None:
@@ -120,47 +124,55 @@ class StoreQuotaSource:
         self._settings = settings
         self.project = settings.project
         self.location = settings.location
-        self._oldest = redis.register_script(_OLDEST_SCRIPT)
+        self._policy = settings.tenant_policy()
         self._slots = Slots(redis, settings=settings)
 
-    def tenant_queues(self, depths: dict[str, int], *, now_s: float) -> list[TenantQueue]:
-        """Depth from the counts; the oldest wait of each tenant found among the oldest
-        ACCEPTED submissions (one server-side scan of at most 2,000 entries)."""
-        waiting = {t: n for t, n in depths.items() if n > 0}
-        oldest: dict[str, float] = {}
-        if waiting:
-            reply = self._oldest(
-                keys=[state_index_key("ACCEPTED")], args=[_OLDEST_PROBE, PREFIX, len(waiting)]
-            )
-            it = iter(reply)
-            for tenant, score in zip(it, it, strict=True):
-                oldest[_text(tenant)] = float(_text(score))
+    def tenant_queues(self, tenants: Collection[str] | None) -> list[TenantQueue]:
+        """From :func:`~vbq.scheduler.stats.scheduler_stats` (a few round trips, one
+        ``ZCARD`` per queued (place, tenant, priority); nothing per submission).
+
+        Raises:
+            redis.RedisError: Redis could not be reached.
+        """
+        wanted = None if tenants is None else set(tenants)
         queues = [
             TenantQueue(
-                tenant=t,
-                depth=n,
-                oldest_wait_s=max(0.0, now_s - oldest[t]) if t in oldest else None,
+                tenant=s.tenant,
+                depth=s.queued_total,
+                by_priority=dict(s.queued),
+                oldest_wait_s=s.oldest_wait_s if s.queued_total else None,
+                share=s.share if s.creates_recent else None,
             )
-            for t, n in waiting.items()
+            for s in scheduler_stats(self._redis, policy=self._policy, window_s=60)
+            if wanted is None or s.tenant in wanted
         ]
         return sorted(queues, key=lambda q: (-q.depth, q.tenant))
 
-    def create_rate(self) -> RateView:
-        """The configured rate; no adaptive rate exists yet, so it is also the effective one."""
+    def places(self) -> list[PlaceView]:
+        """Each place of :func:`~vbq.quota.adaptive.read_rates` (the default one first) with
+        its configured and effective create rate and its slots (unexpired entries of
+        ``vbq:slots:{project}:{location}``, on the Redis clock).
+
+        Raises:
+            redis.RedisError: Redis could not be reached.
+        """
         s = self._settings
-        return RateView(
-            configured_per_min=s.create_rate_per_min,
-            burst=s.create_burst,
-            effective_per_min=s.create_rate_per_min,
-            adaptive=False,
-        )
-
-    def slots(self, *, now_s: float) -> SlotsView:
-        """Held slots and unexpired leases of the (project, location) pool
-        (:meth:`vbq.quota.Slots.in_use`, on the Redis clock)."""
-        used = self._slots.in_use(self.project, self.location)
-        return SlotsView(used=used, limit=self._settings.max_in_flight)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+        default = (self.project, self.location)
+        rates = {(r.project, r.location): r for r in read_rates(self._redis, s)}
+        out = []
+        for project, location in sorted(rates.keys() | {default}, key=lambda p: (p != default, p)):
+            placed = settings_for_place(s, project, location)
+            found = rates.get((project, location))  # None: no VBQ_PROJECT (read_rates skips it)
+            configured = placed.create_rate_per_min
+            rate = RateView(
+                configured_per_min=configured,
+                burst=placed.create_burst,
+                effective_per_min=round(found.effective_per_s * 60.0, 3) if found else configured,
+                adaptive=s.adaptive_rate,
+                throttled=found.throttled if found else 0,
+            )
+            slots = SlotsView(
+                used=self._slots.in_use(project, location), limit=placed.max_in_flight
+            )
+            out.append(PlaceView(project=project, location=location, rate=rate, slots=slots))
+        return out
