@@ -51,7 +51,7 @@ def test_contracts_hold_on_this_tree(tmp_path: Path) -> None:
         ("vbq/workers/retry.py", "import vbq.subscribers.inbox", "vbq.workers is not allowed"),
         ("vbq/subscribers/inbox.py", "import vbq.producers.client", "not allowed to import"),
         # ... nothing in vbq imports an extra, and the emulators import no role.
-        ("vbq/settings.py", "import vbq_emulators.errors", "vbq never imports its extras"),
+        ("vbq/settings/settings.py", "import vbq_emulators.errors", "vbq never imports its extras"),
         ("vbq_emulators/errors.py", "import vbq.workers.retry", "The emulators stand in"),
     ],
 )

@@ -1,15 +1,12 @@
-"""Settings, built once from the environment.
+"""The :class:`Settings` dataclass: every setting of vbq, with units in the names.
 
-``Settings.from_env()`` reads every ``VBQ_*`` variable (and Google's own ``PUBSUB_EMULATOR_HOST``
-and ``STORAGE_EMULATOR_HOST``, honoured exactly as Google's clients honour them) into one frozen
-object. Nothing else in vbq reads ``os.environ`` for configuration.
-
-Credentials are never settings: vbq uses Application Default Credentials through google-auth.
+``Settings.from_env()`` reads them (:mod:`vbq.settings.reading`); nothing else in vbq reads
+``os.environ`` for configuration. Credentials are never settings: vbq uses Application Default
+Credentials through google-auth.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -18,62 +15,9 @@ from typing import Any
 from vbq.errors import ConfigError
 from vbq.redaction import redact_url
 from vbq.scheduler.policy import TenantPolicy
+from vbq.settings.reading import read_settings
 
 __all__ = ["Settings"]
-
-
-def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _share(env: Mapping[str, str], name: str, default: float) -> float:
-    value = _float(env, name, default, minimum=1e-6)
-    if value > 1.0:
-        raise ConfigError(f"{name} must be <= 1, got {value}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    text = raw.strip().lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
-
-
-def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,109 +218,7 @@ class Settings:
         Raises:
             ConfigError: a variable is present but malformed (names the variable).
         """
-        e = os.environ if env is None else env
-        redis_url = e.get("VBQ_REDIS_URL", cls.redis_url).strip() or cls.redis_url
-        known = {f"VBQ_{f.name.upper()}" for f in fields(cls)}
-        settings = cls(
-            redis_url=redis_url,
-            broker_url=e.get("VBQ_BROKER_URL", "").strip() or redis_url,
-            redis_failover_timeout_s=_float(e, "VBQ_REDIS_FAILOVER_TIMEOUT_S", 30.0, minimum=0.0),
-            redis_wait_replicas=_int(
-                e, "VBQ_REDIS_WAIT_REPLICAS", 1 if _is_sentinel(redis_url) else 0
-            ),
-            redis_wait_timeout_s=_float(e, "VBQ_REDIS_WAIT_TIMEOUT_S", 2.0, minimum=0.001),
-            project=e.get("VBQ_PROJECT", "").strip(),
-            location=e.get("VBQ_LOCATION", cls.location).strip() or cls.location,
-            vertex_endpoint=e.get("VBQ_VERTEX_ENDPOINT", "").strip().rstrip("/"),
-            events_topic=e.get("VBQ_EVENTS_TOPIC", cls.events_topic).strip() or cls.events_topic,
-            events_subscription=e.get("VBQ_EVENTS_SUBSCRIPTION", cls.events_subscription).strip()
-            or cls.events_subscription,
-            dead_letter_topic=e.get("VBQ_DEAD_LETTER_TOPIC", cls.dead_letter_topic).strip()
-            or cls.dead_letter_topic,
-            event_types=_list(e, "VBQ_EVENT_TYPES", ()),
-            events_schema=e.get("VBQ_EVENTS_SCHEMA", cls.events_schema).strip(),
-            pubsub_emulator_host=e.get("PUBSUB_EMULATOR_HOST", "").strip(),
-            storage_emulator_host=e.get("STORAGE_EMULATOR_HOST", "").strip(),
-            create_rate_per_min=_float(e, "VBQ_CREATE_RATE_PER_MIN", 60.0, minimum=0.001),
-            create_burst=_int(e, "VBQ_CREATE_BURST", 5),
-            read_rate_per_min=_float(e, "VBQ_READ_RATE_PER_MIN", 600.0, minimum=0.001),
-            read_burst=_int(e, "VBQ_READ_BURST", 20),
-            rate_limit_margin_s=_float(e, "VBQ_RATE_LIMIT_MARGIN_S", 0.15),
-            adaptive_rate=_bool(e, "VBQ_ADAPTIVE_RATE", True),
-            adaptive_decrease_factor=_share(e, "VBQ_ADAPTIVE_DECREASE_FACTOR", 0.5),
-            adaptive_decrease_interval_s=_float(e, "VBQ_ADAPTIVE_DECREASE_INTERVAL_S", 1.0),
-            adaptive_quiet_s=_float(e, "VBQ_ADAPTIVE_QUIET_S", 5.0),
-            adaptive_increase_share_per_s=_float(
-                e, "VBQ_ADAPTIVE_INCREASE_SHARE_PER_S", 0.025, minimum=1e-6
-            ),
-            adaptive_min_share=_share(e, "VBQ_ADAPTIVE_MIN_SHARE", 0.05),
-            max_in_flight=_int(e, "VBQ_MAX_IN_FLIGHT", 100, minimum=1),
-            max_in_flight_per_model=_int(e, "VBQ_MAX_IN_FLIGHT_PER_MODEL", 0),
-            locations=e.get("VBQ_LOCATIONS", "").strip(),
-            location_limits=e.get("VBQ_LOCATION_LIMITS", "").strip(),
-            model_locations=e.get("VBQ_MODEL_LOCATIONS", "").strip(),
-            tenant_max_queued=_int(e, "VBQ_TENANT_MAX_QUEUED", 0),
-            tenant_max_in_flight=_int(e, "VBQ_TENANT_MAX_IN_FLIGHT", 0),
-            tenant_overrides=e.get("VBQ_TENANT_OVERRIDES", "").strip(),
-            max_attempts=_int(e, "VBQ_MAX_ATTEMPTS", 8, minimum=1),
-            retry_base_s=_float(e, "VBQ_RETRY_BASE_S", 1.0),
-            retry_max_s=_float(e, "VBQ_RETRY_MAX_S", 300.0),
-            visibility_timeout_s=_int(e, "VBQ_VISIBILITY_TIMEOUT_S", 3600, minimum=10),
-            http_timeout_s=_float(e, "VBQ_HTTP_TIMEOUT_S", 30.0, minimum=0.1),
-            poll_interval_s=_float(e, "VBQ_POLL_INTERVAL_S", 10.0, minimum=0.01),
-            poll_max_interval_s=_float(e, "VBQ_POLL_MAX_INTERVAL_S", 60.0, minimum=0.01),
-            poll_page_size=_int(e, "VBQ_POLL_PAGE_SIZE", 100, minimum=1),
-            stale_after_s=_float(e, "VBQ_STALE_AFTER_S", 72 * 3600 + 3600),
-            inbox_ttl_s=_int(e, "VBQ_INBOX_TTL_S", 7 * 24 * 3600, minimum=1),
-            subscriber_max_messages=_int(e, "VBQ_SUBSCRIBER_MAX_MESSAGES", 100, minimum=1),
-            shutdown_grace_s=_float(e, "VBQ_SHUTDOWN_GRACE_S", 30.0),
-            push_port=_int(e, "VBQ_PUSH_PORT", _int(e, "PORT", 8080)),
-            push_audience=e.get("VBQ_PUSH_AUDIENCE", "").strip(),
-            push_service_account=e.get("VBQ_PUSH_SERVICE_ACCOUNT", "").strip(),
-            push_issuers=_list(e, "VBQ_PUSH_ISSUERS", cls.push_issuers),
-            push_certs_url=e.get("VBQ_PUSH_CERTS_URL", "").strip() or cls.push_certs_url,
-            metrics_port=_int(e, "VBQ_METRICS_PORT", 0),
-            metrics_host=e.get("VBQ_METRICS_HOST", "").strip() or cls.metrics_host,
-            log_format=e.get("VBQ_LOG_FORMAT", "auto").strip().lower() or "auto",
-            log_level=e.get("VBQ_LOG_LEVEL", "INFO").strip().upper() or "INFO",
-            api_keys_file=e.get("VBQ_API_KEYS_FILE", "").strip(),
-            api_max_body_bytes=_int(e, "VBQ_API_MAX_BODY_BYTES", 1_048_576, minimum=1024),
-            pack_prefix=e.get("VBQ_PACK_PREFIX", "").strip().rstrip("/"),
-            pack_max_rows=_int(e, "VBQ_PACK_MAX_ROWS", 200_000, minimum=1),
-            pack_max_bytes=_int(e, "VBQ_PACK_MAX_BYTES", 999_000_000, minimum=1024),
-            pack_max_wait_s=_float(e, "VBQ_PACK_MAX_WAIT_S", 300.0, minimum=0.01),
-            pack_share_tenants=_bool(e, "VBQ_PACK_SHARE_TENANTS", False),
-            request_models=_list(e, "VBQ_REQUEST_MODELS", ()),
-            request_events=_bool(e, "VBQ_REQUEST_EVENTS", False),
-            request_ttl_s=_int(e, "VBQ_REQUEST_TTL_S", 7 * 24 * 3600, minimum=60),
-            token_accounting=_bool(e, "VBQ_TOKEN_ACCOUNTING", True),
-            price_table=e.get("VBQ_PRICE_TABLE", "").strip(),
-            results_timeout_s=_float(e, "VBQ_RESULTS_TIMEOUT_S", 3600.0, minimum=1.0),
-            split_inputs=_bool(e, "VBQ_SPLIT_INPUTS", True),
-            retention_s=_int(e, "VBQ_RETENTION_S", 7 * 24 * 3600, minimum=0),
-            archive_prefix=e.get("VBQ_ARCHIVE_PREFIX", "").strip().rstrip("/"),
-            archive_index_ttl_s=_int(e, "VBQ_ARCHIVE_INDEX_TTL_S", 30 * 24 * 3600, minimum=60),
-            retention_batch=_int(e, "VBQ_RETENTION_BATCH", 500, minimum=1),
-            extra={
-                k: v
-                for k, v in e.items()
-                if k.startswith("VBQ_") and k not in known and k not in _ALSO_KNOWN
-            },
-        )
-        _check_packing(settings)
-        if settings.archive_prefix and not settings.archive_prefix.startswith("gs://"):
-            raise ConfigError(
-                f"VBQ_ARCHIVE_PREFIX must start with gs://, got {settings.archive_prefix!r}"
-            )
-        settings.tenant_policy()  # ConfigError now, not in a worker
-        from vbq.places import places_of  # imports settings
-
-        places_of(settings)
-        if settings.log_format not in {"auto", "json", "console"}:
-            raise ConfigError(
-                f"VBQ_LOG_FORMAT must be json, console or auto, got {settings.log_format!r}"
-            )
-        return settings
+        return read_settings(cls, os.environ if env is None else env)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed (tests, CLI options)."""
@@ -422,27 +264,6 @@ class Settings:
                 value = redact_url(value)
             out[f.name] = value
         return out
-
-
-def _is_sentinel(url: str) -> bool:
-    # vbq.redisconn.SENTINEL_SCHEME; not imported (redisconn builds clients from Settings).
-    return url.split("://", 1)[0].lower() == "redis+sentinel"
-
-
-_ALSO_KNOWN = {"VBQ_EVENTS_SUBSCRIPTION", "VBQ_DEAD_LETTER_TOPIC", "VBQ_DISPATCHER"}
-
-# Google's per-job limits for Gemini batch input in Cloud Storage.
-GEMINI_MAX_REQUESTS = 200_000
-GEMINI_MAX_INPUT_BYTES = 1_000_000_000
-
-
-def _check_packing(settings: Settings) -> None:
-    if settings.pack_prefix and not settings.pack_prefix.startswith("gs://"):
-        raise ConfigError(f"VBQ_PACK_PREFIX must start with gs://, got {settings.pack_prefix!r}")
-    if settings.pack_max_rows > GEMINI_MAX_REQUESTS:
-        raise ConfigError(f"VBQ_PACK_MAX_ROWS must be <= {GEMINI_MAX_REQUESTS} (Google's limit)")
-    if settings.pack_max_bytes > GEMINI_MAX_INPUT_BYTES:
-        raise ConfigError(f"VBQ_PACK_MAX_BYTES must be <= {GEMINI_MAX_INPUT_BYTES} (1 GB)")
 
 
 def _resource_path(name: str, project: str, kind: str) -> str:
