@@ -30,12 +30,9 @@ from vbq.store.durability import ReplicaWait
 from vbq.store.keys import (
     OUTBOX_KEY,
     PREFIX,
-    inflight_key,
-    state_index_key,
     sub_key,
 )
-from vbq.store.listing import list_page
-from vbq.store.paging import Cursor
+from vbq.store.reads import SubmissionReads
 from vbq.store.records import (
     NewSubmission,
     SpecLoader,
@@ -45,7 +42,6 @@ from vbq.store.records import (
     flat_pairs,
 )
 from vbq.store.removal import Remover, _text
-from vbq.store.scanning import ScanPage, ScanQuery, scan_page
 from vbq.store.scripts import load_script
 
 __all__ = ["IN_FLIGHT_STATES", "JobStore"]
@@ -65,14 +61,12 @@ IN_FLIGHT_STATES: frozenset[SubmissionState] = frozenset(
 
 _BEFORE_SUBMIT = frozenset({SubmissionState.ACCEPTED, SubmissionState.SUBMITTING})
 
-# ``JobStore.list`` shadows the builtin inside the class body, where annotations resolve.
-_Records = list[SubmissionRecord]
-
 _CREATE_CHUNK = 500
 
 
-class JobStore:
-    """Submissions in Redis (docs/contracts.md § Job store).
+class JobStore(SubmissionReads):
+    """Submissions in Redis (docs/contracts.md § Job store); the reads (``get``, ``list``,
+    ``scan``, ...) are :class:`~vbq.store.reads.SubmissionReads`.
 
     Args:
         redis: a ``redis.Redis`` client (``decode_responses`` either way).
@@ -182,77 +176,7 @@ class JobStore:
         self._replica_wait.append(pipe)
         return self._replica_wait.check(pipe.execute())
 
-    # -- read ---------------------------------------------------------------------------------
-
-    def get(self, submission_id: str, tenant: str | None = None) -> SubmissionRecord:
-        """The record of ``submission_id``.
-
-        Args:
-            tenant: when given, a record of another tenant is reported as not found (its
-                existence is never revealed).
-
-        Raises:
-            NotFoundError: no such submission (or not visible to ``tenant``).
-        """
-        raw = self.redis.hgetall(sub_key(submission_id))
-        if not raw:
-            raise NotFoundError(f"submission {submission_id} not found")
-        rec = decode_record(raw, spec_loader=self._load_spec)
-        if tenant is not None and rec.tenant != tenant:
-            raise NotFoundError(f"submission {submission_id} not found")
-        return rec
-
-    def get_many(self, submission_ids: Sequence[str]) -> list[SubmissionRecord]:
-        """Records of the ids that exist, in the given order (missing ids are left out)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for sid in submission_ids:
-            pipe.hgetall(sub_key(sid))
-        return [decode_record(raw, spec_loader=self._load_spec) for raw in pipe.execute() if raw]
-
-    def list(
-        self,
-        tenant: str | None = None,
-        state: SubmissionState | str | None = None,
-        label: tuple[str, str] | None = None,
-        page_size: int = 50,
-        page_token: str | None = None,
-    ) -> tuple[_Records, str | None]:
-        """One page of submissions, newest first.
-
-        Filters combine with AND. The page token is opaque; pages stay consistent while new
-        submissions arrive (they sort before the cursor).
-
-        Args:
-            tenant: only this tenant's submissions.
-            state: only submissions currently in this state.
-            label: only submissions whose spec carries label ``key=value``.
-            page_size: 1..1000 records per page.
-            page_token: the token returned with the previous page.
-
-        Returns:
-            ``(records, next_page_token)``; the token is None on the last page.
-
-        Raises:
-            StoreError: page_size out of range or a malformed page token.
-        """
-        return list_page(
-            self.redis,
-            self.get_many,
-            tenant=tenant,
-            state=state,
-            label=label,
-            page_size=page_size,
-            page_token=page_token,
-        )
-
-    def scan(
-        self, query: ScanQuery, *, page_size: int, after: Cursor | None, max_examined: int
-    ) -> tuple[_Records, ScanPage]:
-        """One page of a filtered listing, newest first (:mod:`vbq.store.scanning`)."""
-        page = scan_page(
-            self.redis, query, page_size=page_size, after=after, max_examined=max_examined
-        )
-        return self.get_many(page.ids), page
+    # -- delete -------------------------------------------------------------------------------
 
     def delete(self, submission_id: str, *, tenant: str | None = None) -> SubmissionRecord:
         """Delete a finished submission, queue its Vertex job for deletion at Google
@@ -263,22 +187,6 @@ class JobStore:
             StateConflictError: it has not finished.
         """
         return self.remover.delete(submission_id, tenant=tenant)
-
-    def unfinished(self, project: str, location: str) -> _Records:
-        """Submissions with a Vertex job in (project, location) that has not finished.
-
-        Oldest submission first (the ``vbq:inflight`` zset, score = ``submitted_at``).
-        """
-        ids = [_text(m) for m in self.redis.zrange(inflight_key(project, location), 0, -1)]
-        return self.get_many(ids)
-
-    def count_by_state(self) -> dict[SubmissionState, int]:
-        """How many submissions are in each state (states with none are left out)."""
-        pipe = self.redis.pipeline(transaction=False)
-        states = list(SubmissionState)
-        for st in states:
-            pipe.zcard(state_index_key(st.value))
-        return {st: int(n) for st, n in zip(states, pipe.execute(), strict=True) if n}
 
     # -- change -------------------------------------------------------------------------------
 
