@@ -23,28 +23,20 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vbq.errors import (
-    IdempotencyConflictError,
-    NotFoundError,
-    ReplicationTimeoutError,
     SpecError,
-    StateConflictError,
-    StoreError,
-    SubmissionExpiredError,
-    TenantCapError,
 )
 from vbq.logs import get_logger
 from vbq.producers.api import vertex
 from vbq.producers.api.auth import KeyLookup
+from vbq.producers.api.error_handlers import install_error_handlers
 from vbq.producers.api.limits import DEFAULT_MAX_JSON_DEPTH, BodySizeLimit, parse_json_body
-from vbq.producers.api.problems import ProblemError, problem_response, tenant_cap_response
+from vbq.producers.api.problems import ProblemError
 from vbq.producers.api.request_routes import install_request_routes
 from vbq.producers.api.schemas import (
     BatchRequest,
@@ -314,7 +306,7 @@ def create_app(
         errors=_ERRORS,
         openapi_body=_json_request_body,
     )
-    _install_error_handlers(app)
+    install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes, refusal=vertex.body_too_large)
     return app
 
@@ -337,89 +329,3 @@ def _parse_label(raw: str | None) -> tuple[str, str] | None:
     if not sep or not key:
         raise SpecError.single("label", "format", "label must be key=value")
     return key, value
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    async def on_problem(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ProblemError)
-        return exc.to_response()
-
-    async def on_spec(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, SpecError)
-        return problem_response(422, "invalid-spec", str(exc), errors=exc.errors)
-
-    async def on_not_found(_: Request, exc: Exception) -> Response:
-        slug = "expired" if isinstance(exc, SubmissionExpiredError) else "not-found"
-        return problem_response(404, slug, str(exc))
-
-    async def on_conflict(_: Request, exc: Exception) -> Response:
-        slug = "idempotency-conflict" if isinstance(exc, IdempotencyConflictError) else "conflict"
-        return problem_response(409, slug, str(exc))
-
-    async def on_tenant_cap(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, TenantCapError)
-        return tenant_cap_response(exc)
-
-    async def on_store(_: Request, exc: Exception) -> Response:
-        # Remaining store refusals are about the request (page token, page size).
-        return problem_response(400, "invalid-request", str(exc))
-
-    async def on_validation(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        errors = [
-            {
-                "field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path")),
-                "rule": str(err.get("type", "invalid")),
-                "message": str(err.get("msg", "invalid")),
-            }
-            for err in exc.errors()
-        ]
-        return problem_response(422, "invalid-request", "the request is invalid", errors=errors)
-
-    async def on_http(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(
-            exc.status_code, slug, str(exc.detail), headers=dict(exc.headers or {})
-        )
-
-    async def on_unavailable(_: Request, exc: Exception) -> Response:
-        log.warning("api.backend_unavailable", error=repr(exc))
-        return problem_response(
-            503,
-            "unavailable",
-            "the job store or broker is unreachable; retry later",
-            headers={"Retry-After": "1"},
-        )
-
-    async def on_unexpected(_: Request, exc: Exception) -> Response:
-        log.error("api.unexpected_error", error=repr(exc), exc_info=exc)
-        return problem_response(500, "internal", "internal error")
-
-    app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(SpecError, on_spec)
-    app.add_exception_handler(NotFoundError, on_not_found)
-    app.add_exception_handler(IdempotencyConflictError, on_conflict)
-    app.add_exception_handler(StateConflictError, on_conflict)
-    app.add_exception_handler(TenantCapError, on_tenant_cap)
-    app.add_exception_handler(StoreError, on_store)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    for exc_type in _unavailable_errors():
-        app.add_exception_handler(exc_type, on_unavailable)
-    app.add_exception_handler(Exception, on_unexpected)
-
-
-def _unavailable_errors() -> tuple[type[Exception], ...]:
-    import redis
-    from kombu.exceptions import OperationalError
-
-    # ReplicationTimeoutError: stored on the primary but not confirmed by a replica in time;
-    # retry with the same idempotency key (docs/contracts.md § Redis connections and failover).
-    return (
-        redis.ConnectionError,
-        redis.TimeoutError,
-        OperationalError,
-        ConnectionError,
-        ReplicationTimeoutError,
-    )
