@@ -10,12 +10,20 @@ re-reads the record from the job store (one Redis round trip, never a Google cal
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from vbq.producers.job_fields import (
+    iso_from_datetime,
+    iso_from_epoch,
+    job_str,
+    job_time,
+    snake_counts,
+    snake_dict,
+    spec_value,
+)
 from vbq.states import SubmissionState
 
 if TYPE_CHECKING:
@@ -115,7 +123,7 @@ class Submission:
     @property
     def resource_name(self) -> str | None:
         """Full Vertex resource name (``projects/…/batchPredictionJobs/N``), once created."""
-        return self._record.job_name or _get_str(self._job, "name")
+        return self._record.job_name or job_str(self._job, "name")
 
     @property
     def name(self) -> str | None:
@@ -126,7 +134,7 @@ class Submission:
     @property
     def display_name(self) -> str | None:
         """The job's display name (from the Vertex resource, else from the request)."""
-        return _get_str(self._job, "displayName") or _spec_value(
+        return job_str(self._job, "displayName") or spec_value(
             self._record.spec, "job_display_name"
         )
 
@@ -142,22 +150,22 @@ class Submission:
     @property
     def create_time(self) -> datetime | None:
         """When Vertex created the job (UTC), or None before that."""
-        return _timestamp(self._job, "createTime")
+        return job_time(self._job, "createTime")
 
     @property
     def start_time(self) -> datetime | None:
         """When the job first entered RUNNING (UTC)."""
-        return _timestamp(self._job, "startTime")
+        return job_time(self._job, "startTime")
 
     @property
     def end_time(self) -> datetime | None:
         """When the job finished (UTC)."""
-        return _timestamp(self._job, "endTime")
+        return job_time(self._job, "endTime")
 
     @property
     def update_time(self) -> datetime | None:
         """When Vertex last updated the job (UTC)."""
-        return _timestamp(self._job, "updateTime")
+        return job_time(self._job, "updateTime")
 
     @property
     def accepted_time(self) -> datetime:
@@ -168,27 +176,18 @@ class Submission:
     def completion_stats(self) -> dict[str, int] | None:
         """``{successful_count, failed_count, incomplete_count, …}`` as ints (Google sends
         int64 as strings)."""
-        raw = self._job.get("completionStats") if self._job else None
-        if not isinstance(raw, dict):
-            return None
-        out: dict[str, int] = {}
-        for key, value in raw.items():
-            try:
-                out[_snake(key)] = int(value)
-            except (TypeError, ValueError):
-                continue
-        return out
+        return snake_counts(self._job.get("completionStats") if self._job else None)
 
     @property
     def output_info(self) -> dict[str, Any] | None:
         """Where the output went (``gcs_output_directory`` or ``bigquery_output_dataset`` …)."""
-        return _snake_dict(self._job.get("outputInfo") if self._job else None)
+        return snake_dict(self._job.get("outputInfo") if self._job else None)
 
     @property
     def error(self) -> dict[str, Any] | None:
         """Vertex's error (``code``, ``message``, ``details``) for FAILED/CANCELLED jobs; for a
         REJECTED submission, vbq's reason as ``{"code": None, "message": …}``."""
-        raw = _snake_dict(self._job.get("error") if self._job else None)
+        raw = snake_dict(self._job.get("error") if self._job else None)
         if raw:
             return raw
         if self._record.state is SubmissionState.REJECTED and self._record.last_error:
@@ -201,12 +200,12 @@ class Submission:
         raw = self._job.get("partialFailures") if self._job else None
         if not isinstance(raw, list):
             return []
-        return [d for d in (_snake_dict(item) for item in raw) if d is not None]
+        return [d for d in (snake_dict(item) for item in raw) if d is not None]
 
     @property
     def encryption_spec(self) -> dict[str, Any] | None:
         """``{"kms_key_name": …}`` when a customer-managed key protects the job."""
-        return _snake_dict(self._job.get("encryptionSpec") if self._job else None)
+        return snake_dict(self._job.get("encryptionSpec") if self._job else None)
 
     @property
     def job(self) -> dict[str, Any] | None:
@@ -328,13 +327,13 @@ class Submission:
             "model": rec.model,
             "attempts": rec.attempts,
             "last_error": rec.last_error,
-            "accepted_time": _iso(rec.created_at),
-            "updated_time": _iso(rec.updated_at),
-            "submitted_time": _iso(rec.submitted_at),
-            "finished_time": _iso(rec.finished_at),
-            "create_time": _iso_dt(self.create_time),
-            "start_time": _iso_dt(self.start_time),
-            "end_time": _iso_dt(self.end_time),
+            "accepted_time": iso_from_epoch(rec.created_at),
+            "updated_time": iso_from_epoch(rec.updated_at),
+            "submitted_time": iso_from_epoch(rec.submitted_at),
+            "finished_time": iso_from_epoch(rec.finished_at),
+            "create_time": iso_from_datetime(self.create_time),
+            "start_time": iso_from_datetime(self.start_time),
+            "end_time": iso_from_datetime(self.end_time),
             "completion_stats": self.completion_stats,
             "output_info": self.output_info,
             "error": self.error,
@@ -350,56 +349,3 @@ class Submission:
     @property
     def _job(self) -> dict[str, Any]:
         return self._record.job or {}
-
-
-_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-def _snake(name: str) -> str:
-    return _CAMEL.sub("_", name).lower()
-
-
-def _snake_dict(raw: object) -> dict[str, Any] | None:
-    if not isinstance(raw, dict) or not raw:
-        return None
-    return {_snake(str(k)): v for k, v in raw.items()}
-
-
-def _get_str(job: dict[str, Any] | None, key: str) -> str | None:
-    value = job.get(key) if job else None
-    return value if isinstance(value, str) and value else None
-
-
-def _spec_value(spec: Any, name: str) -> str | None:
-    try:
-        value = spec.to_dict().get(name)
-    except AttributeError:
-        return None
-    return value if isinstance(value, str) and value else None
-
-
-def _timestamp(job: dict[str, Any] | None, key: str) -> datetime | None:
-    raw = _get_str(job, key)
-    if raw is None:
-        return None
-    try:
-        # RFC 3339 with nanoseconds ("2024-05-01T10:00:00.123456789Z"): keep microseconds.
-        text = raw.replace("Z", "+00:00")
-        match = re.match(r"^(.*T\d\d:\d\d:\d\d)(\.\d+)?(.*)$", text)
-        if match:
-            frac = (match.group(2) or "")[:7]
-            text = match.group(1) + frac + match.group(3)
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _iso(epoch_s: float | None) -> str | None:
-    if not epoch_s:
-        return None
-    return datetime.fromtimestamp(epoch_s, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
-def _iso_dt(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
