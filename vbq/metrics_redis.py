@@ -7,8 +7,9 @@ stale, and identical whichever process serves them. Roles that are singletons (`
 ``vbq relay``) register the collector; dashboards take ``max()`` over instances in case several
 do.
 
-Cost per scrape: one pipeline of ``ZCARD`` per state, a ``SCAN`` of the tenant and slot index
-keys (bounded by ``max_keys``), ``XLEN`` + one ``XRANGE`` entry of the outbox, (with
+Cost per scrape (never a ``SCAN``): one pipeline of ``ZCARD`` per state, one ``HGETALL`` of the
+per-tenant state counts, ``SMEMBERS`` of the slot pools (``vbq:slots:pools``) and one ``ZCOUNT``
+per pool (bounded by ``max_keys``), ``XLEN`` + one ``XRANGE`` entry of the outbox, (with
 ``settings``) two pipelines for the effective create rates (:func:`vbq.quota.adaptive.read_rates`),
 and the scheduler's queues (:func:`vbq.scheduler.stats.scheduler_stats`).
 """
@@ -24,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from vbq.logs import get_logger
 from vbq.quota.adaptive import read_rates
+from vbq.quota.slots import POOLS_KEY
 from vbq.settings import Settings
 from vbq.states import SubmissionState
 from vbq.store.keys import OUTBOX_KEY
@@ -32,7 +34,7 @@ __all__ = ["RedisStateCollector"]
 
 _log = get_logger("vbq.metrics")
 
-_TENANT_PREFIX = "vbq:idx:tenant:"
+_TENANT_STATE_COUNTS = "vbq:count:tenant-state"
 _STATE_PREFIX = "vbq:idx:state:"
 _SLOTS_PREFIX = "vbq:slots:"
 
@@ -104,9 +106,8 @@ class RedisStateCollector(Collector):
             "Submissions in the job store by tenant.",
             labels=["tenant"],
         )
-        tenant_keys = self._scan(f"{_TENANT_PREFIX}*")
-        for key, n in zip(tenant_keys, self._zcards(tenant_keys), strict=True):
-            by_tenant.add_metric([key[len(_TENANT_PREFIX) :]], n)
+        for tenant, n in self._tenant_totals():
+            by_tenant.add_metric([tenant], n)
 
         outbox_depth = GaugeMetricFamily("vbq_outbox_depth", "Events waiting in vbq:outbox.")
         outbox_depth.add_metric([], int(depth))
@@ -125,7 +126,7 @@ class RedisStateCollector(Collector):
             "In-flight slots held or leased (unexpired) per pool.",
             labels=["project", "location", "model"],
         )
-        slot_keys = [k for k in self._scan(f"{_SLOTS_PREFIX}*") if k.count(":") >= 3]
+        slot_keys = self._slot_pools()
         pipe = self._redis.pipeline(transaction=False)
         for key in slot_keys:
             # Expired leases are reaped lazily by the take script: count only live ones.
@@ -192,18 +193,20 @@ class RedisStateCollector(Collector):
             share.add_metric([row.tenant], row.share)
         return [queued, oldest, share]
 
-    def _scan(self, pattern: str) -> list[str]:
-        keys: list[str] = []
-        for key in self._redis.scan_iter(match=pattern, count=500, _type="zset"):
-            keys.append(_text(key))
-            if len(keys) >= self._max_keys:
-                break
-        return sorted(keys)
+    def _tenant_totals(self) -> list[tuple[str, int]]:
+        """(tenant, submissions) from the store's per-tenant state counts (one ``HGETALL``
+        of ``vbq:count:tenant-state``, kept by every write; never a ``SCAN``)."""
+        raw: dict[Any, Any] = self._redis.hgetall(_TENANT_STATE_COUNTS)  # type: ignore[assignment]
+        totals: dict[str, int] = {}
+        for field, n in raw.items():
+            tenant = _text(field).rsplit(":", 1)[0]
+            totals[tenant] = totals.get(tenant, 0) + int(n)
+        return sorted(totals.items())[: self._max_keys]
 
-    def _zcards(self, keys: list[str]) -> list[int]:
-        if not keys:
-            return []
-        pipe = self._redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.zcard(key)
-        return [int(n) for n in pipe.execute()]
+    def _slot_pools(self) -> list[str]:
+        """Slot pool keys from :data:`vbq.quota.slots.POOLS_KEY` (never a ``SCAN``)."""
+        members: set[Any] = self._redis.smembers(POOLS_KEY)  # type: ignore[assignment]
+        keys = sorted(_text(k) for k in members)
+        return [k for k in keys if k.startswith(_SLOTS_PREFIX) and k.count(":") >= 3][
+            : self._max_keys
+        ]

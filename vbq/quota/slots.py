@@ -42,7 +42,11 @@ from vbq.places import settings_for_place
 from vbq.quota.ratelimit import Decision
 from vbq.settings import Settings
 
-__all__ = ["Slots", "model_slots_key", "slots_key"]
+__all__ = ["POOLS_KEY", "Slots", "model_slots_key", "slots_key"]
+
+POOLS_KEY = "vbq:slots:pools"
+"""Set of every slot pool key a take has used (``vbq:slots:{p}:{l}[:{model}]``): the metrics
+scrape reads it instead of a ``SCAN``."""
 
 _TAKE = """
 local t = redis.call('TIME')
@@ -105,6 +109,8 @@ for i = 1, #pools do
   if redis.call('ZSCORE', pools[i], id) ~= 'inf' then
     redis.call('ZADD', pools[i], expiry, id)
   end
+  -- Every pool ever used, so the metrics scrape never SCANs for them (POOLS_KEY).
+  redis.call('SADD', 'vbq:slots:pools', pools[i])
 end
 return {1, 0, tostring(now)}
 """
