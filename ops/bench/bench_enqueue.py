@@ -2,8 +2,9 @@
 
 Both send to the same private ``redis-server`` (started here on a free port, stopped at the
 end). vbq's number includes everything a submission costs: SDK-rule validation, resolving its
-project, location and model, the atomic Lua create with idempotency and indexes, the sweeper's
-due marks and the Celery message (the REST body is built by the worker, just before create).
+project, location and model, the atomic Lua create with idempotency and indexes, and its entry in
+the scheduler's per-tenant queue (the workers' dispatcher sends the Celery message when the job
+can run; the REST body is built by the worker, just before create).
 The baseline sends the same SDK kwargs dicts as Celery messages with no validation and no
 record, one producer connection, as a naive producer would.
 
@@ -27,6 +28,7 @@ import redis
 
 from tests.support.services import RedisServer
 from vbq.producers import Client
+from vbq.scheduler.stats import scheduler_stats
 from vbq.settings import Settings
 from vbq.spec import JobSpec
 from vbq.store import JobStore
@@ -117,9 +119,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             n_val, t_val = bench_validate(items, args.budget_s)
             n_vbq, t_vbq = bench_vbq(settings, items, args.batch_size, args.budget_s)
-            queued = redis.Redis.from_url(server.url).llen("vbq.submit")
+            queued = sum(
+                sum(row.queued.values())
+                for row in scheduler_stats(redis.Redis.from_url(server.url))
+            )
             if queued != n_vbq:
-                raise SystemExit(f"expected {n_vbq} submit messages, found {queued}")
+                raise SystemExit(f"expected {n_vbq} queued submissions, found {queued}")
             redis.Redis.from_url(server.url).flushall()
             n_cel, t_cel = bench_celery(settings, items, args.budget_s)
         finally:

@@ -55,7 +55,7 @@ BOUNDED_ARGS: dict[str, list[str]] = {
     "bench_enqueue": ["--count", "5000", "--budget-s", "30"],
     "bench_ratelimit": ["--workers", "4", "--backlog", "300", "--rate-per-min", "1200"],
     "bench_poll": ["--jobs", "10000", "--header"],
-    "bench_events": ["--events", "3000", "--header"],
+    "bench_events": ["--events", "5000", "--header"],
     "bench_latency": ["--intervals", "0.5,2,5", "--jobs", "40", "--header"],
     "bench_e2e": ["--jobs", "100", "--header"],
     "bench_outputs": ["--size-mb", "256", "--baseline-mb", "32"],
@@ -66,7 +66,7 @@ BOUNDED_ARGS: dict[str, list[str]] = {
     "bench_adaptive": ["--storm-s", "60", "--header"],
     # 1,000,000 takes ~30 min here (writing them dominates; per-submission figures do not
     # depend on the size), so make bench runs 200,000.
-    "bench_soak": ["--submissions", "200000", "--days", "10", "--header"],
+    "bench_soak": ["--submissions", "1000000", "--days", "10", "--header"],  # ~14 min quiet
     "bench_fairness": [],  # the sizes (~3 min): 3,000 + 30 at 10/s, 100,000 queued
 }
 TIMEOUT_S = 900.0
