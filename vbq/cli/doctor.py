@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import click
 
 from vbq.settings import Settings
+
+_T = TypeVar("_T")
 
 __all__ = ["CheckResult", "doctor", "register", "run_checks"]
 
@@ -107,21 +109,28 @@ def run_checks(
     return results
 
 
-def _retention(settings: Settings, timeout_s: float) -> CheckResult:
-    from vbq.archive.status import retention_status
+def _read_redis(settings: Settings, timeout_s: float, read: Callable[[Any], _T]) -> _T:
+    """``read(client)`` on a short-lived Redis client that answers within ``timeout_s``."""
     from vbq.redisconn import connect
 
+    # A check answers within its timeout: no riding out a failover here.
+    client = connect(
+        settings.redis_url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        failover_timeout_s=0.0,
+    )
     try:
-        client = connect(
-            settings.redis_url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            failover_timeout_s=0.0,
-        )
-        try:
-            status = retention_status(client, settings)
-        finally:
-            client.close()
+        return read(client)
+    finally:
+        client.close()
+
+
+def _retention(settings: Settings, timeout_s: float) -> CheckResult:
+    from vbq.archive.status import retention_status
+
+    try:
+        status = _read_redis(settings, timeout_s, lambda c: retention_status(c, settings))
     except Exception as exc:
         return CheckResult("retention", "FAIL", _error_text(exc))
     return CheckResult("retention", status.level, status.text)
@@ -129,20 +138,9 @@ def _retention(settings: Settings, timeout_s: float) -> CheckResult:
 
 def _rates(settings: Settings, timeout_s: float) -> CheckResult:
     from vbq.quota.adaptive import read_rates
-    from vbq.redisconn import connect
 
     try:
-        # A check answers within its timeout: no riding out a failover here.
-        client = connect(
-            settings.redis_url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            failover_timeout_s=0.0,
-        )
-        try:
-            rows = read_rates(client, settings)
-        finally:
-            client.close()
+        rows = _read_redis(settings, timeout_s, lambda c: read_rates(c, settings))
     except Exception as exc:
         return CheckResult("create rate", "FAIL", _error_text(exc))
     text = "; ".join(
