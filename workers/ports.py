@@ -73,6 +73,7 @@ class Store(Protocol):
         *,
         expected: Iterable[Any] | None = None,
         new_state: Any = None,
+        expected_location: str | None = None,
     ) -> Any: ...
 
     def touch(

@@ -200,7 +200,7 @@ class Submitter(SubmitTransitions):
         answer = self.slots.try_take(submission_id, project, location, model, lease_s)
         if not granted(answer):
             if self._requeue(rec):
-                return Outcome(action="noop", reason="requeued: no_slot")
+                return Outcome(action="noop", reason="requeued: no_slot", keeps_due_mark=True)
             # A slot frees when the poller sees a job finish: about one poll interval.
             hint = float(getattr(answer, "retry_after_s", 0.0) or self.settings.poll_interval_s)
             return self._retry(hint * self.rng.uniform(0.75, 1.5), "no_slot")
@@ -211,7 +211,9 @@ class Submitter(SubmitTransitions):
             if not decision.allowed:
                 self.slots.release(submission_id, project, location, model)
                 if self._requeue(rec):  # its grant ran out (a slow pickup): back in line
-                    return Outcome(action="noop", reason="requeued: rate_limited")
+                    return Outcome(
+                        action="noop", reason="requeued: rate_limited", keeps_due_mark=True
+                    )
                 wait_s = token_wait_s(
                     self.settings, self.redis, decision.retry_after_s, rng=self.rng
                 )
@@ -221,7 +223,9 @@ class Submitter(SubmitTransitions):
             rec = self._mark_submitting(rec)
         except StateConflictError:
             self.slots.release(submission_id, project, location, model)
-            return Outcome(action="noop", reason="state changed")
+            # Someone else moved it (another attempt, a cancel, a claim at another place):
+            # a due mark now belongs to that newer dispatch, so leave it.
+            return Outcome(action="noop", reason="state changed", keeps_due_mark=True)
         # One round trip: read the cancel flag and forget "nothing sent", since from here on
         # a create may be in flight (a crash now must lead to a reconcile, not a blind create).
         pipe = self.redis.pipeline(transaction=False)
@@ -278,7 +282,10 @@ class Submitter(SubmitTransitions):
     def _mark_submitting(self, rec: Any) -> Any:
         # One Lua call: ACCEPTED → SUBMITTING (or stay) and attempts + 1, counted before the
         # create is sent so that a crash mid-create still uses up the budget.
-        return self.store.record_attempt(rec.id, expected={rec.state}, new_state=_S.SUBMITTING)
+        # Also only at the place it was loaded at: another place may have claimed it since.
+        return self.store.record_attempt(
+            rec.id, expected={rec.state}, new_state=_S.SUBMITTING, expected_location=rec.location
+        )
 
     # -- helpers ---------------------------------------------------------------------------------
 

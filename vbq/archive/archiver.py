@@ -180,7 +180,16 @@ class Archiver:
         due = self.expirer.load(ids)
         live = [d for d in due if d.fields and not d.owed and _finished(d)]
         where = self._archive(batch, live)
-        entries = [self._index_entry(d, where) for d in due if d.fields]
+        archived = {d.id for d in live}
+        # Only what this batch archived may expire: an id owed or unfinished when loaded (it
+        # may have finished, or its results settled, since) is kept and tried again later.
+        entries = [
+            self._index_entry(d, where)
+            if d.id in archived
+            else IndexEntry(id=d.id, key=self.layout.key(0, d.id), value=RETRY_MARK, expire_at_s=1)
+            for d in due
+            if d.fields
+        ]
         # Ids whose record is gone (deleted meanwhile) only leave vbq:finished.
         entries += [
             IndexEntry(id=d.id, key=self.layout.key(0, d.id), value="", expire_at_s=1)
@@ -227,6 +236,10 @@ class Archiver:
             value=at.encode(),
             expire_at_s=self.layout.expire_at_s(bucket),
         )
+
+
+RETRY_MARK = "~retry"
+"""Index value that tells ``expire.lua`` to keep an id this batch did not archive."""
 
 
 def _finished(due: DueSubmission) -> bool:

@@ -75,6 +75,9 @@ local f = redis.call('HMGET', KEYS[1], 'state', 'project', 'location', 'tenant',
   'qseq', 'locations')
 if f[1] ~= 'ACCEPTED' or not f[6] then return 0 end
 local prefix, tenant = ARGV[2], f[4] or 'default'
+-- Back in line: its due mark goes in the same step (the next dispatch writes a new one, and
+-- the task that gave it back must not clear that one: it keeps the mark alone).
+redis.call('ZREM', prefix .. 'submit:due', ARGV[1])
 -- Several acceptable locations (docs § Placement): back in the queue of each, so that any
 -- place with a token and a slot may claim it again; otherwise at its own place.
 local locations = {}

@@ -199,6 +199,7 @@ class JobStore(SubmissionReads):
         updates: Mapping[str, Any] | None,
         event: JobEvent | None,
         incr_attempts: bool,
+        compare: Mapping[str, str] | None = None,
     ) -> SubmissionRecord:
         expected_names = sorted({SubmissionState(s).value for s in expected or ()})
         if expected is not None and not expected_names:
@@ -207,6 +208,8 @@ class JobStore(SubmissionReads):
         pairs: list[str] = []
         for name, value in encode_updates(updates).items():
             pairs += [name, value]
+        for name, value in (compare or {}).items():
+            pairs += [f"@{name}", value]
         args = [
             submission_id,
             PREFIX,
@@ -276,6 +279,7 @@ class JobStore(SubmissionReads):
         *,
         expected: Iterable[SubmissionState | str] | None = None,
         new_state: SubmissionState | str | None = SubmissionState.SUBMITTING,
+        expected_location: str | None = None,
     ) -> SubmissionRecord:
         """Count one more create attempt, atomically (one Lua call, like :meth:`transition`).
 
@@ -289,6 +293,9 @@ class JobStore(SubmissionReads):
                 or SUBMITTING when moving to a new state (a finished or submitted record never
                 goes back), any state when ``new_state`` is None.
             new_state: the state to move to; None keeps the state.
+            expected_location: only if the record's ``location`` is this one (a submission
+                with several acceptable locations may have been claimed by another place
+                since the caller loaded it).
 
         Returns:
             The record after the change (``attempts`` already incremented).
@@ -306,6 +313,7 @@ class JobStore(SubmissionReads):
             updates={"last_error": error} if error is not None else None,
             event=None,
             incr_attempts=True,
+            compare={"location": expected_location} if expected_location is not None else None,
         )
 
     def touch(

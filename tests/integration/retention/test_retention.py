@@ -13,7 +13,7 @@ import redis
 from tests.integration.retention.conftest import RETENTION_S
 from tests.integration.retention.helpers import all_keys, new, places_naming, run_to_success
 from vbq.archive import Archiver, ArchiveWriter, bigquery_schema
-from vbq.archive.archiver import LEASE_KEY, PENDING_KEY
+from vbq.archive.archiver import LEASE_KEY, OWED_RETRY_S, PENDING_KEY
 from vbq.errors import NotFoundError, SubmissionExpiredError
 from vbq.producers import Client
 from vbq.settings import Settings
@@ -206,6 +206,31 @@ def test_a_submission_whose_event_is_owed_stays_until_its_results_are_in(
     with pytest.raises(NotFoundError):
         store.get(done)
     assert raw.zscore(FINISHED_KEY, owed) is not None  # looked at again later
+
+
+def test_results_settling_during_the_archive_write_never_expire_an_unarchived_id(
+    store: JobStore, raw: redis.Redis, settings: Settings, storage_client: Any, bucket: str
+) -> None:
+    owed, done = run_to_success(store, raw, 1), run_to_success(store, raw, 2)
+    raw.hset("vbq:results:owed", owed, "{}")
+    archiver = Archiver(redis=raw, settings=settings, clock=_later())
+    write = archiver.writer.write_batch  # type: ignore[union-attr]
+
+    def write_then_settle(*args: Any, **kwargs: Any) -> Any:
+        out = write(*args, **kwargs)
+        raw.hdel("vbq:results:owed", owed)  # its results came in while the batch was written
+        return out
+
+    archiver.writer.write_batch = write_then_settle  # type: ignore[union-attr,method-assign]
+    report = archiver.run_once()
+    assert report.statuses == {"expired": 1, "owed": 1}
+    assert store.get(owed).state is S.SUCCEEDED  # not archived by that batch: still here
+    # The next batch archives it, then expires it: in the archive exactly once, both ids.
+    retry_at = _later(RETENTION_S + 1 + OWED_RETRY_S + 1)  # a kept id is looked at again later
+    report = Archiver(redis=raw, settings=settings, clock=retry_at).run_once()
+    assert report.statuses == {"expired": 1}
+    rows = _archive_rows(storage_client, bucket)
+    assert Counter(r["submission_id"] for _, r in rows) == Counter([owed, done])
 
 
 def test_one_archiver_at_a_time_and_nothing_before_the_window(

@@ -130,3 +130,22 @@ def test_a_placed_submission_given_back_by_a_waiting_attempt_is_queued_at_every_
     # and any acceptable place may claim it again, not only the one that claimed it first.
     assert SchedulerQueues(r).requeue(sub.submission_id)
     assert _queued_at(r, EU, sub.submission_id) and _queued_at(r, US, sub.submission_id)
+
+
+def test_giving_a_submission_back_clears_its_due_mark_in_the_same_step(
+    redis_url: str, r: redis.Redis
+) -> None:
+    from vbq.broker.due import DUE_KEY
+    from vbq.scheduler.queues import SchedulerQueues
+
+    settings = make_settings(redis_url)
+    client = Client.from_settings(settings)
+    sub = client.submit(**valid_kwargs(4))
+    assert Recorder(r, settings).take(1) == [sub.submission_id]
+    assert r.zscore(DUE_KEY, sub.submission_id) is not None  # the dispatch marked it
+    assert SchedulerQueues(r).requeue(sub.submission_id)
+    # Back in line with no mark of its own: the next dispatch writes one, which the attempt
+    # that gave it back leaves alone (keeps_due_mark), so a lost publish is still swept.
+    assert r.zscore(DUE_KEY, sub.submission_id) is None
+    assert Recorder(r, settings).take(1) == [sub.submission_id]
+    assert r.zscore(DUE_KEY, sub.submission_id) is not None

@@ -207,3 +207,18 @@ def test_record_attempt_never_reopens_a_finished_submission(store: JobStore) -> 
     assert store.get(rec.id).attempts == 0
     counted = store.record_attempt(rec.id, "noted", new_state=None)
     assert counted.state is S.REJECTED and counted.attempts == 1
+
+
+def test_an_attempt_counts_only_at_the_place_it_loaded_the_record_at(
+    store: JobStore, raw: redis.Redis
+) -> None:
+    rec = _new(store)
+    # Another place claimed it after this attempt loaded it (placement rewrites location).
+    raw.hset(f"vbq:sub:{rec.id}", "location", "europe-west4")
+    with pytest.raises(StateConflictError):
+        store.record_attempt(rec.id, expected={S.ACCEPTED}, expected_location=rec.location)
+    again = store.get(rec.id)
+    assert again.state is S.ACCEPTED and again.attempts == 0  # nothing written
+    assert raw.hget(f"vbq:sub:{rec.id}", "@location") is None
+    moved = store.record_attempt(rec.id, expected={S.ACCEPTED}, expected_location="europe-west4")
+    assert moved.state is S.SUBMITTING and moved.attempts == 1

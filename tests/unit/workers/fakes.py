@@ -102,8 +102,11 @@ class FakeStore:
         *,
         expected: Iterable[Any] | None = None,
         new_state: Any = SubmissionState.SUBMITTING,
+        expected_location: str | None = None,
     ) -> Record:
         rec = self._cas(submission_id, expected)
+        if expected_location is not None and rec.location != expected_location:
+            raise StateConflictError(submission_id, ["location"], rec.state)
         rec = replace(
             rec,
             attempts=rec.attempts + 1,

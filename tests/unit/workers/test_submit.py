@@ -306,6 +306,7 @@ def test_a_queued_submission_that_must_wait_goes_back_to_its_place(w: World) -> 
     w.limiter.deny["create"] = 2.5
     out = w.sub.run(w.id)
     assert out.action == "noop" and out.reason == "requeued: rate_limited"  # no countdown
+    assert out.keeps_due_mark  # its next dispatch may have marked it already
     assert w.redis.zscore(queue, w.id) == 42  # its arrival number: its place in line
     assert w.redis.zscore(f"vbq:sched:active:{w.rec.project}:{w.rec.location}", "t1") == 0
     assert w.id not in w.slots.leased and w.vertex.calls == []

@@ -5,7 +5,8 @@
 -- KEYS[1] retention lease; KEYS[2] finished zset vbq:finished; KEYS[3] pending batch key
 -- ARGV[1] lease value we hold, ARGV[2] key prefix ("vbq:"), ARGV[3] score to give an id
 -- whose finished event is still owed (retried later), ARGV[4 ..] per id, 4 values:
--- id, archive index hash key, index value, index key expiry (epoch s, EXPIREAT).
+-- id, archive index hash key, index value, index key expiry (epoch s, EXPIREAT); the index value
+-- "~retry" marks an id the archiver did not write in this batch: it is kept, never expired.
 --
 -- Returns -1 when the lease is lost (nothing done), else a list of per-id statuses:
 -- "expired" | "gone" (no record: deleted meanwhile) | "owed" (results pending: kept)
@@ -35,7 +36,9 @@ local function expire_one(id, index_key, index_value, index_expire_at)
     redis.call('ZREM', finished_zset, id)
     return 'unfinished'
   end
-  if redis.call('HEXISTS', prefix .. 'results:owed', id) == 1 then
+  -- Owed now, or not archived by this batch (owed or unfinished when the batch was loaded,
+  -- index value "~retry"): kept, and tried again later, so nothing leaves unarchived.
+  if index_value == '~retry' or redis.call('HEXISTS', prefix .. 'results:owed', id) == 1 then
     redis.call('ZADD', finished_zset, 'XX', owed_score, id)
     return 'owed'
   end

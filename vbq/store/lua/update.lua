@@ -7,7 +7,7 @@
 -- ARGV[4] "1" when the new state is in flight at Vertex (SUBMITTED and later, unfinished),
 -- ARGV[5] "1" when the new state is finished, ARGV[6] event JSON ("" for none),
 -- ARGV[7] "1" to add one to attempts, ARGV[8] n = number of expected states (0 = any),
--- ARGV[9 .. 8+n] expected states, ARGV[9+n ..] field/value pairs to set.
+-- ARGV[9 .. 8+n] expected states, ARGV[9+n ..] field/value pairs to set ("@field": expected value).
 --
 -- Returns {"ok", HGETALL} | {"missing"} | {"conflict", actual state}.
 
@@ -35,9 +35,19 @@ end
 local t = redis.call('TIME')
 local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 
+-- A pair named "@field" is a compare, not a write: the field must hold that value (placement:
+-- an attempt that loaded the record at one place must not count a create after another place
+-- claimed it). On mismatch: conflict, nothing written.
 local pairs_ = {}
-for i = 9 + nexp, #ARGV do
-  pairs_[#pairs_ + 1] = ARGV[i]
+for i = 9 + nexp, #ARGV, 2 do
+  if string.sub(ARGV[i], 1, 1) == '@' then
+    if (redis.call('HGET', sub, string.sub(ARGV[i], 2)) or '') ~= ARGV[i + 1] then
+      return {'conflict', cur}
+    end
+  else
+    pairs_[#pairs_ + 1] = ARGV[i]
+    pairs_[#pairs_ + 1] = ARGV[i + 1]
+  end
 end
 if #pairs_ > 0 then
   redis.call('HSET', sub, unpack(pairs_))
