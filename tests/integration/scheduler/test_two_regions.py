@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,21 +33,6 @@ BUSY, FREE = "europe-west4", "us-central1"
 N = 30
 FREE_RATE_PER_S = 5  # us-central1's own create rate (VBQ_LOCATION_LIMITS)
 BURST = 1
-
-
-@pytest.fixture
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProc]:
-    emu = EmulatorProc(tmp_path_factory.mktemp("vertex")).start()
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[ManagedProcess]]:
-    started: list[ManagedProcess] = []
-    yield started
-    for p in started:
-        p.kill()
 
 
 def _peak_per_window(times: list[float], window_s: float = 1.0) -> int:

@@ -4,7 +4,6 @@ emulator; producers only write the store."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,21 +25,6 @@ from vbq.states import SubmissionState as S
 from vbq.store import JobStore
 
 pytestmark = [pytest.mark.integration]
-
-
-@pytest.fixture
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProc]:
-    emu = EmulatorProc(tmp_path_factory.mktemp("vertex")).start()
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[ManagedProcess]]:
-    started: list[ManagedProcess] = []
-    yield started
-    for p in started:
-        p.kill()
 
 
 def test_fair_dispatch_cancel_of_a_queued_one_and_no_broker_churn(
