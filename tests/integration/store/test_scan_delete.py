@@ -78,6 +78,10 @@ def test_delete_removes_a_finished_submission_everywhere(store: JobStore, raw: r
     with pytest.raises(StateConflictError):
         store.delete(rec.id)
     finish(store, rec.id, job_name="projects/p/locations/l/batchPredictionJobs/9")
+    # Markers a finished submission may still own (a cancel request, a split's parts) go too.
+    raw.set(f"vbq:cancel:{rec.id}", "1")
+    raw.set(f"vbq:split:{rec.id}", "{}")
+    raw.set(f"vbq:submit:unsent:{rec.id}", "1")
     with pytest.raises(NotFoundError):
         store.delete(rec.id, tenant="someone-else")
     deleted = store.delete(rec.id, tenant="t1")
@@ -88,6 +92,8 @@ def test_delete_removes_a_finished_submission_everywhere(store: JobStore, raw: r
         k for k in raw.scan_iter("vbq:*") if raw.type(k) == "zset" and raw.zscore(k, rec.id)
     ]
     assert leftovers == []
+    named = [k for k in raw.scan_iter("vbq:*") if rec.id in k]
+    assert named == [f"vbq:deleted:{rec.id}"], named  # only the tombstone
     assert raw.get("vbq:idem:t1:k1") is None
     assert raw.zrange(VERTEX_DELETES_KEY, 0, -1) == ["projects/p/locations/l/batchPredictionJobs/9"]
     assert store.remover.deleted_by(rec.id) == "t1"
