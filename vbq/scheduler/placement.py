@@ -3,11 +3,11 @@
 ``create.lua`` queues such a submission (record field ``locations``, comma-separated) at
 every acceptable place with one arrival number. Each place's dispatcher round treats it like
 any other queued submission; the first place that has a create token and a slot for it claims
-it with :data:`_CLAIM`, one fenced Lua call that does what the plain commit does
-(:mod:`vbq.scheduler.queues`) and also takes it out of the other places' queues and sets the
-record's ``location`` (and ``model``, for a publisher model named with a region) to the
-chosen place, before any create is sent. A queue entry whose record is no longer ACCEPTED is
-stale: it is dropped, never dispatched.
+it with the claim form of :data:`~vbq.scheduler.queues.DISPATCH_SCRIPT`, one fenced Lua
+call that does what the plain commit does and also takes it out of the other places' queues
+and sets the record's ``location`` (and ``model``, for a publisher model named with a
+region) to the chosen place, before any create is sent. A queue entry whose record is no
+longer ACCEPTED is stale: it is dropped, never dispatched.
 
 A create that the chosen place answered in a way that surely created nothing (429, 503, no
 connection) puts it back: ACCEPTED again (``update.lua``), queued at its other acceptable
@@ -24,53 +24,13 @@ from typing import Any
 
 import redis
 
-from vbq.broker.due import DUE_KEY
 from vbq.places import model_at
 from vbq.scheduler.keys import (
-    LOCK_KEY,
-    PLACES_KEY,
-    PRIORITIES,
-    active_key,
-    clock_key,
-    grant_key,
-    place_name,
     queue_key,
-    tags_key,
 )
-from vbq.scheduler.queues import Candidate
+from vbq.scheduler.queues import DISPATCH_SCRIPT, Candidate, dispatch_call
 
 __all__ = ["PlacedCandidate", "Placement"]
-
-# KEYS: lock, queue, active, clock, tags, due, grant, places, record, the tenant's 3 queues at
-# this place, the same (tenant, priority) queue at the other places...
-# ARGV: lock value, id, tenant, start tag, new tag, grant ttl ms, place name, location, model.
-# Returns -1 (lease lost), 0 (not claimable here: gone, or stale and dropped), 1 (claimed).
-_CLAIM = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('HGET', KEYS[9], 'state') ~= 'ACCEPTED' then
-  redis.call('ZREM', KEYS[2], ARGV[2])
-  return 0
-end
-if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 0 end
-for i = 13, #KEYS do redis.call('ZREM', KEYS[i], ARGV[2]) end
-redis.call('HSET', KEYS[9], 'location', ARGV[8])
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[9], 'model', ARGV[9]) end
-local clock = tonumber(redis.call('GET', KEYS[4]) or '0')
-if tonumber(ARGV[4]) > clock then redis.call('SET', KEYS[4], ARGV[4]) end
-local left = 0
-for i = 10, 12 do left = left + redis.call('ZCARD', KEYS[i]) end
-if left == 0 then
-  redis.call('ZREM', KEYS[3], ARGV[3])
-  redis.call('HSET', KEYS[5], ARGV[3], ARGV[5])
-  if redis.call('ZCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[8], ARGV[7]) end
-else
-  redis.call('ZADD', KEYS[3], 'XX', ARGV[5], ARGV[3])
-end
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[6], t[1] .. '.' .. string.format('%06d', tonumber(t[2])), ARGV[2])
-redis.call('SET', KEYS[7], '1', 'PX', ARGV[6])
-return 1
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +59,7 @@ class Placement:
 
     def __init__(self, redis_client: redis.Redis) -> None:
         self.redis = redis_client
-        self._claim = redis_client.register_script(_CLAIM)
+        self._claim = redis_client.register_script(DISPATCH_SCRIPT)
 
     def lookup(self, submission_id: str, location: str) -> PlacedCandidate:
         """The model (as it would be at ``location``) and acceptable locations of a submission.
@@ -135,30 +95,17 @@ class Placement:
         Raises:
             redis.RedisError: Redis is unreachable.
         """
-        tenant, priority, sid = candidate.tenant, candidate.priority, candidate.submission_id
-        others = [queue_key(project, loc, tenant, priority) for loc in placed.locations]
-        keys = [
-            LOCK_KEY,
-            queue_key(project, location, tenant, priority),
-            active_key(project, location),
-            clock_key(project, location),
-            tags_key(project, location),
-            DUE_KEY,
-            grant_key(sid),
-            PLACES_KEY,
-            f"vbq:sub:{sid}",
-            *(queue_key(project, location, tenant, p) for p in PRIORITIES),
-            *(k for k in others if k != queue_key(project, location, tenant, priority)),
-        ]
-        args = [
+        tenant, priority = candidate.tenant, candidate.priority
+        keys, args = dispatch_call(
             lease_value,
-            sid,
-            tenant,
-            repr(candidate.start_tag),
-            repr(new_tag),
-            str(grant_ttl_ms),
-            place_name(project, location),
-            location,
-            placed.model or "",
-        ]
+            candidate,
+            project=project,
+            location=location,
+            new_tag=new_tag,
+            grant_ttl_ms=grant_ttl_ms,
+        )
+        here = queue_key(project, location, tenant, priority)
+        others = (queue_key(project, loc, tenant, priority) for loc in placed.locations)
+        keys += [k for k in others if k != here]
+        args += [location, placed.model or ""]
         return int(self._claim(keys=keys, args=args))

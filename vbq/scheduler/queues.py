@@ -2,7 +2,7 @@
 
 Writers: ``create.lua`` queues a new submission and activates its tenant; ``update.lua``
 removes a submission from its queue when it leaves ACCEPTED (cancel, a submit attempt); the
-dispatcher removes the one it dispatches (:data:`_COMMIT`) and deactivates tenants whose
+dispatcher removes the one it dispatches (:data:`DISPATCH_SCRIPT`) and deactivates tenants whose
 queues emptied (:data:`_DEACTIVATE`), both only while it holds ``vbq:sched:lock``.
 """
 
@@ -26,18 +26,32 @@ from vbq.scheduler.keys import (
     tags_key,
 )
 
-__all__ = ["Candidate", "SchedulerQueues"]
+__all__ = ["DISPATCH_SCRIPT", "Candidate", "SchedulerQueues", "dispatch_call"]
 
-# KEYS: lock, queue, active, clock, tags, due, grant, places, the tenant's queues...
-# ARGV: lock value, id, tenant, start tag, new tag, grant ttl ms, place name.
-# Returns -1 (lease lost: nothing written), 0 (no longer queued), 1 (dispatched).
-_COMMIT = """
+# One script for the plain commit and the placement claim (vbq.scheduler.placement).
+# KEYS: lock, queue, active, clock, tags, due, grant, places, record, the tenant's 3 queues at
+# this place, then (a claim) the same (tenant, priority) queue at the other places.
+# ARGV: lock value, id, tenant, start tag, new tag, grant ttl ms, place name, then (a claim)
+# location, model ("" keeps the record's). A claim drops a stale entry (record no longer
+# ACCEPTED), takes the id out of the other places' queues and writes the record's location.
+# Returns -1 (lease lost: nothing written), 0 (no longer queued, or stale), 1 (dispatched).
+DISPATCH_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local claim = ARGV[8] ~= nil
+if claim and redis.call('HGET', KEYS[9], 'state') ~= 'ACCEPTED' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 0
+end
 if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 0 end
+if claim then
+  for i = 13, #KEYS do redis.call('ZREM', KEYS[i], ARGV[2]) end
+  redis.call('HSET', KEYS[9], 'location', ARGV[8])
+  if ARGV[9] ~= '' then redis.call('HSET', KEYS[9], 'model', ARGV[9]) end
+end
 local clock = tonumber(redis.call('GET', KEYS[4]) or '0')
 if tonumber(ARGV[4]) > clock then redis.call('SET', KEYS[4], ARGV[4]) end
 local left = 0
-for i = 9, #KEYS do left = left + redis.call('ZCARD', KEYS[i]) end
+for i = 10, 12 do left = left + redis.call('ZCARD', KEYS[i]) end
 if left == 0 then
   redis.call('ZREM', KEYS[3], ARGV[3])
   redis.call('HSET', KEYS[5], ARGV[3], ARGV[5])
@@ -50,6 +64,44 @@ redis.call('ZADD', KEYS[6], t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 redis.call('SET', KEYS[7], '1', 'PX', ARGV[6])
 return 1
 """
+assert len(PRIORITIES) == 3, "DISPATCH_SCRIPT reads the tenant's queues as KEYS[10..12]"
+
+
+def dispatch_call(
+    lease_value: str,
+    candidate: Candidate,
+    *,
+    project: str,
+    location: str,
+    new_tag: float,
+    grant_ttl_ms: int,
+) -> tuple[list[str], list[str]]:
+    """The KEYS and ARGV of :data:`DISPATCH_SCRIPT` for a plain commit of ``candidate`` at
+    (project, location); a claim appends its other places' queues and its location/model."""
+    tenant, sid = candidate.tenant, candidate.submission_id
+    keys = [
+        LOCK_KEY,
+        queue_key(project, location, tenant, candidate.priority),
+        active_key(project, location),
+        clock_key(project, location),
+        tags_key(project, location),
+        DUE_KEY,
+        grant_key(sid),
+        PLACES_KEY,
+        f"vbq:sub:{sid}",
+        *(queue_key(project, location, tenant, p) for p in PRIORITIES),
+    ]
+    args = [
+        lease_value,
+        sid,
+        tenant,
+        repr(candidate.start_tag),
+        repr(new_tag),
+        str(grant_ttl_ms),
+        place_name(project, location),
+    ]
+    return keys, args
+
 
 # KEYS: lock, active, tags, places, the tenant's queues... ARGV: lock value, tenant, place.
 # Deactivates the tenant when all its queues are empty (its tag kept for later). Returns 1 if so.
@@ -128,7 +180,7 @@ class SchedulerQueues:
 
     def __init__(self, redis_client: redis.Redis) -> None:
         self.redis = redis_client
-        self._commit = redis_client.register_script(_COMMIT)
+        self._commit = redis_client.register_script(DISPATCH_SCRIPT)
         self._deactivate = redis_client.register_script(_DEACTIVATE)
         self._requeue = redis_client.register_script(_REQUEUE)
 
@@ -188,27 +240,14 @@ class SchedulerQueues:
         Raises:
             redis.RedisError: Redis is unreachable.
         """
-        tenant = candidate.tenant
-        keys = [
-            LOCK_KEY,
-            queue_key(project, location, tenant, candidate.priority),
-            active_key(project, location),
-            clock_key(project, location),
-            tags_key(project, location),
-            DUE_KEY,
-            grant_key(candidate.submission_id),
-            PLACES_KEY,
-            *(queue_key(project, location, tenant, p) for p in PRIORITIES),
-        ]
-        args = [
+        keys, args = dispatch_call(
             lease_value,
-            candidate.submission_id,
-            tenant,
-            repr(candidate.start_tag),
-            repr(new_tag),
-            str(grant_ttl_ms),
-            place_name(project, location),
-        ]
+            candidate,
+            project=project,
+            location=location,
+            new_tag=new_tag,
+            grant_ttl_ms=grant_ttl_ms,
+        )
         return int(self._commit(keys=keys, args=args))
 
     def deactivate_if_empty(
