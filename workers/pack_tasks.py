@@ -36,16 +36,14 @@ _PACK_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def build_packer(settings: Settings, client: redis_lib.Redis | None = None) -> Packer:
-    """A :class:`Packer` on the real store that enqueues submits on the workers' broker."""
+    """A :class:`Packer` on the real store (its submissions are queued for the dispatcher)."""
     from vbq.store import JobStore
-    from vbq.workers.tasks import enqueue_submit
 
     client = client or client_for(settings)
     return Packer(
         redis=client,
         settings=settings,
         store=JobStore(client, settings=settings),
-        enqueue_submit=enqueue_submit,
     )
 
 

@@ -12,7 +12,8 @@ whose message was lost):
 3. Create an ordinary submission with idempotency key ``pack:{P}`` (the same submission
    whatever the number of reruns), output under ``{VBQ_PACK_PREFIX}/outputs/{P}``: rate limits,
    fairness, no-duplicate creates and events all apply to it.
-4. Mark ``P`` FLUSHED (its lines leave Redis) and enqueue the submission.
+4. Mark ``P`` FLUSHED (its lines leave Redis). The create in step 3 queued the submission
+   with the scheduler, whose dispatcher publishes its submit.
 
 A crash anywhere repeats the step that did not finish; no request is lost (its line stays in
 Redis until step 4) or put into two packs (the assignment never changes).
@@ -21,7 +22,6 @@ Redis until step 4) or put into two packs (the assignment never changes).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,7 +83,6 @@ class Packer:
         redis: the vbq Redis.
         settings: pack prefix, limits and wait.
         store: the job store (the pack's submission).
-        enqueue_submit: publishes ``vbq.submit`` for a submission id.
         client: a google-cloud-storage client (default: :func:`vbq.storage.storage_client`).
     """
 
@@ -93,7 +92,6 @@ class Packer:
         redis: redis_lib.Redis,
         settings: Settings,
         store: JobStore,
-        enqueue_submit: Callable[[str], None],
         client: Any = None,
     ) -> None:
         self.redis = redis
@@ -101,7 +99,6 @@ class Packer:
         self.store = store
         self.requests = RequestStore(redis, settings=settings)
         self.book = PackBook(redis, settings=settings)
-        self.enqueue_submit = enqueue_submit
         self._client = client
 
     def tick(self) -> TickReport:
@@ -169,12 +166,9 @@ class Packer:
                 },
             )
         )
+        # create() queued it with the scheduler (tenant, priority), like any submission: the
+        # dispatcher publishes its submit when its turn and a create token come.
         self.book.mark_flushed(pack.id, submission_id=record.id, input_uri=uri)
-        try:
-            self.enqueue_submit(record.id)
-        except Exception as exc:
-            # The submission is ACCEPTED in the store: the sweeper enqueues it.
-            _log.warning("pack submit enqueue failed", pack_id=pack.id, error=repr(exc))
         _log.info(
             "pack flushed",
             pack_id=pack.id,

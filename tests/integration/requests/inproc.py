@@ -66,9 +66,7 @@ class Flow:
         self.recorder = Recorder()
         self.store = JobStore(self.r, settings=settings)
         self.client = Client(settings=settings, store=self.store, enqueuer=self.recorder)  # type: ignore[arg-type]
-        self.packer = Packer(
-            redis=self.r, settings=settings, store=self.store, enqueue_submit=self.recorder.submit
-        )
+        self.packer = Packer(redis=self.r, settings=settings, store=self.store)
         self.submitter = Submitter(
             store=JobStore(text, settings=settings),
             vertex=VertexClient.from_settings(settings),
