@@ -64,7 +64,7 @@ class Splitter:
         redis: the vbq Redis.
         settings: limits and prefix.
         store: the job store.
-        enqueue_submit: publishes ``vbq.submit`` for a submission id.
+        enqueue_submit: publishes ``vbq.submit`` for a held submission found ``whole``.
         client: a google-cloud-storage client (default: the thread's).
     """
 
@@ -113,9 +113,8 @@ class Splitter:
             self.redis.set(marker_key(rec.id), SPLIT, ex=_MARKER_TTL_S)
             parts = self._write_parts(rec, blobs, lease)
             children = self._children(rec, parts)
+            # create_many queued the parts with the scheduler: the dispatcher publishes them.
             self._submit_parent(rec, parts, children)
-            for child in children:
-                self.enqueue_submit(child)
             _log.info("split", submission_id=rec.id, parts=len(parts), bytes=size)
             return f"split into {len(parts)}"
         finally:
