@@ -11,7 +11,8 @@ Cost per scrape (never a ``SCAN``): one pipeline of ``ZCARD`` per state, one ``H
 per-tenant state counts, ``SMEMBERS`` of the slot pools (``vbq:slots:pools``) and one ``ZCOUNT``
 per pool (bounded by ``max_keys``), ``XLEN`` + one ``XRANGE`` entry of the outbox, (with
 ``settings``) two pipelines for the effective create rates (:func:`vbq.quota.adaptive.read_rates`),
-and the scheduler's queues (:func:`vbq.scheduler.stats.scheduler_stats`).
+the scheduler's queues (:func:`vbq.scheduler.stats.scheduler_stats`), and each place's poll
+schedule (one pipeline, :meth:`vbq.store.poll_schedule.PlaceSchedule.states`).
 """
 
 from __future__ import annotations
@@ -146,7 +147,36 @@ class RedisStateCollector(Collector):
             *usage,
             *self._rates(),
             *self._scheduler(),
+            *self._poll_schedule(),
         ]
+
+    def _poll_schedule(self) -> list[Any]:
+        from vbq.store.poll_schedule import PlaceSchedule
+
+        labels = ["project", "location"]
+        interval = GaugeMetricFamily(
+            "vbq_poll_interval_seconds",
+            "The place's poll interval after its last poll (back-off), in seconds.",
+            labels=labels,
+        )
+        due_in = GaugeMetricFamily(
+            "vbq_poll_next_due_seconds",
+            "Seconds until the place is next polled (negative: overdue; 0: never polled).",
+            labels=labels,
+        )
+        failures = GaugeMetricFamily(
+            "vbq_poll_failures",
+            "The place's polls in a row whose list call failed or ran out of read budget.",
+            labels=labels,
+        )
+        settings = self._settings or Settings()
+        now, states = PlaceSchedule(self._redis, settings=settings).states(prune=False)
+        for st in states[: self._max_keys]:
+            where = [st.project, st.location]
+            interval.add_metric(where, st.interval_s)
+            due_in.add_metric(where, 0.0 if st.due_at is None else st.due_at - now)
+            failures.add_metric(where, st.failures)
+        return [interval, due_in, failures]
 
     def _rates(self) -> list[Any]:
         if self._settings is None:

@@ -9,7 +9,8 @@ describe the deployment (pure values, parsed once per :class:`~vbq.settings.Sett
 * ``VBQ_LOCATION_LIMITS``: JSON ``{"europe-west4": {"create_rate_per_min": 30},
   "my-proj/us-central1": {"max_in_flight": 50}}``: per-location (or per project/location, which
   wins) overrides of ``create_rate_per_min``, ``create_burst``, ``read_rate_per_min``,
-  ``read_burst``, ``max_in_flight`` and ``max_in_flight_per_model``.
+  ``read_burst``, ``max_in_flight``, ``max_in_flight_per_model``, ``poll_interval_s`` and
+  ``poll_max_interval_s`` (the place's poll schedule, :mod:`vbq.store.poll_schedule`).
 * ``VBQ_MODEL_LOCATIONS``: JSON ``{"gemini-2.0-flash-001": ["us-central1", "europe-west4"]}``:
   where a model is available (keys: the model id, ``publishers/P/models/M`` or a full resource
   name); a model without an entry is taken to be available everywhere.
@@ -48,6 +49,8 @@ LIMIT_KEYS: tuple[str, ...] = (
     "read_burst",
     "max_in_flight",
     "max_in_flight_per_model",
+    "poll_interval_s",
+    "poll_max_interval_s",
 )
 """The settings a place may override in ``VBQ_LOCATION_LIMITS``."""
 
@@ -270,7 +273,8 @@ def _limit_values(values: Any, where: str) -> dict[str, float]:
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}.{name} must be a number")
-        minimum = 0.001 if name.endswith("per_min") else (1 if name == "max_in_flight" else 0)
+        minimum = 0.001 if name.endswith(("per_min", "interval_s")) else 0
+        minimum = 1 if name == "max_in_flight" else minimum
         if value < minimum:
             raise ConfigError(f"{where}.{name} must be >= {minimum}")
         if name in _INT_KEYS and int(value) != value:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CycleReport"]
+from vbq.store.poll_schedule import Outcome, PlaceState
+
+__all__ = ["CycleReport", "place_log"]
 
 
 @dataclass
@@ -25,6 +27,8 @@ class CycleReport:
         oldest_unfinished_age_s: age of the oldest unfinished job, in seconds (None: none).
         limited: True when the read-rate limit stopped the cycle early.
         list_errors: list calls that failed with a transient error (the location was skipped).
+        places: each scheduled place polled: what its poll found and when it is polled next
+            (:func:`place_log`; empty when the cycle ran unscheduled).
     """
 
     ran: bool = False
@@ -41,6 +45,7 @@ class CycleReport:
     limited: bool = False
     list_errors: int = 0
     changed_ids: list[str] = field(default_factory=list)
+    places: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def api_calls(self) -> int:
@@ -62,6 +67,7 @@ class CycleReport:
             "fallback": self.fallback,
             "limited": self.limited,
             "list_errors": self.list_errors,
+            "places": self.places,
             "duration_s": round(self.duration_s, 4),
             "oldest_unfinished_age_s": (
                 None
@@ -69,3 +75,15 @@ class CycleReport:
                 else round(self.oldest_unfinished_age_s, 1)
             ),
         }
+
+
+def place_log(place: PlaceState, outcome: Outcome, interval_s: float) -> dict[str, Any]:
+    """One place's entry in :attr:`CycleReport.places`: the place, what its poll found
+    (``changed``/``quiet``/``failed``), failures in a row and the seconds until its next poll."""
+    failures = place.failures + 1 if outcome is Outcome.FAILED else 0
+    return {
+        "place": place.member,
+        "outcome": outcome.value,
+        "failures": failures,
+        "next_in_s": round(interval_s, 3),
+    }

@@ -18,6 +18,9 @@ publishes); a finished state takes the job off the in-flight list, so it is neve
 and releases its in-flight slot; a job unfinished past ``stale_after_s`` raises ``job.stale``
 once and keeps being polled. Two pollers racing on the same change both try the compare-and-set
 and exactly one wins, so the poll lock (a fenced lease, :mod:`vbq.leases`) only saves work.
+
+With a schedule (the ``vbq.poll`` task), a cycle polls only the places that are due, read under
+the lock, and reschedules each by what its poll found (:mod:`vbq.store.poll_schedule`).
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ from vbq.settings import Settings
 from vbq.spec import SUBMISSION_LABEL
 from vbq.store import JobStore
 from vbq.store.inflight import InflightIndex, InflightJob
+from vbq.store.poll_schedule import Outcome, PlaceSchedule, PlaceState
 from vbq.workers.job_changes import JobChanges, SlotReleaser, listed_state
-from vbq.workers.poll_report import CycleReport
+from vbq.workers.poll_report import CycleReport, place_log
 from vbq.workers.results_hook import ResultsHook
 
 __all__ = ["FENCE_KEY", "LOCK_KEY", "SUBMISSION_LABEL", "CycleReport", "Poller"]
@@ -151,8 +155,17 @@ class Poller:
 
     # -- cycle --------------------------------------------------------------------------------
 
-    def run_cycle(self) -> CycleReport:
-        """One poll cycle over every (project, location) with unfinished jobs."""
+    def run_cycle(
+        self, *, schedule: PlaceSchedule | None = None, force: bool = False
+    ) -> CycleReport:
+        """One poll cycle over the (project, location) pairs with unfinished jobs.
+
+        Args:
+            schedule: each place's poll schedule: only the places due are polled (read under
+                the poll lease, so two processes never poll a place twice in its interval),
+                and each is rescheduled by what its poll found. None: every place, unscheduled.
+            force: with ``schedule``, poll every place now (and reschedule each).
+        """
         report = CycleReport()
         claim = self.leases.take_fenced(LOCK_KEY, FENCE_KEY, self.lease_s)
         if not claim.held:
@@ -166,22 +179,37 @@ class Poller:
             if not self._index_checked:
                 self.inflight.ensure_built()  # once per process: one EXISTS when built
                 self._index_checked = True
-            for project, location in self.inflight.locations():
+            if schedule is None:
+                places = [PlaceState(p, loc, 0.0) for p, loc in self.inflight.locations()]
+            else:
+                places = schedule.due(force=force)
+                schedule.started(places)
+            for place in places:
                 if not self._renew_lock(token):
                     _log.warning("poll lock lost mid-cycle; stopping", token=token)
                     break
-                try:
-                    self._poll_location(project, location, report, token)
-                except _ReadBudgetExhaustedError:
-                    # That place's read quota is its own: skip it this cycle, poll the others.
-                    report.limited = True
-                    continue
+                outcome = self._poll_place(place, report, token)
+                if schedule is not None:
+                    interval = schedule.finished(place, outcome)
+                    report.places.append(place_log(place, outcome, interval))
         finally:
             self.leases.release(LOCK_KEY, str(token))
             report.duration_s = time.monotonic() - started
         _log.info("poll cycle", **report.as_log())
         observe_poll_cycle(duration_s=report.duration_s, api_calls=report.api_calls)
         return report
+
+    def _poll_place(self, place: PlaceState, report: CycleReport, token: int) -> Outcome:
+        changed, errors = report.jobs_changed, report.list_errors
+        try:
+            self._poll_location(place.project, place.location, report, token)
+        except _ReadBudgetExhaustedError:
+            # That place's read quota is its own: skip it this cycle, poll the others.
+            report.limited = True
+            return Outcome.FAILED
+        if report.list_errors > errors:
+            return Outcome.FAILED
+        return Outcome.CHANGED if report.jobs_changed > changed else Outcome.QUIET
 
     def _renew_lock(self, token: int) -> bool:
         self._renewed_at = time.monotonic()

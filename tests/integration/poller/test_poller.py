@@ -27,8 +27,8 @@ from vbq.settings import Settings
 from vbq.spec import JobSpec, with_submission_label
 from vbq.states import SubmissionState
 from vbq.store import JobStore, NewSubmission
+from vbq.store.poll_schedule import Outcome, PlaceSchedule
 from vbq.vertex import VertexClient
-from vbq.workers.poll_schedule import PollSchedule
 from vbq.workers.poller import Poller
 
 PROJECT = "poll-proj"
@@ -284,25 +284,34 @@ def test_schedule_backs_off_and_wakes_up_after_a_submission(redis_url: str) -> N
         {"VBQ_REDIS_URL": redis_url, "VBQ_PROJECT": PROJECT, "VBQ_LOCATION": LOCATION}
     ).replace(poll_interval_s=10.0, poll_max_interval_s=40.0)
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    schedule = PollSchedule(client, settings=settings)
-    assert schedule.is_due()
-    schedule.started()
-    assert schedule.finished(changed=False) == 20.0
-    assert schedule.finished(changed=False) == 40.0
-    assert schedule.finished(changed=False) == 40.0
-    assert not schedule.is_due()
-    # A submission enters the in-flight list the way the submit task puts it there.
+    schedule = PlaceSchedule(client, settings=settings)
     store = JobStore(client, settings=settings)
-    rec, _ = store.create(NewSubmission(spec=_spec(0)))
-    store.record_attempt(rec.id)
-    store.transition(
-        rec.id,
-        expected={SubmissionState.SUBMITTING},
-        new_state=SubmissionState.SUBMITTED,
-        updates={"job_name": f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/1"},
-    )
-    assert schedule.is_due()
-    assert schedule.finished(changed=True) == 10.0
+
+    def submit(i: int) -> None:
+        # A submission enters the in-flight list the way the submit task puts it there.
+        rec, _ = store.create(NewSubmission(spec=_spec(i)))
+        store.record_attempt(rec.id)
+        store.transition(
+            rec.id,
+            expected={SubmissionState.SUBMITTING},
+            new_state=SubmissionState.SUBMITTED,
+            updates={
+                "job_name": f"projects/{PROJECT}/locations/{LOCATION}/batchPredictionJobs/{i}"
+            },
+        )
+
+    submit(1)
+    (place,) = schedule.due()  # never polled: due
+    schedule.started([place])
+    assert schedule.finished(place, Outcome.QUIET) == 20.0
+    (place,) = schedule.due(force=True)
+    assert schedule.finished(place, Outcome.QUIET) == 40.0
+    (place,) = schedule.due(force=True)
+    assert schedule.finished(place, Outcome.QUIET) == 40.0
+    assert schedule.due() == []
+    submit(2)
+    (place,) = schedule.due()
+    assert schedule.finished(place, Outcome.CHANGED) == 10.0
 
 
 class _FlakyList:
@@ -371,13 +380,11 @@ def test_poll_ticks_and_cycles_never_scan_the_keyspace(
     vertex_emulator.configure(queued_s=3600, run_s=3600)
     w = _world(redis_url, vertex_emulator, 12, poll_page_size=5)
     poller = _poller(w.settings, w.client)
-    schedule = PollSchedule(w.client, settings=w.settings)
+    schedule = PlaceSchedule(w.client, settings=w.settings)
     before = _scan_like_calls(w.client)
     for _ in range(3):
-        schedule.is_due()
-        schedule.started()
-        report = poller.run_cycle()
+        schedule.due()
+        report = poller.run_cycle(schedule=schedule, force=True)
         assert report.ran and report.jobs_polled == 12
-        schedule.finished(changed=report.jobs_changed > 0)
     assert _scan_like_calls(w.client) == before
     assert w.client.zrange("vbq:poll:locations", 0, -1) == [f"{PROJECT}:{LOCATION}"]
