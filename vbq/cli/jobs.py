@@ -314,8 +314,8 @@ def cancel(submission_id: str) -> None:
 @click.option("--recent", default=10, show_default=True, type=click.IntRange(0, 100))
 def watch(once: bool, interval_s: float, recent: int) -> None:
     """Live counts of submissions by state, the create rate per (project, location) (effective
-    / configured: lowered by Google's 429s), the scheduler's queues per tenant, and the most
-    recent submissions."""
+    / configured: lowered by Google's 429s), the scheduler's queues per tenant, each place's
+    poll schedule, and the most recent submissions."""
     from rich.console import Console
     from rich.live import Live
 
@@ -355,9 +355,11 @@ def _watch_view(client: Client, recent: int) -> Any:
         for sub in page:
             rec = sub.record
             latest.add_row(rec.id, rec.state.value, rec.tenant, sub.display_name or "")
+    from vbq.cli.polls import poll_table
     from vbq.cli.queues import queue_rows, queue_table
 
-    return Group(by_state, _rates_table(client), queue_table(queue_rows(client)), latest)
+    queues = queue_table(queue_rows(client))
+    return Group(by_state, _rates_table(client), queues, poll_table(client), latest)
 
 
 def _rates_table(client: Client) -> Any:

@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner
 
 from tests.integration.poller.test_places import _spec, _submit_in_each_place
 from tests.integration.poller.test_poller import PROJECT, _input_file, _settings
 from tests.support.emulators import VertexEmulator
+from vbq.cli import cli
 from vbq.errors import VertexRetryableError
 from vbq.metrics_redis import RedisStateCollector
 from vbq.settings import Settings
@@ -213,6 +215,18 @@ def test_a_submission_wakes_a_healthy_place_but_not_a_failing_one(
     assert gauges[("vbq_poll_interval_seconds", OTHER)] == 60.0
     assert (gauges[("vbq_poll_failures", BUSY)], gauges[("vbq_poll_failures", OTHER)]) == (0, 1)
     assert 50.0 < gauges[("vbq_poll_next_due_seconds", OTHER)] <= 60.0
+    env = {"VBQ_REDIS_URL": redis_url, "VBQ_BROKER_URL": redis_url, "VBQ_PROJECT": PROJECT}
+    watched = CliRunner(env=env).invoke(cli, ["watch", "--once", "--recent", "0"])
+    assert watched.exit_code == 0, watched.output
+    text = watched.stdout[watched.stdout.index("poll schedule per place") :]
+    rows = {
+        cells[2]: cells[3:6]
+        for line in text.splitlines()
+        if PROJECT in line and len(cells := [c.strip() for c in line.split("│")]) > 5
+    }
+    assert rows[BUSY][0] == "30" and rows[BUSY][2] == "0"
+    assert rows[OTHER][0] == "60" and rows[OTHER][2] == "1"
+    assert 50.0 < float(rows[OTHER][1]) <= 60.0
     _submit(settings, store, vertex, OTHER, 1)
     assert schedule.due() == []  # the failing place waits out its back-off
     _submit(settings, store, vertex, BUSY, 2)
