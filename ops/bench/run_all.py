@@ -39,7 +39,10 @@ KNOWN: dict[str, str] = {
     "bench_poll": "Vertex API calls per poll cycle: bulk list vs one get per job",
     "bench_events": "event throughput: outbox relay + subscriber vs bare Pub/Sub client",
     "bench_latency": "event latency (job endTime → handler start) vs poll interval",
-    "bench_e2e": "end-to-end jobs/s and CPU s per job (demo pipeline)",
+    "bench_e2e": (
+        "end-to-end jobs/s and CPU s per job (demo pipeline; its 3 s storm of 429s on every"
+        " create slows the adaptive rate by design: about half the jobs/s of `--storm-s 0`)"
+    ),
     "bench_outputs": "peak memory of streaming outputs vs reading them whole",
     "bench_surface": "creates/s through Google's surface vs `POST /v1/submissions`, p99 answer",
     "bench_console": "web console page times on 1,000,000 submissions vs the JSON list endpoint",
