@@ -69,32 +69,32 @@ return out
 
 # Mark many events done in ONE call: per event, the rerun window that covers its publish time
 # names the mark, the per-handler progress goes, and the console counts it (vbq.stats.HANDLED_LUA
-# as a local function: its KEYS[1..3] / ARGV[1..2] are the event's).
-# Per event i (from 0): KEYS[6i+1 .. 6i+3] as handled_keys gives them, KEYS[6i+4] inbox key,
-# KEYS[6i+5] its handlers set, KEYS[6i+6] the group's rerun hash; ARGV[4i+1 .. 4i+2] as
-# handled_keys gives them, ARGV[4i+3] TTL of the mark in s, ARGV[4i+4] publish time ("" unknown).
+# as a local function: its KEYS[1..3] / ARGV[1..2] are the event's). What every event shares is
+# passed once. KEYS[1] the counters hash (handled_keys' first), KEYS[2] the group's rerun hash;
+# ARGV[1] the group, ARGV[2] TTL of the mark in s. Per event i (from 0): KEYS[4i+3 .. 4i+4] its
+# timeline and record keys (handled_keys' second and third), KEYS[4i+5] inbox key, KEYS[4i+6] its
+# handlers set; ARGV[2i+3] its state (handled_keys' second arg), ARGV[2i+4] publish time ("" unknown).
 _COMPLETE_MANY = (
     "local function handled(KEYS, ARGV)\n"
     + HANDLED_LUA
     + """
 end
-for i = 0, #KEYS / 6 - 1 do
-  local k, a = 6 * i, 4 * i
+local w = redis.call('HMGET', KEYS[2], 'id', 'since_s', 'until_s')
+local window = w[1] and w[1] ~= '' and w[2] and w[3]
+for i = 0, (#KEYS - 2) / 4 - 1 do
+  local k, a = 2 + 4 * i, 2 + 2 * i
   local mark = 'done'
-  if ARGV[a + 4] ~= '' then
-    local w = redis.call('HMGET', KEYS[k + 6], 'id', 'since_s', 'until_s')
-    if w[1] and w[1] ~= '' and w[2] and w[3] then
-      local published = tonumber(ARGV[a + 4])
-      if tonumber(w[2]) <= published and published < tonumber(w[3]) then
-        mark = 'done:' .. w[1]
-      end
+  if window and ARGV[a + 2] ~= '' then
+    local published = tonumber(ARGV[a + 2])
+    if tonumber(w[2]) <= published and published < tonumber(w[3]) then
+      mark = 'done:' .. w[1]
     end
   end
-  redis.call('SET', KEYS[k + 4], mark, 'EX', ARGV[a + 3])
-  redis.call('DEL', KEYS[k + 5])
-  handled({KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]}, {ARGV[a + 1], ARGV[a + 2]})
+  redis.call('SET', KEYS[k + 3], mark, 'EX', ARGV[2])
+  redis.call('DEL', KEYS[k + 4])
+  handled({KEYS[1], KEYS[k + 1], KEYS[k + 2]}, {ARGV[1], ARGV[a + 1]})
 end
-return #KEYS / 6
+return (#KEYS - 2) / 4
 """
 )
 
@@ -271,14 +271,14 @@ class Inbox:
 
     def _complete_batch(self, items: list[tuple[str, float | None]]) -> list[None]:
         keys: list[str] = []
-        args: list[str] = []
-        rerun = rerun_key(self.group)
+        args: list[str] = [self.group, str(self.ttl_s)]
         for event_id, published_s in items:
             key = self.key(event_id)
             stat_keys, stat_args = handled_keys(group=self.group, event_id=event_id)
-            keys += [*stat_keys, key, key + ":handlers", rerun]
-            published = "" if published_s is None else repr(float(published_s))
-            args += [*stat_args, str(self.ttl_s), published]
+            if not keys:
+                keys = [stat_keys[0], rerun_key(self.group)]  # the counters hash, the window
+            keys += [stat_keys[1], stat_keys[2], key, key + ":handlers"]
+            args += [stat_args[1], "" if published_s is None else repr(float(published_s))]
         self._complete_many(keys=keys, args=args)
         return [None] * len(items)
 
