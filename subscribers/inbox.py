@@ -72,8 +72,9 @@ return out
 # as a local function: its KEYS[1..3] / ARGV[1..2] are the event's). What every event shares is
 # passed once. KEYS[1] the counters hash (handled_keys' first), KEYS[2] the group's rerun hash;
 # ARGV[1] the group, ARGV[2] TTL of the mark in s. Per event i (from 0): KEYS[4i+3 .. 4i+4] its
-# timeline and record keys (handled_keys' second and third), KEYS[4i+5] inbox key, KEYS[4i+6] its
-# handlers set; ARGV[2i+3] its state (handled_keys' second arg), ARGV[2i+4] publish time ("" unknown).
+# timeline and record keys (handled_keys' second and third), KEYS[4i+5] inbox key, KEYS[4i+6]
+# its handlers set; ARGV[2i+3] its state (handled_keys' second arg), ARGV[2i+4] its publish
+# time ("" unknown).
 _COMPLETE_MANY = (
     "local function handled(KEYS, ARGV)\n"
     + HANDLED_LUA

@@ -11,7 +11,13 @@ ports, then measures, for the same number of events on the same emulator:
   last callback.
 
 Both run in this process (relay and subscriber in threads), so the comparison shows what vbq's
-guarantees cost on top of the client library, not process parallelism.
+guarantees cost on top of the client library, not process parallelism. The contention is the
+same on both sides: the bare publisher shares the process (and the GIL) with the bare subscriber
+just as the relay shares it with vbq's subscriber; both subscribers use the same flow control
+(``subscriber_max_messages`` outstanding), which the emulator's stats show saturated on both
+sides, so the ratio is mostly how long vbq's inbox claim and done mark hold each message before
+its ack. (In production the relay runs in ``vbq beat`` and the subscriber in ``vbq subscribe``;
+measuring that split against a one-process bare loop would not be a fair comparison.)
 
 Run from the repository root::
 
