@@ -46,6 +46,7 @@ __all__ = ["DEAD_LETTER_KEY", "install"]
 
 DEAD_LETTER_KEY = "vbq:dead-letter:broker"
 _KEEP = 1000  # newest entries kept in the dead-letter list
+_CONNPARAMS = "_connparams"  # kombu's private Channel method every Redis pool starts from
 _log = get_logger("vbq.workers.broker_guard")
 _installed = False
 _lock = threading.Lock()
@@ -96,7 +97,7 @@ def _guard_detached_channels() -> None:
     once ``Connection.collect()``/``close()`` detached the transport (module docstring), and
     ``channel.connection`` itself is ``None`` once the channel is closed.
     """
-    original: Callable[..., Any] = kombu_redis.Channel._connparams
+    original: Callable[..., Any] = getattr(kombu_redis.Channel, _CONNPARAMS)
 
     @functools.wraps(original)
     def guarded_connparams(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -108,7 +109,7 @@ def _guard_detached_channels() -> None:
             )
         return original(self, *args, **kwargs)
 
-    kombu_redis.Channel._connparams = guarded_connparams  # type: ignore[method-assign]
+    setattr(kombu_redis.Channel, _CONNPARAMS, guarded_connparams)
 
 
 def _is_unacked_entry(value: Any) -> bool:

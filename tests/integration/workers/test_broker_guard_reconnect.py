@@ -8,6 +8,10 @@ BRPOP in flight, against a ``redis-server`` that was SIGKILLed. Without the guar
 :mod:`vbq.workers.broker_guard` the teardown raises ``AttributeError: 'NoneType' object has no
 attribute 'hostname'`` (what killed the submit worker in the failover test); with it, it
 completes, and once the server is back the unacked messages are restored, none lost.
+
+The scheduler's dispatcher thread publishes on a Celery app of its own
+(:func:`vbq.scheduler.dispatcher.start_dispatcher_thread`): its publish path fails while the
+broker is down and works again, with the same app and pool, once it is back.
 """
 
 from __future__ import annotations
@@ -22,8 +26,11 @@ import pytest
 from celery.utils.threads import bound_open_broker_sockets
 from kombu import Connection, Consumer, Producer, Queue
 from kombu.common import ignore_errors
+from kombu.exceptions import OperationalError
 
+from tests.integration.workers.harness import enqueuer, settings_from
 from tests.support.services import RedisServer
+from vbq.broker.names import QUEUE_SUBMIT
 from vbq.workers import broker_guard
 
 pytestmark = [pytest.mark.integration]
@@ -116,3 +123,17 @@ def test_a_closed_channel_raises_a_connection_error(server: RedisServer) -> None
             channel._connparams()
     finally:
         conn.close()
+
+
+def test_dispatcher_publish_recovers_after_the_broker_came_back(server: RedisServer) -> None:
+    broker_guard.install()
+    publisher = enqueuer(settings_from({"VBQ_REDIS_URL": server.url, "VBQ_PROJECT": "p"}))
+    assert publisher.submit_many(["sub-1", "sub-2"]) == 2
+    server.kill()
+    with pytest.raises(OperationalError):
+        publisher.submit_many(["sub-3"])
+    server.start()
+    assert publisher.submit_many(["sub-3", "sub-4"]) == 2
+    client = publisher.due.redis  # the vbq Redis is the broker here
+    assert client.llen(QUEUE_SUBMIT) == 4
+    assert client.zcard("vbq:submit:due") == 4
