@@ -103,7 +103,10 @@ def _guard_detached_channels() -> None:
     def guarded_connparams(self: Any, *args: Any, **kwargs: Any) -> Any:
         transport = self.connection
         if transport is None or transport.client is None:
-            _log.info("broker.detached_channel", reason="broker connection closed")
+            _log.warning(
+                "broker.detached_channel",
+                hint="broker connection lost: unacked messages return after the visibility timeout",
+            )
             raise redis.exceptions.ConnectionError(
                 "broker connection closed: this channel can no longer reconnect"
             )
