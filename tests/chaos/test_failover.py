@@ -20,6 +20,10 @@ Afterwards (invariants 1-3, :mod:`tests.chaos.checker`):
 - the roles reconnected by themselves: none was restarted, all are alive, and the submissions
   accepted after the failover finished too.
 
+A worker whose broker connection dies with unacknowledged messages used to exit here
+("Unrecoverable error: AttributeError: 'NoneType' object has no attribute 'hostname'", a kombu
+teardown bug, see :mod:`vbq.workers.broker_guard`); the guard turns that into a reconnect.
+
 ``make failover`` runs this 10 times in a row; ``make chaos-ci`` runs it once.
 """
 
@@ -83,15 +87,6 @@ class _Producer:
                     time.sleep(0.2)
 
 
-# Known failure since the scheduler landed (issue 17 stays open): the submit worker, which now
-# also runs the dispatcher thread, dies during the promotion with kombu's Sentinel transport
-# raising "AttributeError: 'NoneType' object has no attribute 'hostname'" on reconnect, so work
-# accepted after the failover waits in ACCEPTED. It passed 10/10 before the scheduler merged.
-# Not strict: a pass is reported as XPASS, and the reason is the next fix to make.
-@pytest.mark.xfail(
-    reason="worker with the dispatcher thread dies on a Sentinel failover (kombu reconnect)",
-    strict=False,
-)
 @pytest.mark.timeout(420)
 def test_sentinel_failover(tmp_path: Path) -> None:
     shape = ClusterShape(

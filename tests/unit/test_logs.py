@@ -44,6 +44,23 @@ def test_stdlib_loggers_are_redacted_too() -> None:
     assert "redis://:***@host:6379/0" in stream.getvalue()
 
 
+def test_stdlib_exceptions_carry_their_traceback() -> None:
+    # Celery's "Unrecoverable error" is logged with exc_info: the JSON line must say where.
+    import logging
+
+    stream = io.StringIO()
+    configure_logging(log_format="json", stream=stream, force=True)
+    try:
+        raise AttributeError("'NoneType' object has no attribute 'hostname'")
+    except AttributeError:
+        logging.getLogger("celery.worker").critical("Unrecoverable error", exc_info=True)
+    (line,) = _lines(stream)
+    assert "exc_info" not in line
+    assert isinstance(line["exception"], str)
+    assert line["exception"].startswith("Traceback (most recent call last)")
+    assert "test_stdlib_exceptions_carry_their_traceback" in line["exception"]
+
+
 def test_redact_url() -> None:
     assert redact_url("redis://user:pw@h:1/0") == "redis://user:***@h:1/0"
     assert redact_url("amqp://guest@h//") == "amqp://guest@h//"

@@ -13,9 +13,11 @@ from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
+import kombu.exceptions
 import redis
 from celery import Celery
 from kombu import Producer
+from kombu.exceptions import OperationalError
 from kombu.utils.uuid import uuid
 
 from vbq.broker.app import capped_countdown
@@ -26,6 +28,11 @@ from vbq.settings import Settings
 __all__ = ["Enqueuer"]
 
 _BATCH = 500  # messages per broker pipeline
+# What a failed batch flush raises (kombu >= 5.7): not an OperationalError, so it is re-raised
+# as one, the error every caller of a publish handles.
+_BATCH_ERRORS: tuple[type[Exception], ...] = tuple(
+    e for e in (getattr(kombu.exceptions, "BatchPublishError", None),) if e is not None
+)
 
 
 class Enqueuer:
@@ -71,14 +78,18 @@ class Enqueuer:
         ids = list(submission_ids)
         if not ids:
             return 0
-        with self.app.producer_or_acquire() as producer:
-            # kombu >= 5.7 batches publishes on transports that support it (Redis: one pipeline
-            # of LPUSHes per _BATCH messages instead of one round trip each); others publish
-            # one by one, as before. A failure discards the unflushed rest and raises: the
-            # records stay ACCEPTED and the sweeper publishes them (the task is idempotent).
-            batch = getattr(producer, "batch", None)
-            with batch(max_size=_BATCH) if batch is not None else nullcontext():
-                _publish_submits(self.app, producer, ids)
+        try:
+            with self.app.producer_or_acquire() as producer:
+                # kombu >= 5.7 batches publishes on transports that support it (Redis: one
+                # pipeline of LPUSHes per _BATCH messages instead of one round trip each);
+                # others publish one by one, as before. A failure discards the unflushed rest
+                # and raises: the records stay ACCEPTED and the sweeper publishes them (the task
+                # is idempotent, so a message of a flush that failed half-way is harmless).
+                batch = getattr(producer, "batch", None)
+                with batch(max_size=_BATCH) if batch is not None else nullcontext():
+                    _publish_submits(self.app, producer, ids)
+        except _BATCH_ERRORS as exc:
+            raise OperationalError(f"publishing {len(ids)} submit messages failed: {exc}") from exc
         self.due.mark(ids, time.time())
         return len(ids)
 
