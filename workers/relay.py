@@ -59,7 +59,8 @@ from vbq.workers.outbox_reader import (
     read_entries,
 )
 from vbq.workers.publish_window import PublishWindow
-from vbq.workers.pubsub_publisher import EventPublisher, PubSubPublisher
+from vbq.workers.pubsub_batched import BatchedPublisher
+from vbq.workers.pubsub_publisher import EventPublisher
 from vbq.workers.relay_stats import RelayCounters, RelayStats
 
 __all__ = [
@@ -83,7 +84,7 @@ class OutboxRelay:
     Args:
         redis: a ``redis.Redis`` client (``decode_responses`` either way); its
             ``socket_timeout`` must be None or above ``idle_wait_s``.
-        publisher: where events go (:class:`~vbq.workers.pubsub_publisher.PubSubPublisher`).
+        publisher: where events go (:class:`~vbq.workers.pubsub_batched.BatchedPublisher`).
             The caller owns it (the relay does not close it).
         settings: topic paths and the ``event_types`` filter.
         batch_size: outbox entries read per round.
@@ -140,11 +141,11 @@ class OutboxRelay:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> OutboxRelay:
-        """A relay with its own Redis client and :class:`PubSubPublisher` built from settings."""
+        """A relay with its own Redis client and :class:`BatchedPublisher` built from settings."""
         from vbq.pubsub.event_schema import TopicEncoding
 
         client = client_for(settings, health_check_interval=30)
-        publisher = PubSubPublisher.from_settings(settings)
+        publisher = BatchedPublisher.from_settings(settings)
         encoding = TopicEncoding(settings)
         kwargs.setdefault("encode", encoding.encode)
         relay = cls(redis=client, publisher=publisher, settings=settings, **kwargs)

@@ -1,0 +1,253 @@
+"""The relay's publisher: one Publish request carries the messages of many ordering keys.
+
+Google's ``PublisherClient`` batches per ordering key. vbq gives every submission its own key,
+so its batches hold one message each: one RPC (and one commit thread) per event.
+:class:`BatchedPublisher` implements :class:`~vbq.workers.pubsub_publisher.EventPublisher` on
+the same client's Publish RPC (``PublisherClient.api.publish``) and packs up to
+``max_messages`` messages of any keys of one topic into each request; Pub/Sub keeps the
+messages of one key in the order of the request, and the order of requests.
+
+Per-key order, as Google's client keeps it:
+
+- at most one request with messages of a given (topic, key) is in flight; the key's later
+  messages wait in the queue (behind it, in publish order) until that request settled;
+- a request that fails with a permanent error fails the futures of all its messages and
+  *pauses* their keys: later publishes of a paused key fail at once, until :meth:`resume`;
+- transient errors (UNAVAILABLE, DEADLINE_EXCEEDED, ...) are retried without end while the
+  publisher is open, so during an outage a future stays pending and completes once Pub/Sub is
+  back (what the client does with ordering on).
+
+Messages without a key are not ordered and go with any request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.pubsub_v1 import types as pubsub_types
+
+from vbq.logs import get_logger
+from vbq.pubsub.admin import publish_retry, publisher_client
+from vbq.settings import Settings
+
+__all__ = ["BatchedPublisher", "PausedKeyError"]
+
+_log = get_logger("vbq.relay")
+
+_MAX_MESSAGES = 1000
+"""Pub/Sub's limit of messages per Publish request."""
+_MAX_BYTES = 9_000_000
+"""Below Pub/Sub's 10 MB per request, leaving room for attributes and framing."""
+_TRANSIENT = (
+    gexc.Aborted,
+    gexc.Cancelled,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.ResourceExhausted,
+    gexc.ServiceUnavailable,
+    gexc.Unknown,
+    gexc.RetryError,
+)
+
+
+class PausedKeyError(RuntimeError):
+    """A publish to an ordering key that an earlier failed publish paused (see :meth:`resume`)."""
+
+
+@dataclass(slots=True)
+class _Item:
+    topic: str
+    key: str
+    message: Any  # google.pubsub_v1.types.PubsubMessage
+    size: int
+    future: Future[str]
+
+
+class BatchedPublisher:
+    """:class:`~vbq.workers.pubsub_publisher.EventPublisher` that packs many ordering keys into
+    each Publish request (see the module docstring).
+
+    Args:
+        client: a ``google.cloud.pubsub_v1.PublisherClient`` (only its ``api`` is used).
+        senders: requests in flight at once (threads).
+        max_messages: messages per request.
+        max_bytes: bytes of message data per request.
+        retry_pause_s: wait between attempts after a transient failure, in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: Any,
+        senders: int = 2,
+        max_messages: int = _MAX_MESSAGES,
+        max_bytes: int = _MAX_BYTES,
+        retry_pause_s: float = 0.5,
+    ) -> None:
+        self._client = client
+        self._api = client.api
+        self._max_messages = max(1, min(max_messages, _MAX_MESSAGES))
+        self._max_bytes = max_bytes
+        self._retry_pause_s = retry_pause_s
+        # Bounded per call so that close() is not stuck behind a long outage; the loop in
+        # _send retries again while the publisher is open.
+        self._retry = publish_retry().with_timeout(30.0)
+        self._cond = threading.Condition()
+        self._queue: deque[_Item] = deque()
+        self._busy: set[tuple[str, str]] = set()  # (topic, key) with a request in flight
+        self._paused: set[tuple[str, str]] = set()
+        self._in_flight = 0
+        self._closing = False
+        self._threads = [
+            threading.Thread(target=self._send_loop, name=f"vbq-publish-{i}", daemon=True)
+            for i in range(max(1, senders))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BatchedPublisher:
+        """Build on ``settings`` (the emulator when ``pubsub_emulator_host`` is set)."""
+        return cls(client=publisher_client(settings, enable_message_ordering=True))
+
+    def publish(
+        self,
+        topic: str,
+        data: bytes,
+        *,
+        attributes: Mapping[str, str],
+        ordering_key: str = "",
+    ) -> Future[str]:
+        """Queue one message; the future resolves to its message id or fails with the reason
+        (:class:`PausedKeyError` at once for a paused key)."""
+        future: Future[str] = Future()
+        message = pubsub_types.PubsubMessage(
+            data=data, attributes=dict(attributes), ordering_key=ordering_key
+        )
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("publisher is closed")
+            if ordering_key and (topic, ordering_key) in self._paused:
+                future.set_exception(
+                    PausedKeyError(f"ordering key {ordering_key!r} is paused after a failure")
+                )
+                return future
+            self._queue.append(_Item(topic, ordering_key, message, len(data), future))
+            self._cond.notify()
+        return future
+
+    def resume(self, topic: str, ordering_key: str) -> None:
+        """Accept messages for ``ordering_key`` again; a no-op when it is not paused."""
+        with self._cond:
+            self._paused.discard((topic, ordering_key))
+
+    def close(self) -> None:
+        """Send what is queued (transient failures end the retries now), then stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+        self._client.stop()
+
+    # -- sending --------------------------------------------------------------------------------
+
+    def _take(self) -> list[_Item]:
+        """The next request's items (one topic, keys not in flight, publish order kept per
+        key); called with the condition held."""
+        batch: list[_Item] = []
+        held: set[tuple[str, str]] = set()  # keys whose earlier message stays queued
+        kept: deque[_Item] = deque()
+        size = 0
+        topic = ""
+        while self._queue:
+            item = self._queue.popleft()
+            ident = (item.topic, item.key)
+            if item.key and ident in self._paused:  # queued behind the failed one: fails too
+                item.future.set_exception(
+                    PausedKeyError(f"ordering key {item.key!r} is paused after a failure")
+                )
+                continue
+            fits = len(batch) < self._max_messages and (
+                not batch or size + item.size <= self._max_bytes
+            )
+            ordered = bool(item.key)
+            blocked = ordered and (ident in self._busy or ident in held)
+            if fits and not blocked and (not batch or item.topic == topic):
+                topic = item.topic
+                batch.append(item)
+                size += item.size
+                continue
+            kept.append(item)
+            if ordered:
+                held.add(ident)
+            if not fits:
+                break
+        kept.extend(self._queue)
+        self._queue = kept
+        for item in batch:
+            if item.key:
+                self._busy.add((item.topic, item.key))
+        return batch
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._cond:
+                batch = self._take()
+                while not batch:
+                    if self._closing and not self._queue and self._in_flight == 0:
+                        self._cond.notify_all()
+                        return
+                    self._cond.wait(0.5)
+                    batch = self._take()
+                self._in_flight += 1
+            try:
+                self._send(batch)
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+                    for item in batch:
+                        self._busy.discard((item.topic, item.key))
+                    self._cond.notify_all()
+
+    def _send(self, batch: list[_Item]) -> None:
+        topic = batch[0].topic
+        while True:
+            try:
+                response = self._api.publish(
+                    topic=topic,
+                    messages=[item.message for item in batch],
+                    retry=self._retry,
+                    timeout=60.0,
+                )
+            except _TRANSIENT as exc:
+                if self._closing:
+                    self._fail(batch, exc, pause=False)
+                    return
+                _log.warning("relay.publish_retrying", topic=topic, error=str(exc)[:200])
+                threading.Event().wait(self._retry_pause_s)
+                continue
+            except Exception as exc:  # permanent: fail the request and pause its keys
+                self._fail(batch, exc, pause=True)
+                return
+            ids = list(response.message_ids)
+            if len(ids) != len(batch):
+                error = RuntimeError(f"Publish answered {len(ids)} ids for {len(batch)} messages")
+                self._fail(batch, error, pause=True)
+                return
+            for item, message_id in zip(batch, ids, strict=True):
+                item.future.set_result(message_id)
+            return
+
+    def _fail(self, batch: list[_Item], exc: BaseException, *, pause: bool) -> None:
+        if pause:
+            with self._cond:
+                self._paused.update((i.topic, i.key) for i in batch if i.key)
+        for item in batch:
+            item.future.set_exception(exc)
