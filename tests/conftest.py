@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+
+# The tests spawn many processes (fork + exec) from a process whose gRPC clients are live. With
+# gRPC's fork support on, its fork handler restarts a poller in the child, and the child's
+# close_fds then pulls the poller's epoll fd away: "epoll_wait ... Bad file descriptor", SIGABRT
+# before exec (seen as a role "exited with -6 while starting"). Nothing here uses gRPC across
+# a fork, so it is turned off before gRPC is initialised. Same in vbq_demo.supervisor.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 import pytest
 import redis

@@ -183,11 +183,14 @@ class Poller:
                 places = [PlaceState(p, loc, 0.0) for p, loc in self.inflight.locations()]
             else:
                 places = schedule.due(force=force)
-                schedule.started(places)
             for place in places:
                 if not self._renew_lock(token):
                     _log.warning("poll lock lost mid-cycle; stopping", token=token)
                     break
+                if schedule is not None:
+                    # Stamped as each poll starts: a place this cycle never reached keeps the
+                    # wake-up of a job submitted since its last poll.
+                    schedule.started([place])
                 outcome = self._poll_place(place, report, token)
                 if schedule is not None:
                     interval = schedule.finished(place, outcome)
@@ -238,43 +241,47 @@ class Poller:
         changed: dict[str, dict[str, Any]] = {}  # submission id -> the Vertex job, in list order
         complete = True
         try:
-            for listed in self._list_ours(
-                parent=parent,
-                project=project,
-                location=location,
-                oldest=oldest,
-                report=report,
-                token=token,
-            ):
-                labels = listed.get("labels")
-                sid = labels.get(SUBMISSION_LABEL) if isinstance(labels, dict) else None
-                job = jobs.get(sid) if isinstance(sid, str) else None
-                # Only the job the record points at: a stray job carrying the same label (made
-                # outside vbq) must never drive this submission's state.
-                if job is None or listed.get("name") != job.job_name:
-                    continue
-                seen.add(job.id)
-                state = listed_state(listed)
-                if state and state != job.state:
-                    changed[job.id] = listed
-        except VertexPermanentError as exc:
-            # Vertex refused the filter (or the list): fall back to one get per job.
-            _log.warning("list refused; falling back to per-job get", error=str(exc))
-            report.fallback = True
-        except VertexError as exc:
-            # 429, 5xx, timeout: apply what the pages so far showed; the next cycle lists again.
-            # Per-job gets for the rest would spend the read quota that just ran out.
-            _log.warning("list failed; next cycle retries", project=project, error=str(exc))
-            report.list_errors += 1
-            complete = False
-        if complete:
-            for sid, job in jobs.items():
-                if sid in seen:
-                    continue
-                got = self._get_one(job, project, location, report)
-                state = listed_state(got) if got is not None else ""
-                if got is not None and state and state != job.state:
-                    changed[sid] = got
+            try:
+                for listed in self._list_ours(
+                    parent=parent,
+                    project=project,
+                    location=location,
+                    oldest=oldest,
+                    report=report,
+                    token=token,
+                ):
+                    labels = listed.get("labels")
+                    sid = labels.get(SUBMISSION_LABEL) if isinstance(labels, dict) else None
+                    job = jobs.get(sid) if isinstance(sid, str) else None
+                    # Only the job the record points at: a stray job carrying the same label (made
+                    # outside vbq) must never drive this submission's state.
+                    if job is None or listed.get("name") != job.job_name:
+                        continue
+                    seen.add(job.id)
+                    state = listed_state(listed)
+                    if state and state != job.state:
+                        changed[job.id] = listed
+            except VertexPermanentError as exc:
+                # Vertex refused the filter (or the list): fall back to one get per job.
+                _log.warning("list refused; falling back to per-job get", error=str(exc))
+                report.fallback = True
+            except VertexError as exc:
+                # 429, 5xx, timeout: apply what the pages so far showed; the next cycle lists again.
+                # Per-job gets for the rest would spend the read quota that just ran out.
+                _log.warning("list failed; next cycle retries", project=project, error=str(exc))
+                report.list_errors += 1
+                complete = False
+            if complete:
+                for sid, job in jobs.items():
+                    if sid in seen:
+                        continue
+                    got = self._get_one(job, project, location, report)
+                    state = listed_state(got) if got is not None else ""
+                    if got is not None and state and state != job.state:
+                        changed[sid] = got
+        except _ReadBudgetExhaustedError:
+            self._apply(changed, report)  # what the pages so far showed still counts
+            raise
         self._apply(changed, report)
         due = [
             sid

@@ -11,8 +11,8 @@ Per-key order, as Google's client keeps it:
 
 - at most one request with messages of a given (topic, key) is in flight; the key's later
   messages wait in the queue (behind it, in publish order) until that request settled;
-- a request that fails with a permanent error fails the futures of all its messages and
-  *pauses* their keys: later publishes of a paused key fail at once, until :meth:`resume`;
+- a message that Pub/Sub refuses with a permanent error (found by halving a refused request)
+  fails and *pauses* its key: the key's later publishes fail at once, until :meth:`resume`;
 - transient errors (UNAVAILABLE, DEADLINE_EXCEEDED, ...) are retried without end while the
   publisher is open, so during an outage a future stays pending and completes once Pub/Sub is
   back (what the client does with ordering on).
@@ -104,6 +104,7 @@ class BatchedPublisher:
         self._paused: set[tuple[str, str]] = set()
         self._in_flight = 0
         self._closing = False
+        self._abandoned = False  # closing during an outage: fail what is queued, send nothing
         self._threads = [
             threading.Thread(target=self._send_loop, name=f"vbq-publish-{i}", daemon=True)
             for i in range(max(1, senders))
@@ -127,6 +128,7 @@ class BatchedPublisher:
         """Queue one message; the future resolves to its message id or fails with the reason
         (:class:`PausedKeyError` at once for a paused key)."""
         future: Future[str] = Future()
+        future.set_running_or_notify_cancel()  # not cancellable: it settles when Pub/Sub answers
         message = pubsub_types.PubsubMessage(
             data=data, attributes=dict(attributes), ordering_key=ordering_key
         )
@@ -134,9 +136,7 @@ class BatchedPublisher:
             if self._closing:
                 raise RuntimeError("publisher is closed")
             if ordering_key and (topic, ordering_key) in self._paused:
-                future.set_exception(
-                    PausedKeyError(f"ordering key {ordering_key!r} is paused after a failure")
-                )
+                future.set_exception(_paused(ordering_key))
                 return future
             self._queue.append(_Item(topic, ordering_key, message, len(data), future))
             self._cond.notify()
@@ -148,7 +148,9 @@ class BatchedPublisher:
             self._paused.discard((topic, ordering_key))
 
     def close(self) -> None:
-        """Send what is queued (transient failures end the retries now), then stop."""
+        """Send what is queued, then stop. During an outage the first failed attempt ends it:
+        that request and everything still queued fail (their keys paused), so a shutdown is
+        not held for minutes; the relay publishes them again from the outbox."""
         with self._cond:
             self._closing = True
             self._cond.notify_all()
@@ -169,10 +171,11 @@ class BatchedPublisher:
         while self._queue:
             item = self._queue.popleft()
             ident = (item.topic, item.key)
+            if self._abandoned:
+                _settle(item, error=RuntimeError("publisher closed during a Pub/Sub outage"))
+                continue
             if item.key and ident in self._paused:  # queued behind the failed one: fails too
-                item.future.set_exception(
-                    PausedKeyError(f"ordering key {item.key!r} is paused after a failure")
-                )
+                _settle(item, error=_paused(item.key))
                 continue
             fits = len(batch) < self._max_messages and (
                 not batch or size + item.size <= self._max_bytes
@@ -209,6 +212,9 @@ class BatchedPublisher:
                 self._in_flight += 1
             try:
                 self._send(batch)
+            except Exception as exc:  # never lose a sender thread, nor leave a future open
+                _log.error("relay.publisher_error", error=repr(exc)[:200])
+                self._fail(batch, exc)
             finally:
                 with self._cond:
                     self._in_flight -= 1
@@ -217,6 +223,9 @@ class BatchedPublisher:
                     self._cond.notify_all()
 
     def _send(self, batch: list[_Item]) -> None:
+        """Publish ``batch`` (one topic). A permanent error on several messages is narrowed
+        down by halves, so one message Pub/Sub refuses (a schema violation) fails and pauses
+        only its own key, not every key that shared its request."""
         topic = batch[0].topic
         while True:
             try:
@@ -228,26 +237,53 @@ class BatchedPublisher:
                 )
             except _TRANSIENT as exc:
                 if self._closing:
-                    self._fail(batch, exc, pause=False)
+                    with self._cond:
+                        self._abandoned = True
+                    self._fail(batch, exc)
                     return
                 _log.warning("relay.publish_retrying", topic=topic, error=str(exc)[:200])
                 threading.Event().wait(self._retry_pause_s)
                 continue
-            except Exception as exc:  # permanent: fail the request and pause its keys
-                self._fail(batch, exc, pause=True)
+            except Exception as exc:  # permanent
+                if len(batch) == 1:
+                    self._fail(batch, exc)
+                    return
+                half = len(batch) // 2
+                for part in (batch[:half], batch[half:]):
+                    with self._cond:  # a key that failed in the first half stays paused
+                        paused = [i for i in part if i.key and (i.topic, i.key) in self._paused]
+                    for item in paused:
+                        _settle(item, error=_paused(item.key))
+                    rest = [i for i in part if i not in paused]
+                    if rest:
+                        self._send(rest)
                 return
             ids = list(response.message_ids)
             if len(ids) != len(batch):
                 error = RuntimeError(f"Publish answered {len(ids)} ids for {len(batch)} messages")
-                self._fail(batch, error, pause=True)
+                self._fail(batch, error)
                 return
             for item, message_id in zip(batch, ids, strict=True):
-                item.future.set_result(message_id)
+                _settle(item, result=message_id)
             return
 
-    def _fail(self, batch: list[_Item], exc: BaseException, *, pause: bool) -> None:
-        if pause:
-            with self._cond:
-                self._paused.update((i.topic, i.key) for i in batch if i.key)
+    def _fail(self, batch: list[_Item], exc: BaseException) -> None:
+        """Fail ``batch`` and pause its keys (their later messages fail until resumed)."""
+        with self._cond:
+            self._paused.update((i.topic, i.key) for i in batch if i.key)
         for item in batch:
-            item.future.set_exception(exc)
+            _settle(item, error=exc)
+
+
+def _paused(key: str) -> PausedKeyError:
+    return PausedKeyError(f"ordering key {key!r} is paused after a failure")
+
+
+def _settle(item: _Item, *, result: str | None = None, error: BaseException | None = None) -> None:
+    """Answer ``item``'s future once (a second answer, after an error path, is ignored)."""
+    if item.future.done():
+        return
+    if error is not None:
+        item.future.set_exception(error)
+    else:
+        item.future.set_result(result or "")

@@ -25,6 +25,12 @@ __all__ = ["Child", "Supervisor", "free_port", "vbq_command"]
 
 _PR_SET_PDEATHSIG = 1
 
+# The supervisor forks its children from a process with live gRPC clients (the stack's Pub/Sub
+# admin). gRPC's fork support would restart a poller in the child, whose close_fds then closes
+# the poller's epoll fd: SIGABRT ("epoll_wait ... Bad file descriptor") before exec. No child
+# uses the parent's gRPC state, so it is off (effective when set before gRPC starts).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""

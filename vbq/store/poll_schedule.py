@@ -215,13 +215,17 @@ class PlaceSchedule:
             self.forget(sorted(gone))
         return now, sorted(states, key=lambda s: s.member)
 
-    def due(self, *, force: bool = False) -> list[PlaceState]:
+    def due(self, *, force: bool = False, prune: bool = True) -> list[PlaceState]:
         """The places to poll now, in :func:`due_order` (all of them when ``force``).
+
+        Args:
+            prune: forget the schedule of places without in-flight jobs (only under the poll
+                lease: a check without it must not race the cycle's writes).
 
         Raises:
             redis.RedisError: Redis could not be reached.
         """
-        now, states = self.states()
+        now, states = self.states(prune=prune)
         return due_order(s for s in states if force or is_due(s, now))
 
     def started(self, places: Sequence[PlaceState]) -> None:

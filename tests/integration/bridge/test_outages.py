@@ -49,7 +49,10 @@ def test_redis_restart_is_retried_not_dead_lettered(
         )
         runner = run_bridge(settings=own, subscriptions=[names.subscription], batch_size=20)
         assert wait_until(lambda: runner.bridge.stats().submitted >= 20, 30)
-        server.restart(down_s=1.5)  # SIGKILL; AOF (fsync always) keeps what was acked
+        # SIGKILL; AOF (fsync always) keeps what was acked. Down longer than redis-py's own
+        # retries of a command (10 with backoff capped at 1 s, about 4 s in all), so the
+        # outage reaches the bridge instead of being absorbed by the client.
+        server.restart(down_s=6.0)
         path = names.subscription_path
 
         def done() -> bool:

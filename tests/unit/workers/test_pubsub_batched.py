@@ -149,3 +149,55 @@ def test_close_sends_what_is_queued_and_refuses_more() -> None:
     assert all(f.done() and f.exception() is None for f in fs)
     with pytest.raises(RuntimeError):
         pub.publish("t", b"x", attributes={}, ordering_key="k")
+
+
+def test_one_refused_message_fails_only_its_own_key() -> None:
+    def refuse_bad(_n: int, messages: list[Any]) -> None:
+        if any(m.data == b"bad" for m in messages):
+            raise gexc.InvalidArgument("Message failed schema validation")
+
+    gate = threading.Event()
+    api = _Api(lambda n, m: (gate.wait(5) if n == 0 else None, refuse_bad(n, m)))
+    pub = _publisher(api, senders=1)
+    first = pub.publish("t", b"x", attributes={}, ordering_key="k0")
+    time.sleep(0.05)
+    futures = {
+        key: pub.publish("t", b"bad" if key == "k13" else b"ok", attributes={}, ordering_key=key)
+        for key in (f"k{i}" for i in range(1, 40))
+    }
+    gate.set()
+    assert first.result(5)
+    with pytest.raises(gexc.InvalidArgument):
+        futures.pop("k13").result(5)
+    assert all(f.result(5) for f in futures.values())
+    with pytest.raises(PausedKeyError):
+        pub.publish("t", b"later", attributes={}, ordering_key="k13").result(5)
+    pub.close()
+
+
+def test_closing_during_an_outage_fails_the_queue_and_never_reorders_a_key() -> None:
+    def down(_n: int, _m: list[Any]) -> None:
+        raise gexc.ServiceUnavailable("down")
+
+    api = _Api(down)
+    pub = _publisher(api, senders=1)
+    m1 = pub.publish("t", b"m1", attributes={}, ordering_key="k")
+    time.sleep(0.05)  # m1 is being retried; m2 waits behind it
+    m2 = pub.publish("t", b"m2", attributes={}, ordering_key="k")
+    others = [pub.publish("t", b"o", attributes={}, ordering_key=f"o{i}") for i in range(5)]
+    started = time.monotonic()
+    pub.close()
+    assert time.monotonic() - started < 5
+    for f in (m1, m2, *others):
+        assert f.exception(1) is not None
+    sent = [m.data for _, msgs in api.requests for m in msgs]
+    assert b"m2" not in sent
+
+
+def test_a_future_cannot_be_cancelled_behind_the_publishers_back() -> None:
+    api = _Api(lambda _n, _m: time.sleep(0.05))
+    pub = _publisher(api, senders=1)
+    future = pub.publish("t", b"x", attributes={}, ordering_key="k")
+    assert not future.cancel()
+    assert future.result(5)
+    pub.close()
