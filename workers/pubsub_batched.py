@@ -33,7 +33,7 @@ from google.api_core import exceptions as gexc
 from google.pubsub_v1 import types as pubsub_types
 
 from vbq.logs import get_logger
-from vbq.pubsub.admin import publish_retry, publisher_client
+from vbq.pubsub.admin import TRANSIENT_ERRORS, publish_retry, publisher_client
 from vbq.settings import Settings
 
 __all__ = ["BatchedPublisher", "PausedKeyError"]
@@ -44,16 +44,8 @@ _MAX_MESSAGES = 1000
 """Pub/Sub's limit of messages per Publish request."""
 _MAX_BYTES = 9_000_000
 """Below Pub/Sub's 10 MB per request, leaving room for attributes and framing."""
-_TRANSIENT = (
-    gexc.Aborted,
-    gexc.Cancelled,
-    gexc.DeadlineExceeded,
-    gexc.InternalServerError,
-    gexc.ResourceExhausted,
-    gexc.ServiceUnavailable,
-    gexc.Unknown,
-    gexc.RetryError,
-)
+_TRANSIENT: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, gexc.RetryError)
+"""What ``publish_retry`` retries, and its own give-up: tried again while the publisher is open."""
 
 
 class PausedKeyError(RuntimeError):

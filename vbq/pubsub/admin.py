@@ -36,6 +36,7 @@ from vbq.settings import Settings
 
 __all__ = [
     "DEAD_LETTER_MAX_DELIVERY_ATTEMPTS",
+    "TRANSIENT_ERRORS",
     "EventResources",
     "PushTarget",
     "dead_letter_subscription_path",
@@ -57,7 +58,7 @@ _ACK_DEADLINE_S = 30
 
 # Same transient codes as Google's default publish retry, but with a short maximum step:
 # Google's default (x4 up to 60 s) can leave the relay idle for a minute after an outage ends.
-_TRANSIENT = (
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     gexc.Aborted,
     gexc.Cancelled,
     gexc.DeadlineExceeded,
@@ -78,7 +79,7 @@ def publish_retry(*, maximum_s: float = 2.0) -> gretry.Retry:
         initial=0.1,
         maximum=maximum_s,
         multiplier=2.0,
-        predicate=gretry.if_exception_type(*_TRANSIENT),
+        predicate=gretry.if_exception_type(*TRANSIENT_ERRORS),
         deadline=600.0,
     )
 
