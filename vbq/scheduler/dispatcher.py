@@ -249,9 +249,8 @@ class Dispatcher:
             "grant_ttl_ms": max(1, int(self.settings.rate_limit_margin_s * 1000)),
         }
         if placed is not None and placed.locations:  # several places: claim it for this one
-            result = self.placement.claim(self.lease.value, candidate, placed, **commit_args)
-        else:
-            result = self.queues.commit(self.lease.value, candidate, **commit_args)
+            commit_args.update(locations=placed.locations, model=placed.model)
+        result = self.queues.commit(self.lease.value, candidate, **commit_args)
         if result == -1:
             _log.warning("dispatch.lease_lost")
             self.lease.forget()

@@ -3,7 +3,7 @@
 ``create.lua`` queues such a submission (record field ``locations``, comma-separated) at
 every acceptable place with one arrival number. Each place's dispatcher round treats it like
 any other queued submission; the first place that has a create token and a slot for it claims
-it with the claim form of :data:`~vbq.scheduler.queues.DISPATCH_SCRIPT`, one fenced Lua
+it with the claim form of :meth:`~vbq.scheduler.queues.SchedulerQueues.commit`, one fenced Lua
 call that does what the plain commit does and also takes it out of the other places' queues
 and sets the record's ``location`` (and ``model``, for a publisher model named with a
 region) to the chosen place, before any create is sent. A queue entry whose record is no
@@ -25,10 +25,6 @@ from typing import Any
 import redis
 
 from vbq.places import model_at
-from vbq.scheduler.keys import (
-    queue_key,
-)
-from vbq.scheduler.queues import DISPATCH_SCRIPT, Candidate, dispatch_call
 
 __all__ = ["PlacedCandidate", "Placement"]
 
@@ -51,7 +47,8 @@ def _text(value: Any) -> str:
 
 
 class Placement:
-    """Reads and claims of submissions queued at several places.
+    """Reads of submissions queued at several places (the claim is
+    :meth:`~vbq.scheduler.queues.SchedulerQueues.commit` with their ``locations``).
 
     Args:
         redis_client: the vbq Redis.
@@ -59,7 +56,6 @@ class Placement:
 
     def __init__(self, redis_client: redis.Redis) -> None:
         self.redis = redis_client
-        self._claim = redis_client.register_script(DISPATCH_SCRIPT)
 
     def lookup(self, submission_id: str, location: str) -> PlacedCandidate:
         """The model (as it would be at ``location``) and acceptable locations of a submission.
@@ -73,39 +69,3 @@ class Placement:
         if name and places:
             name = model_at(name, location)
         return PlacedCandidate(model=name, locations=places)
-
-    def claim(
-        self,
-        lease_value: str,
-        candidate: Candidate,
-        placed: PlacedCandidate,
-        *,
-        project: str,
-        location: str,
-        new_tag: float,
-        grant_ttl_ms: int,
-    ) -> int:
-        """Claim ``candidate`` for (project, location): the plain commit, plus out of the other
-        places' queues and the record's ``location``/``model`` set to this place.
-
-        Returns:
-            1 claimed; 0 it left this queue meanwhile (or its entry was stale and is dropped);
-            -1 the lease was lost.
-
-        Raises:
-            redis.RedisError: Redis is unreachable.
-        """
-        tenant, priority = candidate.tenant, candidate.priority
-        keys, args = dispatch_call(
-            lease_value,
-            candidate,
-            project=project,
-            location=location,
-            new_tag=new_tag,
-            grant_ttl_ms=grant_ttl_ms,
-        )
-        here = queue_key(project, location, tenant, priority)
-        others = (queue_key(project, loc, tenant, priority) for loc in placed.locations)
-        keys += [k for k in others if k != here]
-        args += [location, placed.model or ""]
-        return int(self._claim(keys=keys, args=args))

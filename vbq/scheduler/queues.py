@@ -8,6 +8,7 @@ queues emptied (:data:`_DEACTIVATE`), both only while it holds ``vbq:sched:lock`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +27,9 @@ from vbq.scheduler.keys import (
     tags_key,
 )
 
-__all__ = ["DISPATCH_SCRIPT", "Candidate", "SchedulerQueues", "dispatch_call"]
+__all__ = ["DISPATCH_SCRIPT", "Candidate", "SchedulerQueues"]
 
-# One script for the plain commit and the placement claim (vbq.scheduler.placement).
+# One script for the plain commit and the placement claim (SchedulerQueues.commit).
 # KEYS: lock, queue, active, clock, tags, due, grant, places, record, the tenant's 3 queues at
 # this place, then (a claim) the same (tenant, priority) queue at the other places.
 # ARGV: lock value, id, tenant, start tag, new tag, grant ttl ms, place name, then (a claim)
@@ -65,42 +66,6 @@ redis.call('SET', KEYS[7], '1', 'PX', ARGV[6])
 return 1
 """
 assert len(PRIORITIES) == 3, "DISPATCH_SCRIPT reads the tenant's queues as KEYS[10..12]"
-
-
-def dispatch_call(
-    lease_value: str,
-    candidate: Candidate,
-    *,
-    project: str,
-    location: str,
-    new_tag: float,
-    grant_ttl_ms: int,
-) -> tuple[list[str], list[str]]:
-    """The KEYS and ARGV of :data:`DISPATCH_SCRIPT` for a plain commit of ``candidate`` at
-    (project, location); a claim appends its other places' queues and its location/model."""
-    tenant, sid = candidate.tenant, candidate.submission_id
-    keys = [
-        LOCK_KEY,
-        queue_key(project, location, tenant, candidate.priority),
-        active_key(project, location),
-        clock_key(project, location),
-        tags_key(project, location),
-        DUE_KEY,
-        grant_key(sid),
-        PLACES_KEY,
-        f"vbq:sub:{sid}",
-        *(queue_key(project, location, tenant, p) for p in PRIORITIES),
-    ]
-    args = [
-        lease_value,
-        sid,
-        tenant,
-        repr(candidate.start_tag),
-        repr(new_tag),
-        str(grant_ttl_ms),
-        place_name(project, location),
-    ]
-    return keys, args
 
 
 # KEYS: lock, active, tags, places, the tenant's queues... ARGV: lock value, tenant, place.
@@ -231,23 +196,50 @@ class SchedulerQueues:
         location: str,
         new_tag: float,
         grant_ttl_ms: int,
+        locations: Sequence[str] = (),
+        model: str | None = None,
     ) -> int:
         """Take ``candidate`` out of its queue, advance its tenant, mark it due, leave a grant.
 
+        With ``locations`` (a submission with several acceptable places), the claim form
+        (docs/contracts.md § Placement): a stale entry is dropped, the submission leaves its
+        queues at the other places, and its record's location (and ``model``, when given)
+        becomes this place.
+
         Returns:
-            1 dispatched; 0 it left its queue meanwhile (cancelled); -1 the lease was lost.
+            1 dispatched; 0 it left its queue meanwhile (cancelled, or a stale claim); -1 the
+            lease was lost.
 
         Raises:
             redis.RedisError: Redis is unreachable.
         """
-        keys, args = dispatch_call(
+        tenant, priority, sid = candidate.tenant, candidate.priority, candidate.submission_id
+        here = queue_key(project, location, tenant, priority)
+        keys = [
+            LOCK_KEY,
+            here,
+            active_key(project, location),
+            clock_key(project, location),
+            tags_key(project, location),
+            DUE_KEY,
+            grant_key(sid),
+            PLACES_KEY,
+            f"vbq:sub:{sid}",
+            *(queue_key(project, location, tenant, p) for p in PRIORITIES),
+        ]
+        args = [
             lease_value,
-            candidate,
-            project=project,
-            location=location,
-            new_tag=new_tag,
-            grant_ttl_ms=grant_ttl_ms,
-        )
+            sid,
+            tenant,
+            repr(candidate.start_tag),
+            repr(new_tag),
+            str(grant_ttl_ms),
+            place_name(project, location),
+        ]
+        if locations:
+            others = (queue_key(project, loc, tenant, priority) for loc in locations)
+            keys += [k for k in others if k != here]
+            args += [location, model or ""]
         return int(self._commit(keys=keys, args=args))
 
     def deactivate_if_empty(
